@@ -1,0 +1,63 @@
+"""Yiwu self-supplied water user registry (义乌市自备取水户一户一档)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Application factory: configuration, extensions, blueprints, error handlers, CLI.
+
+    It never creates tables or runs migrations; ``flask db upgrade`` does that.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    from registry import config as settings
+
+    settings.load(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from registry import i18n
+    from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["TIMEZONE"])
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    i18n.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from registry.web.auth.routes import bp as auth_bp
+    from registry.web.main.routes import bp as main_bp
+    from registry.web.records.routes import bp as records_bp
+    from registry.web.water_users.routes import bp as water_users_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(water_users_bp)
+    app.register_blueprint(records_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from registry.web import errors
+
+    errors.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from registry.cli import registry_cli
+
+    app.cli.add_command(registry_cli)

@@ -1,0 +1,89 @@
+"""``flask --app wsgi registry ...``: accounts and demo data (spec.md, "Command line")."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import func, select
+
+from registry import clock
+from registry.extensions import db
+from registry.models import ROLES, WaterUser
+from registry.services import ValidationError
+
+registry_cli = AppGroup("registry", help="Registry administration: accounts, demo data.")
+
+
+def _fail(err: ValidationError) -> None:
+    for field, message in err.errors.items():
+        click.echo(f"error: {field}: {message}", err=True)
+    sys.exit(2)
+
+
+@registry_cli.command("create-account")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--water-user", "file_numbers", multiple=True, metavar="FILE_NO", help="enterprise: linked file number")
+@click.option("--division", "divisions", multiple=True, metavar="CODE", help="inspector: division code, e.g. 001")
+@click.option("--city-wide", is_flag=True, help="inspector: every division")
+@click.option("--name", "display_name", default=None)
+@click.option("--password", default=None, help="prompted for when absent")
+@with_appcontext
+def create_account_command(username, role, file_numbers, divisions, city_wide, display_name, password):
+    """Create an account; the holder must change the password at first sign-in."""
+    from registry.services.accounts import create_account
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        account = create_account(db.session, None, username=username, role=role, password=password,
+                                 division_codes=divisions, file_numbers=file_numbers, city_wide=city_wide,
+                                 display_name=display_name)
+    except ValidationError as err:
+        _fail(err)
+    click.echo(f"created account {account.username} ({account.role})")
+
+
+@registry_cli.command("demo-data")
+@click.option("--users", default=200, show_default=True, type=click.IntRange(0, 1_000_000))
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--password", default="demo", show_default=True)
+@click.option("--if-empty", is_flag=True, help="do nothing when the registry already has water users")
+@with_appcontext
+def demo_data_command(users, seed, password, if_empty):
+    """Fill the registry with realistic synthetic files and the demo accounts."""
+    from registry.demo import generate, seed_accounts
+
+    existing = db.session.execute(select(func.count()).select_from(WaterUser)).scalar_one()
+    if if_empty and existing:
+        click.echo(f"the registry already has {existing} water users; no demo data added")
+        return
+    started = time.perf_counter()
+    with click.progressbar(length=users, label="water users", file=sys.stderr) as bar:
+        counts = generate(db.session, users=users, seed=seed, today=clock.today(), progress=bar.update)
+    first = list(db.session.scalars(select(WaterUser.file_no).order_by(WaterUser.id).limit(2)))
+    made = seed_accounts(db.session, password, first)
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    rows = sum(counts.rows.values())
+    click.echo(f"created {counts.water_users} water users ({rows} rows) in {elapsed:.1f} s "
+               f"({counts.water_users / elapsed:.0f} users/s)")
+    for username, role in made:
+        click.echo(f"demo login: {username} / {password} ({role})")
+
+
+@registry_cli.command("demo-logins")
+@with_appcontext
+def demo_logins_command():
+    """Print the demo accounts that exist (password as given to demo-data, default 'demo')."""
+    from registry.demo import DEMO_ACCOUNTS
+    from registry.models import Account
+
+    names = [u for u, _ in DEMO_ACCOUNTS]
+    found = db.session.execute(select(Account.username, Account.role).where(Account.username.in_(names))).all()
+    url = current_app.config["PUBLIC_URL"]
+    click.echo(f"Open {url} and sign in with one of:")
+    for username, role in sorted(found):
+        click.echo(f"  {username:18s} password: demo   ({role})")

@@ -1,0 +1,15 @@
+"""Today's date where the bureau is: dates (expiry, due) are Asia/Shanghai calendar days,
+while timestamps are stored in UTC. A server on UTC would otherwise be a day late until 08:00."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def today() -> date:
+    zone = current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE
+    return datetime.now(ZoneInfo(zone)).date()

@@ -1,0 +1,71 @@
+"""Configuration: defaults here, overridden by ``REGISTRY_*`` environment variables.
+
+See ../shared/spec.md, "Configuration".
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe for the environment we are starting in."""
+
+
+DEFAULTS = {
+    "ENV": "development",
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_ENABLED": True,
+    "LOGIN_RATELIMIT": "20 per minute",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 30 * 60,
+    "BABEL_DEFAULT_LOCALE": "zh_CN",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "LANGUAGES": ("zh_CN", "en"),
+    "TIMEZONE": "Asia/Shanghai",
+    "PER_PAGE": 50,
+    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
+    "PASSWORD_HASH_METHOD": "scrypt",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def load(app, overrides: dict | None = None) -> None:
+    """Fill ``app.config``: defaults, then the environment, then explicit overrides (tests)."""
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("REGISTRY")
+    if overrides:
+        app.config.update(overrides)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    # spec.md names the setting REGISTRY_DATABASE_URL; Flask-SQLAlchemy reads SQLALCHEMY_DATABASE_URI.
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'registry.db'}"
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", url)
+    if not (overrides and "SQLALCHEMY_DATABASE_URI" in overrides):
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config.setdefault("UPLOAD_DIR", str(instance / "uploads"))
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+
+    if app.config["ENV"] == "production":
+        if not app.config.get("SECRET_KEY"):
+            raise ConfigError("REGISTRY_SECRET_KEY must be set when REGISTRY_ENV=production")
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    elif not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _development_secret(instance / "secret_key")
+
+
+def _development_secret(path: Path) -> str:
+    """A key generated once per instance folder, so sessions survive restarts in development."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()

@@ -1,0 +1,99 @@
+"""Language and time display: zh_CN by default, English complete; dates shown in Asia/Shanghai.
+
+The language choice lives in the session or the account setting, never in a script cookie.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, request, session
+from babel.numbers import format_decimal
+from flask_babel import get_locale, lazy_gettext as _l
+from flask_login import current_user
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    wanted = request.args.get("lang")
+    if wanted:
+        wanted = "zh_CN" if wanted.lower().replace("-", "_") in ("zh", "zh_cn") else wanted
+        if wanted in languages:
+            session["lang"] = wanted
+    if session.get("lang") in languages:
+        return session["lang"]
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.language in languages:
+        return current_user.language
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def local_datetime(value: datetime | None) -> str:
+    """A stored UTC timestamp as Asia/Shanghai wall time, e.g. 2026-11-24 09:30."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def iso_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    """Volumes with thousands separators in the current locale: 12,345 m³."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=get_locale())
+
+
+# Labels of stored codes. Codes stay English in the database; people read these.
+LABELS = {
+    "status": {"active": _l("Active"), "suspended": _l("Suspended"), "closed": _l("Closed")},
+    "source": {"surface": _l("Surface water"), "ground": _l("Groundwater")},
+    "meter_type": {"mechanical": _l("Mechanical"), "electromagnetic": _l("Electromagnetic"),
+                   "ultrasonic": _l("Ultrasonic"), "other": _l("Other")},
+    "calibration_kind": {"initial": _l("Initial verification"), "subsequent": _l("Subsequent verification"),
+                         "in_service": _l("In-service inspection"), "on_site": _l("On-site calibration")},
+    "reading_source": {"manual": _l("Manual"), "online": _l("Online"), "enterprise": _l("Enterprise"),
+                       "estimated": _l("Estimated")},
+    "reading_status": {"pending": _l("Pending"), "accepted": _l("Accepted"), "rejected": _l("Rejected")},
+    "check_result": {"ok": _l("OK"), "problem": _l("Problem"), "na": _l("N/A")},
+    "rectification_status": {"open": _l("Open"), "answered": _l("Answered"), "verified": _l("Verified"),
+                             "overdue": _l("Overdue")},
+    "permit_status": {"not_yet_valid": _l("Not yet valid"), "valid": _l("Valid"),
+                      "renewal_due": _l("Renewal due"), "expired": _l("Expired"), "revoked": _l("Revoked"),
+                      "superseded": _l("Superseded")},
+    "due_status": {"ok": _l("OK"), "due_soon": _l("Due soon"), "overdue": _l("Overdue"),
+                   "not_required": _l("Not required")},
+    "role": {"bureau_admin": _l("Bureau administrator"), "inspector": _l("Inspector"),
+             "enterprise": _l("Enterprise")},
+    "document_kind": {"permit_scan": _l("Permit scan"), "calibration_certificate": _l("Calibration certificate"),
+                      "balance_report": _l("Water-balance test report"), "inspection_photo": _l("Inspection photo"),
+                      "signature": _l("Signature"), "other": _l("Other")},
+    "action": {"create": _l("created"), "update": _l("changed"), "close": _l("closed"), "renew": _l("renewed"),
+               "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
+               "revoke": _l("revoked")},
+}
+
+
+def label(kind: str, code: str | None) -> str:
+    if code is None:
+        return ""
+    return str(LABELS.get(kind, {}).get(code, code))
+
+
+def division_name(division) -> str:
+    if division is None:
+        return ""
+    return division.name_en if str(get_locale()).startswith("en") else division.name_zh
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
+    from registry import clock
+
+    app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
+                                 today_date=clock.today)

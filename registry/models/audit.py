@@ -1,0 +1,40 @@
+"""Audit trail: one row per change, who / when / what / before → after. Append-only."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.account import Account
+from registry.models.base import Base, UTCDateTime, utcnow
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_water_user_at", "water_user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(String(30))  # create, update, close, sign_in, ...
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    water_user_id: Mapped[int | None] = mapped_column(ForeignKey("water_users.id"))
+    summary: Mapped[str | None] = mapped_column(String(300))
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [before, after]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[Account | None] = relationship()
+
+
+class IdempotencyKey(Base):
+    """A create form's hidden key: the same key never creates a second record."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,34 @@
+"""Document 附件: a file attached to the water user or one of its records, stored by sha256."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Base, Record
+
+if TYPE_CHECKING:
+    from registry.models.water_user import WaterUser
+
+DOCUMENT_KINDS = ("permit_scan", "calibration_certificate", "balance_report", "inspection_photo",
+                  "signature", "other")
+
+
+class Document(Record, Base):
+    __tablename__ = "documents"
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_non_negative"),)
+
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
+    # The record the file belongs to, e.g. ("calibration", 12); none = the file as a whole.
+    record_type: Mapped[str | None] = mapped_column(String(30))
+    record_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    water_user: Mapped[WaterUser] = relationship(back_populates="documents")

@@ -1,0 +1,57 @@
+"""Evaluation 规范评价 (computed, never edited) and compliance certificate 合规证书."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Base, Record, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from registry.models.water_user import WaterUser
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        CheckConstraint("total >= 0 AND total <= 100", name="total_range"),
+        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
+    evaluated_on: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rules_version: Mapped[str] = mapped_column(String(30))
+    total: Mapped[float] = mapped_column(Float)
+    grade: Mapped[str] = mapped_column(String(1))
+    veto: Mapped[bool] = mapped_column(Boolean, default=False)
+    rows: Mapped[list] = mapped_column(JSON)  # one dict per rule: points, maximum, reason, records, restore
+
+    water_user: Mapped[WaterUser] = relationship(back_populates="evaluations")
+
+
+class Certificate(Record, Base):
+    __tablename__ = "certificates"
+    __table_args__ = (
+        CheckConstraint("valid_until > issued_on", name="valid_until_after_issued"),
+        CheckConstraint("status IN ('valid', 'revoked')", name="status"),
+    )
+
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"))
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    grade: Mapped[str] = mapped_column(String(1))
+    score: Mapped[float] = mapped_column(Float)
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(10), default="valid")
+    revoked_on: Mapped[date | None] = mapped_column(Date)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    water_user: Mapped[WaterUser] = relationship(back_populates="certificates")

@@ -1,0 +1,92 @@
+"""Water user 取水户 and its intake points 取水口: the root of one file (一户一档)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Base, Record
+
+if TYPE_CHECKING:
+    from registry.models.balance import BalanceTest
+    from registry.models.document import Document
+    from registry.models.evaluation import Certificate, Evaluation
+    from registry.models.inspection import Inspection
+    from registry.models.meter import Meter
+    from registry.models.permit import AnnualPlan, Permit
+
+WATER_USER_STATUSES = ("active", "suspended", "closed")
+SOURCES = ("surface", "ground")
+
+
+class Division(Base):
+    """One of Yiwu's 14 streets 街道 and towns 镇 (reference data, code as in domain.md)."""
+
+    __tablename__ = "divisions"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(20))
+    name_en: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+
+
+class WaterUser(Record, Base):
+    __tablename__ = "water_users"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
+        Index("ix_water_users_division_status", "division_code", "status"),
+    )
+
+    file_no: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    legal_representative: Mapped[str | None] = mapped_column(String(100))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    division_code: Mapped[str] = mapped_column(ForeignKey("divisions.code"))
+    industry_code: Mapped[str] = mapped_column(String(4), index=True)
+    opened_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    division: Mapped[Division] = relationship(lazy="joined")
+    intake_points: Mapped[list[IntakePoint]] = relationship(
+        back_populates="water_user", order_by="IntakePoint.id")
+    permits: Mapped[list[Permit]] = relationship(back_populates="water_user", order_by="Permit.valid_from.desc()")
+    plans: Mapped[list[AnnualPlan]] = relationship(back_populates="water_user", order_by="AnnualPlan.year.desc()")
+    meters: Mapped[list[Meter]] = relationship(back_populates="water_user", order_by="Meter.id")
+    balance_tests: Mapped[list[BalanceTest]] = relationship(
+        back_populates="water_user", order_by="BalanceTest.tested_on.desc()")
+    inspections: Mapped[list[Inspection]] = relationship(
+        back_populates="water_user", order_by="Inspection.inspected_on.desc()")
+    documents: Mapped[list[Document]] = relationship(back_populates="water_user", order_by="Document.id.desc()")
+    evaluations: Mapped[list[Evaluation]] = relationship(
+        back_populates="water_user", order_by="Evaluation.id.desc()")
+    certificates: Mapped[list[Certificate]] = relationship(
+        back_populates="water_user", order_by="Certificate.id.desc()")
+
+    def __repr__(self) -> str:
+        return f"<WaterUser {self.file_no} {self.name}>"
+
+
+class IntakePoint(Record, Base):
+    __tablename__ = "intake_points"
+    __table_args__ = (
+        CheckConstraint("source IN ('surface', 'ground')", name="source"),
+        CheckConstraint("design_capacity_m3h IS NULL OR design_capacity_m3h >= 0", name="capacity_non_negative"),
+    )
+
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(10))
+    water_body: Mapped[str | None] = mapped_column(String(200))
+    longitude: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Float)
+    intake_method: Mapped[str | None] = mapped_column(String(100))
+    design_capacity_m3h: Mapped[float | None] = mapped_column(Float)
+
+    water_user: Mapped[WaterUser] = relationship(back_populates="intake_points")

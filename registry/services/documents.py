@@ -1,0 +1,98 @@
+"""Attachments: checked by content (not by the name or the browser's word), stored once by sha256
+outside static/, and never deleted (a document is closed instead)."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from registry import access
+from registry.models import DOCUMENT_KINDS, Document, IdempotencyKey, WaterUser
+from registry.services import audit
+from registry.services.checks import Checker
+from registry.services.errors import ValidationError
+from registry.services.records import _commit, existing_for_key
+
+# Magic numbers of the types we accept.
+SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+)
+
+
+def sniff(content: bytes) -> tuple[str, str] | None:
+    for magic, content_type, ext in SIGNATURES:
+        if content.startswith(magic):
+            return content_type, ext
+    return None
+
+
+def path_for(upload_dir: str, sha256: str) -> Path:
+    return Path(upload_dir) / sha256[:2] / sha256
+
+
+def store(upload_dir: str, content: bytes) -> str:
+    """Write the bytes once under their sha256 (same content, same file) and return the hash."""
+    digest = hashlib.sha256(content).hexdigest()
+    target = path_for(upload_dir, digest)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(content)
+        os.replace(tmp, target)
+    return digest
+
+
+def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str, content: bytes,
+           upload_dir: str, max_bytes: int, idempotency_key: str | None = None) -> Document:
+    access.require_edit(actor, "document")
+    again = existing_for_key(session, idempotency_key)
+    if again is not None:
+        return again
+    c = Checker(data)
+    c.text("title", max_len=200)
+    c.choice("kind", DOCUMENT_KINDS)
+    sniffed = sniff(content or b"")
+    if not content:
+        c.fail("file", _l("Choose a file to upload."))
+    elif len(content) > max_bytes:
+        c.fail("file", _l("The file is larger than %(n)d MB.", n=max_bytes // (1024 * 1024)))
+    elif sniffed is None:
+        c.fail("file", _l("Only PDF, JPEG and PNG files are accepted."))
+    values = c.done()
+    content_type, ext = sniffed
+    safe_name = "".join(ch for ch in Path(filename or "document").name if ch.isprintable())[:200] or "document"
+    digest = store(upload_dir, content)
+    doc = Document(water_user_id=wu.id, title=values["title"], kind=values["kind"], filename=safe_name,
+                   content_type=content_type, size_bytes=len(content), sha256=digest,
+                   uploaded_by_id=getattr(actor, "id", None))
+    session.add(doc)
+    session.flush()
+    audit.record(session, actor, "create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",
+                 changes={k: [None, v] for k, v in audit.snapshot(doc).items() if v not in (None, "")})
+    if idempotency_key:
+        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
+                                   entity_type="Document", entity_id=doc.id))
+    _commit(session)
+    return doc
+
+
+def close(session: Session, actor, doc: Document, reason: str) -> Document:
+    access.require_edit(actor, "document")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _l("Give a reason for closing this record.")})
+    if doc.closed_at is not None:
+        raise ValidationError({"reason": _l("This record is already closed.")})
+    from registry.models import utcnow
+
+    doc.closed_at, doc.closed_reason = utcnow(), reason[:1000]
+    session.flush()
+    audit.record(session, actor, "close", doc, water_user_id=doc.water_user_id, reason=reason,
+                 summary=f"document: {doc.title}", changes={"closed_reason": [None, reason]})
+    _commit(session)
+    return doc

@@ -1,0 +1,227 @@
+"""Read models: the one file (一户一档) and the water-user list, each in a fixed number of queries.
+
+Statuses shown here (permit valid / renewal due, calibration due, balance test due) are computed
+by ``registry.domain`` from the records and the rules; nothing here is stored by hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from registry import access, clock
+from registry.domain import balance as balance_rules
+from registry.domain import calibration as calib
+from registry.domain.dates import add_months, month_start
+from registry.domain.permits import days_to_expiry, permit_status
+from registry.domain.reference import industry_by_code
+from registry.domain.rules import load_rules
+from registry.models import (AuditEvent, BalanceTest, Inspection, Meter, Permit, Reading, Rectification,
+                             WaterUser)
+from registry.services.errors import NotFound
+
+TIMELINE_LIMIT = 200
+
+
+@dataclass
+class Chip:
+    """A status shown in the file's header: what matters today, red when overdue."""
+
+    kind: str
+    status: str  # ok | due_soon | overdue
+    text: str
+    anchor: str
+    due_on: date | None = None
+
+
+@dataclass
+class FileView:
+    water_user: WaterUser
+    today: date
+    permits: list = field(default_factory=list)  # (permit, status, days_left)
+    meters: list = field(default_factory=list)  # (meter, due_on, life_ends_on, status)
+    readings: list = field(default_factory=list)
+    monthly: list = field(default_factory=list)  # (month, volume, planned_pro_rata)
+    balance_tests: list = field(default_factory=list)  # (test, indicators)
+    balance_due_on: date | None = None
+    balance_required: bool = False
+    open_rectifications: list = field(default_factory=list)
+    timeline: list = field(default_factory=list)
+    chips: list[Chip] = field(default_factory=list)
+
+    @property
+    def industry(self):
+        return industry_by_code(self.water_user.industry_code)
+
+
+def _live(items):
+    return [i for i in items if i.closed_at is None]
+
+
+def load_file(session: Session, account, water_user_id: int, today: date | None = None) -> FileView:
+    """Everything about one water user, in the same number of queries however large the file."""
+    today = today or clock.today()
+    rules = load_rules()
+    stmt = access.scoped(select(WaterUser).where(WaterUser.id == water_user_id), account).options(
+        selectinload(WaterUser.intake_points),
+        selectinload(WaterUser.permits).selectinload(Permit.intake_points),
+        selectinload(WaterUser.permits).selectinload(Permit.renewed_by),
+        selectinload(WaterUser.plans),
+        selectinload(WaterUser.meters).selectinload(Meter.calibrations),
+        selectinload(WaterUser.meters).selectinload(Meter.intake_point),
+        selectinload(WaterUser.balance_tests),
+        selectinload(WaterUser.inspections).selectinload(Inspection.items),
+        selectinload(WaterUser.inspections).selectinload(Inspection.rectifications),
+        selectinload(WaterUser.inspections).selectinload(Inspection.inspector),
+        selectinload(WaterUser.documents),
+        selectinload(WaterUser.evaluations),
+        selectinload(WaterUser.certificates),
+    )
+    wu = session.execute(stmt).scalar_one_or_none()
+    if wu is None:
+        raise NotFound()
+    view = FileView(water_user=wu, today=today)
+
+    since = month_start(add_months(today, -11))
+    view.readings = list(session.execute(
+        select(Reading).where(Reading.water_user_id == wu.id, Reading.period >= since)
+        .options(selectinload(Reading.meter)).order_by(Reading.period.desc(), Reading.id.desc())).scalars())
+    view.timeline = list(session.execute(
+        select(AuditEvent).where(AuditEvent.water_user_id == wu.id)
+        .options(selectinload(AuditEvent.actor)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(TIMELINE_LIMIT)).scalars())
+
+    _permits(view, rules)
+    _meters(view, rules)
+    _monthly(view, since)
+    _balance(view, rules)
+    _rectifications(view)
+    return view
+
+
+def _permits(view: FileView, rules) -> None:
+    for p in view.water_user.permits:
+        status = "closed" if p.closed_at else permit_status(
+            p.valid_from, p.valid_to, view.today, revoked_on=p.revoked_on,
+            superseded=p.renewed_by is not None and p.renewed_by.closed_at is None, rules=rules)
+        view.permits.append((p, status, days_to_expiry(p.valid_to, view.today)))
+    current = [row for row in view.permits if row[1] in ("valid", "renewal_due")]
+    if current:
+        p, status, days = min(current, key=lambda row: row[0].valid_to)
+        chip_status = "due_soon" if status == "renewal_due" else "ok"
+        view.chips.append(Chip("permit", chip_status, "permit_valid_until", "permits", p.valid_to))
+    else:
+        view.chips.append(Chip("permit", "overdue", "no_valid_permit", "permits"))
+
+
+def _meters(view: FileView, rules) -> None:
+    earliest = None
+    for m in view.water_user.meters:
+        last = next((c for c in m.calibrations if c.closed_at is None), None)
+        if last is not None and last.next_due_on is not None:
+            due = last.next_due_on
+        else:
+            due = calib.calibration_due_on(m.meter_type, m.dn, m.q3, m.installed_on,
+                                           last.calibrated_on if last else None, rules,
+                                           interval_months_override=m.interval_months)
+        life = calib.service_life_ends_on(m.meter_type, m.dn, m.q3, m.installed_on, rules,
+                                          life_years_override=m.service_life_years)
+        deadline = calib.meter_deadline(due, life)
+        status = calib.meter_due_status(deadline, view.today) if m.in_service else "ok"
+        view.meters.append((m, due, life, status))
+        if m.in_service and deadline is not None and (earliest is None or deadline < earliest[0]):
+            earliest = (deadline, status)
+    if earliest is not None:
+        view.chips.append(Chip("calibration", earliest[1], "calibration_due", "meters", earliest[0]))
+
+
+def _monthly(view: FileView, since: date) -> None:
+    by_month: dict[date, float] = {}
+    for r in view.readings:
+        if r.closed_at is None and r.status != "rejected" and r.read_on is None:
+            by_month[r.period] = by_month.get(r.period, 0.0) + r.volume_m3
+    plan = next((p for p in view.water_user.plans if p.year == view.today.year and p.closed_at is None), None)
+    month = since
+    months = []
+    while month <= view.today:
+        planned = plan.planned_volume_m3 / 12 if plan and month.year == plan.year else None
+        months.append((month, by_month.get(month), planned))
+        month = add_months(month, 1)
+    view.monthly = months
+    last_month = add_months(month_start(view.today), -1)
+    active_meters = [m for m, *_ in view.meters if m.in_service]
+    if active_meters and last_month not in by_month and view.today.day > 10:
+        view.chips.append(Chip("readings", "overdue", "readings_missing", "readings", last_month))
+
+
+def _balance(view: FileView, rules) -> None:
+    wu = view.water_user
+    tests = _live(wu.balance_tests)
+    for t in wu.balance_tests:
+        view.balance_tests.append((t, balance_rules.indicators(t.vf, t.vr, t.vco, t.vd, t.vl, rules)))
+    view.balance_required = balance_rules.balance_test_required(wu.industry_code, rules)
+    last = tests[0].tested_on if tests else None
+    view.balance_due_on = balance_rules.balance_test_due_on(last, wu.opened_on, rules)
+    if view.balance_required:
+        status = calib.meter_due_status(view.balance_due_on, view.today, soon_days=90)
+        view.chips.append(Chip("balance", status, "balance_due", "balance-tests", view.balance_due_on))
+
+
+def _rectifications(view: FileView) -> None:
+    for insp in view.water_user.inspections:
+        for r in insp.rectifications:
+            if r.closed_at is None and r.status != "verified":
+                view.open_rectifications.append(r)
+    if view.open_rectifications:
+        overdue = any(r.deadline < view.today for r in view.open_rectifications)
+        view.chips.append(Chip("rectification", "overdue" if overdue else "due_soon", "open_rectifications",
+                               "inspections", min(r.deadline for r in view.open_rectifications)))
+
+
+# --- the list --------------------------------------------------------------------------------
+
+@dataclass
+class ListFilters:
+    q: str = ""
+    division: str = ""
+    industry: str = ""
+    status: str = ""
+    due: str = ""  # permit_expiring | permit_expired | no_permit
+
+
+def water_user_list(session: Session, account, filters: ListFilters, today: date | None = None):
+    """A select of (WaterUser, latest permit end) for the list page, scoped to the account."""
+    today = today or clock.today()
+    rules = load_rules()
+    permit_end = (select(func.max(Permit.valid_to))
+                  .where(Permit.water_user_id == WaterUser.id, Permit.closed_at.is_(None),
+                         Permit.revoked_on.is_(None))
+                  .correlate(WaterUser).scalar_subquery().label("permit_end"))
+    stmt = access.scoped(select(WaterUser, permit_end), account)
+    q = (filters.q or "").strip()[:100]
+    if q:
+        like = f"%{_escape_like(q)}%"
+        by_permit = exists().where(Permit.water_user_id == WaterUser.id,
+                                   Permit.number.ilike(like, escape="\\"))
+        stmt = stmt.where(or_(WaterUser.name.ilike(like, escape="\\"), WaterUser.file_no.ilike(like, escape="\\"),
+                              WaterUser.uscc.ilike(like, escape="\\"), by_permit))
+    if filters.division:
+        stmt = stmt.where(WaterUser.division_code == filters.division)
+    if filters.industry:
+        stmt = stmt.where(WaterUser.industry_code == filters.industry)
+    if filters.status:
+        stmt = stmt.where(WaterUser.status == filters.status)
+    window = date.fromordinal(today.toordinal() + rules.permit.renewal_window_days)
+    if filters.due == "permit_expiring":
+        stmt = stmt.where(and_(permit_end >= today, permit_end <= window))
+    elif filters.due == "permit_expired":
+        stmt = stmt.where(permit_end < today)
+    elif filters.due == "no_permit":
+        stmt = stmt.where(permit_end.is_(None))
+    return stmt.order_by(WaterUser.file_no)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

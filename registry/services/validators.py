@@ -1,0 +1,322 @@
+"""What makes each record of a file valid, beyond its types: the regulation's rules (USCC,
+permit term, coordinates inside Yiwu) and the file's own consistency (a meter's intake point
+belongs to the same water user, one plan a year, serials unique).
+
+Each validator takes the session, the submitted data, the water user and the record being
+edited (None when creating) and returns the cleaned values, or raises ValidationError.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.domain import calibration as calib
+from registry.domain.dates import add_years
+from registry.domain.geo import GeoError, check_in_yiwu
+from registry.domain.permits import PermitError, validate_permit_number, validate_term
+from registry.domain.rules import load_rules
+from registry.domain.uscc import UsccError, validate_uscc
+from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
+                             Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
+from registry.services.checks import Checker
+
+USCC_MESSAGES = {
+    "length": _l("A USCC has exactly 18 characters (GB 32100)."),
+    "alphabet": _l("A USCC uses only digits and the letters ABCDEFGHJKLMNPQRTUWXY (no I, O, S, V, Z)."),
+    "check": _l("The 18th character (check character) is wrong: the code is mistyped (GB 32100)."),
+}
+PERMIT_MESSAGES = {
+    "pattern": _l("A permit number looks like D330782S2021-0120 (D, county code, S or G, year, serial)."),
+    "before_start": _l("The end of validity must be after its start."),
+    "over_max_term": _l("A permit is valid for at most 10 years."),
+}
+GEO_MESSAGES = {
+    "longitude": _l("Longitude must lie inside Yiwu (119.8–120.4° E, CGCS2000)."),
+    "latitude": _l("Latitude must lie inside Yiwu (29.0–29.6° N, CGCS2000)."),
+}
+
+
+def _taken(session: Session, column, value, current) -> bool:
+    stmt = select(func.count()).where(column == value)
+    if current is not None:
+        stmt = stmt.where(column.class_.id != current.id)
+    return session.execute(stmt).scalar_one() > 0
+
+
+def water_user(session: Session, data: dict, wu: WaterUser | None, current: WaterUser | None) -> dict:
+    c = Checker(data)
+    c.pattern("file_no", r"[A-Za-z0-9\-]{3,30}", _l("A file number is 3–30 letters, digits or hyphens."), max_len=30)
+    c.text("name", max_len=200)
+    raw = (data.get("uscc") or "").strip().upper() if isinstance(data.get("uscc"), str) else data.get("uscc")
+    if raw in ("", None):
+        c.fail("uscc", _l("This field is required."))
+    else:
+        try:
+            validate_uscc(str(raw))
+            c.out["uscc"] = str(raw)
+        except UsccError as err:
+            c.fail("uscc", USCC_MESSAGES.get(err.rule, USCC_MESSAGES["check"]))
+    c.text("legal_representative", required=False, max_len=100)
+    c.text("contact_name", required=False, max_len=100)
+    c.pattern("contact_phone", r"[0-9+\-() ]{5,40}", _l("Enter a phone number of digits, spaces, + - ( )."),
+              required=False, max_len=40)
+    c.pattern("email", r"[^@\s]+@[^@\s]+\.[^@\s]+", _l("Enter an e-mail address like name@example.com."),
+              required=False, max_len=200)
+    c.text("address", required=False, max_len=300)
+    division = c.text("division_code", max_len=3)
+    if division is not None and session.get(Division, division) is None:
+        c.fail("division_code", _l("Choose one of Yiwu's 14 divisions."))
+    c.pattern("industry_code", r"\d{4}", _l("Enter a 4-digit GB/T 4754-2017 industry code."), max_len=4)
+    c.date("opened_on", not_future=True)
+    c.text("notes", required=False, max_len=2000, multiline=True)
+    if c.ok("file_no") and _taken(session, WaterUser.file_no, c.out["file_no"], current):
+        c.fail("file_no", _l("Another water user already has this file number."))
+    if c.ok("uscc") and _taken(session, WaterUser.uscc, c.out["uscc"], current):
+        c.fail("uscc", _l("Another water user already has this USCC."))
+    return c.done()
+
+
+def intake_point(session: Session, data: dict, wu: WaterUser, current) -> dict:
+    c = Checker(data)
+    c.text("name", max_len=200)
+    c.choice("source", SOURCES)
+    c.text("water_body", required=False, max_len=200)
+    lon = c.number("longitude", minimum=None)
+    lat = c.number("latitude", minimum=None)
+    if lon is not None and lat is not None:
+        try:
+            check_in_yiwu(lon, lat)
+        except GeoError as err:
+            c.fail(err.field, GEO_MESSAGES.get(err.field, GEO_MESSAGES["longitude"]))
+    c.text("intake_method", required=False, max_len=100)
+    c.number("design_capacity_m3h", required=False)
+    return c.done()
+
+
+def _own(session: Session, model, ident, wu: WaterUser):
+    """A record of this water user by id, or None (ids of other files are not accepted)."""
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        return None
+    found = session.get(model, ident)
+    return found if found is not None and found.water_user_id == wu.id and found.closed_at is None else None
+
+
+def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) -> dict:
+    rules = load_rules()
+    c = Checker(data)
+    number = c.text("number", max_len=30)
+    if number is not None:
+        try:
+            c.out["number"] = validate_permit_number(number)
+        except PermitError:
+            c.fail("number", PERMIT_MESSAGES["pattern"])
+    c.text("issuing_authority", max_len=100)
+    c.date("issued_on", not_future=True)
+    c.date("valid_from")
+    c.date("valid_to")
+    c.number("annual_volume_m3")
+    c.text("purpose", required=False, max_len=200)
+    c.date("renewal_applied_on", required=False, not_future=True)
+    if c.ok("valid_from") and c.ok("valid_to"):
+        try:
+            validate_term(c.out["valid_from"], c.out["valid_to"], rules)
+        except PermitError as err:
+            c.fail(err.field, PERMIT_MESSAGES.get(err.rule, PERMIT_MESSAGES["over_max_term"]))
+    if c.ok("issued_on") and c.ok("valid_to") and c.out["issued_on"] > c.out["valid_to"]:
+        c.fail("issued_on", _l("The issue date must be before the end of validity."))
+    ids = data.get("intake_point_ids") or []
+    points = [_own(session, IntakePoint, i, wu) for i in ids]
+    if any(p is None for p in points):
+        c.fail("intake_point_ids", _l("Choose intake points of this water user."))
+    c.out["intake_points"] = [p for p in points if p is not None]
+    if c.ok("number") and _taken(session, Permit.number, c.out["number"], current):
+        c.fail("number", _l("Another permit already has this number."))
+    return c.done()
+
+
+def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None) -> dict:
+    c = Checker(data)
+    year = c.number("year", integer=True, minimum=2000, maximum=2100)
+    volume = c.number("planned_volume_m3")
+    c.date("approved_on", required=False, not_future=True)
+    c.text("notes", required=False, max_len=2000, multiline=True)
+    if year is not None:
+        stmt = select(func.count()).where(AnnualPlan.water_user_id == wu.id, AnnualPlan.year == year,
+                                          AnnualPlan.closed_at.is_(None))
+        if current is not None:
+            stmt = stmt.where(AnnualPlan.id != current.id)
+        if session.execute(stmt).scalar_one():
+            c.fail("year", _l("This water user already has a plan for that year."))
+    if year is not None and volume is not None:
+        permitted = _permitted_in_year(session, wu, int(year))
+        if permitted is not None and volume > permitted:
+            c.fail("planned_volume_m3", _l("The plan cannot exceed the permitted %(v)s m³ a year.", v=f"{permitted:,.0f}"))
+    return c.done()
+
+
+def _permitted_in_year(session: Session, wu: WaterUser, year: int) -> float | None:
+    """The largest annual volume of the permits in force during the year (None: no permit)."""
+    stmt = select(func.max(Permit.annual_volume_m3)).where(
+        Permit.water_user_id == wu.id, Permit.closed_at.is_(None), Permit.revoked_on.is_(None),
+        Permit.valid_from <= date(year, 12, 31), Permit.valid_to >= date(year, 1, 1))
+    return session.execute(stmt).scalar_one()
+
+
+def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) -> dict:
+    c = Checker(data)
+    c.pattern("serial", r"[A-Za-z0-9\-_/.]{3,60}", _l("A serial is 3–60 letters, digits or - _ / ."), max_len=60)
+    point = _own(session, IntakePoint, data.get("intake_point_id"), wu)
+    if point is None:
+        c.fail("intake_point_id", _l("Choose an intake point of this water user."))
+    else:
+        c.out["intake_point_id"] = point.id
+    c.choice("meter_type", METER_TYPES)
+    c.text("manufacturer", required=False, max_len=100)
+    c.number("dn", required=False, integer=True, minimum=1, maximum=3000)
+    c.number("q3", required=False, strict_minimum=True)
+    c.text("accuracy_class", required=False, max_len=10)
+    c.date("installed_on", not_future=True)
+    c.date("removed_on", required=False, not_future=True)
+    c.text("telemetry_id", required=False, max_len=60)
+    c.number("interval_months", required=False, integer=True, minimum=1, maximum=120)
+    c.number("service_life_years", required=False, integer=True, minimum=1, maximum=30)
+    if c.ok("removed_on") and c.ok("installed_on") and c.out["removed_on"] < c.out["installed_on"]:
+        c.fail("removed_on", _l("A meter cannot be removed before it was installed."))
+    if c.ok("serial") and _taken(session, Meter.serial, c.out["serial"], current):
+        c.fail("serial", _l("Another meter already has this serial number."))
+    return c.done()
+
+
+def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
+    rules = load_rules()
+    c = Checker(data)
+    meter = _own(session, Meter, data.get("meter_id"), wu)
+    if meter is None:
+        c.fail("meter_id", _l("Choose a meter of this water user."))
+        meter_ok = False
+    else:
+        c.out["meter_id"] = meter.id
+        meter_ok = True
+    on = c.date("calibrated_on", not_future=True)
+    c.choice("kind", CALIBRATION_KINDS)
+    c.text("agency", max_len=200)
+    c.text("certificate_no", required=False, max_len=60)
+    c.number("error_pct", required=False, minimum=-100, maximum=100)
+    c.boolean("passed")
+    c.date("next_due_on", required=False)
+    if not meter_ok:
+        return c.done()
+    if on is not None and on < meter.installed_on:
+        c.fail("calibrated_on", _l("The calibration cannot be before the meter was installed (%(d)s).",
+                                   d=meter.installed_on.isoformat()))
+    if c.ok("calibrated_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:
+        c.fail("next_due_on", _l("The next due date must be after the calibration date."))
+    if c.ok("calibrated_on") and "next_due_on" not in c.errors and c.out.get("next_due_on") is None:
+        # JJG 162-2019: the due date follows from the meter's class unless the certificate says otherwise.
+        c.out["next_due_on"] = calib.calibration_due_on(
+            meter.meter_type, meter.dn, meter.q3, meter.installed_on, on, rules,
+            interval_months_override=meter.interval_months)
+    return c.done()
+
+
+def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None) -> dict:
+    c = Checker(data)
+    found = _own(session, Meter, data.get("meter_id"), wu)
+    if found is None:
+        c.fail("meter_id", _l("Choose a meter of this water user."))
+    else:
+        c.out["meter_id"] = found.id
+    period = c.month("period")
+    c.number("volume_m3")
+    c.number("meter_index", required=False)
+    c.choice("source", READING_SOURCES)
+    if found is not None and period is not None:
+        if period < found.installed_on.replace(day=1):
+            c.fail("period", _l("The meter was not installed yet in that month."))
+        elif found.removed_on is not None and period > found.removed_on:
+            c.fail("meter_id", _l("The meter had been removed by then."))
+        else:
+            stmt = select(func.count()).where(
+                Reading.meter_id == found.id, Reading.period == period, Reading.read_on.is_(None),
+                Reading.status != "rejected", Reading.closed_at.is_(None))
+            if current is not None:
+                stmt = stmt.where(Reading.id != current.id)
+            if session.execute(stmt).scalar_one():
+                c.fail("period", _l("This meter already has a reading for that month."))
+    return c.done()
+
+
+def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:
+    rules = load_rules()
+    c = Checker(data)
+    on = c.date("tested_on", not_future=True)
+    c.text("agency", max_len=200)
+    c.text("report_no", required=False, max_len=60)
+    for field in ("vf", "vr", "vco", "vd", "vl"):
+        c.number(field)
+    c.date("next_due_on", required=False)
+    if c.ok("tested_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:
+        c.fail("next_due_on", _l("The next test must be due after this one."))
+    if c.ok("tested_on") and c.out.get("next_due_on") is None and "next_due_on" not in c.errors:
+        c.out["next_due_on"] = add_years(on, rules.water_balance.interval_years)  # GB/T 12452: every 5 years
+    return c.done()
+
+
+def inspection(session: Session, data: dict, wu: WaterUser, current: Inspection | None) -> dict:
+    c = Checker(data)
+    c.date("inspected_on", not_future=True)
+    c.text("findings", required=False, max_len=4000, multiline=True)
+    c.text("site_contact", required=False, max_len=100)
+    items = []
+    seen = set()
+    for i, item in enumerate(data.get("items") or []):
+        code = item.get("code") if isinstance(item, dict) else None
+        if code not in CHECKLIST_CODES or code in seen:
+            c.fail("items", _l("Unknown or repeated checklist item."))
+            continue
+        seen.add(code)
+        if item.get("result") not in CHECK_RESULTS:
+            c.fail(f"item-{code}", _l("Choose OK, problem or N/A."))
+            continue
+        note = str(item.get("note") or "").strip()
+        if len(note) > 1000:
+            c.fail(f"note-{code}", _l("At most %(n)d characters.", n=1000))
+            continue
+        if item["result"] == "problem" and not note:
+            c.fail(f"note-{code}", _l("Describe the problem."))
+            continue
+        items.append({"code": code, "result": item["result"], "note": note or None, "position": i})
+    c.out["items"] = items
+    return c.done()
+
+
+def rectification(session: Session, data: dict, wu: WaterUser, current) -> dict:
+    c = Checker(data)
+    inspection = _own(session, Inspection, data.get("inspection_id"), wu)
+    if inspection is None:
+        c.fail("inspection_id", _l("Choose an inspection of this water user."))
+    else:
+        c.out["inspection_id"] = inspection.id
+    c.text("requirement", max_len=2000, multiline=True)
+    deadline = c.date("deadline")
+    if inspection is not None and deadline is not None and deadline < inspection.inspected_on:
+        c.fail("deadline", _l("The deadline cannot be before the inspection (%(d)s).",
+                              d=inspection.inspected_on.isoformat()))
+    c.text("response", required=False, max_len=4000, multiline=True)
+    c.date("responded_on", required=False, not_future=True)
+    c.choice("status", ("open", "answered", "verified"), required=False)
+    if c.out.get("status") is None:
+        c.out.pop("status")
+    if c.out.get("status") == "verified":
+        c.out["verified_on"] = c.today
+    return c.done()
+
+
+# The site checklist (ux.md / issue 7): codes are stable, labels translated in the UI.
+CHECKLIST_CODES = ("permit_displayed", "meter_present_sealed", "meter_reading", "calibration_label",
+                   "intake_matches_permit", "online_device_working", "records_kept")

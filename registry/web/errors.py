@@ -1,0 +1,61 @@
+"""Error pages (HTML) that never show a stack trace; domain errors become 400/403/404."""
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from registry.extensions import db
+from registry.services import Forbidden, NotFound
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: _l("The request could not be understood."),
+    403: _l("You are not allowed to do this."),
+    404: _l("There is nothing at this address, or you may not see it."),
+    405: _l("This address does not accept that method."),
+    413: _l("The upload is too large."),
+    429: _l("Too many requests: wait a minute and try again."),
+    500: _l("Something went wrong on our side. Nothing was saved; please try again."),
+    503: _l("The database is not reachable right now. Nothing was saved; please try again."),
+}
+
+
+def _page(status: int, message=None):
+    return render_template("errors/error.html", status=status, message=message or MESSAGES.get(status, "")), status
+
+
+def register(app) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(_err):
+        return _page(404)
+
+    @app.errorhandler(Forbidden)
+    def forbidden(_err):
+        return _page(403)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_err):
+        return _page(400, _l("The form expired or was sent from elsewhere. Go back, reload and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(err):
+        return _page(err.code or 500)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def database_down(err):
+        log.exception("database error")
+        db.session.rollback()
+        return _page(503)
+
+    @app.errorhandler(Exception)
+    def unexpected(err):
+        log.exception("unhandled error")
+        db.session.rollback()
+        return _page(500)

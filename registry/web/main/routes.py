@@ -1,0 +1,40 @@
+"""The dashboard: what each role needs first."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from registry import access, clock
+from registry.domain.rules import load_rules
+from registry.extensions import db
+from registry.models import AuditEvent, Permit, WaterUser
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@login_required
+def index():
+    if current_user.role == "enterprise":
+        linked = [w for w in current_user.water_users if w.closed_at is None]
+        if len(linked) == 1:
+            return redirect(url_for("water_users.detail", water_user_id=linked[0].id))
+        return render_template("main/enterprise.html", water_users=linked)
+    today = clock.today()
+    window = today + timedelta(days=load_rules().permit.renewal_window_days)
+    scope = access.water_user_filter(current_user)
+    by_status = dict(db.session.execute(
+        select(WaterUser.status, func.count()).where(scope).group_by(WaterUser.status)).all())
+    expiring = db.session.execute(
+        select(Permit, WaterUser).join(WaterUser, Permit.water_user_id == WaterUser.id)
+        .where(scope, Permit.closed_at.is_(None), Permit.revoked_on.is_(None), Permit.renewed_by == None,  # noqa: E711
+               Permit.valid_to >= today - timedelta(days=90), Permit.valid_to <= window,
+               WaterUser.status == "active")
+        .order_by(Permit.valid_to).limit(20)).all()
+    recent = db.session.execute(
+        select(AuditEvent, WaterUser).join(WaterUser, AuditEvent.water_user_id == WaterUser.id)
+        .where(scope).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(15)).all()
+    return render_template("main/index.html", by_status=by_status, expiring=expiring, recent=recent, today=today)

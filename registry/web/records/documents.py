@@ -1,0 +1,85 @@
+"""Documents of a file: upload (checked by content), download as attachment, close."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from registry import access
+from registry.extensions import db
+from registry.models import Document
+from registry.services import ValidationError
+from registry.services import documents as service
+from registry.web import binding
+from registry.web.records.forms import CloseForm, DocumentForm
+from registry.web.records.routes import bp
+
+
+def _document(wu, document_id: int) -> Document:
+    doc = db.session.get(Document, document_id)
+    if doc is None or doc.water_user_id != wu.id:
+        abort(404)
+    return doc
+
+
+@bp.route("/documents/new", methods=["GET", "POST"])
+@login_required
+def new_document(water_user_id: int):
+    wu = access.get_water_user(current_user, water_user_id)
+    access.require_edit(current_user, "document")
+    form = DocumentForm()
+    if request.method == "GET":
+        form.idempotency_key.data = binding.new_key()
+    status, summary = 200, None
+    if form.validate_on_submit():
+        upload = form.file.data
+        content = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1) if upload else b""
+        try:
+            service.attach(db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data},
+                           filename=getattr(upload, "filename", "") or "", content=content,
+                           upload_dir=current_app.config["UPLOAD_DIR"],
+                           max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
+                           idempotency_key=form.idempotency_key.data)
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            flash(_("The document was attached."), "success")
+            return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor="documents"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("records/document_form.html", form=form, wu=wu, summary=summary), status
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def download_document(water_user_id: int, document_id: int):
+    wu = access.get_water_user(current_user, water_user_id)
+    doc = _document(wu, document_id)
+    path = service.path_for(current_app.config["UPLOAD_DIR"], doc.sha256)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=doc.content_type, as_attachment=True, download_name=doc.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route("/documents/<int:document_id>/close", methods=["GET", "POST"])
+@login_required
+def close_document(water_user_id: int, document_id: int):
+    wu = access.get_water_user(current_user, water_user_id)
+    doc = _document(wu, document_id)
+    access.require_edit(current_user, "document")
+    form = CloseForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.close(db.session, current_user, doc, form.reason.data)
+        except ValidationError as err:
+            binding.bind_errors(form, err.errors)
+            status = 400
+        else:
+            flash(_("The record was closed. It stays in the file's history."), "success")
+            return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor="documents"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("records/close.html", form=form, wu=wu, kind=None, obj=doc), status

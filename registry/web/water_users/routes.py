@@ -1,0 +1,137 @@
+"""The water-user list and the one-file page (/water-users/, /water-users/<id>)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from registry import access
+from registry.domain.reference import INDUSTRIES
+from registry.extensions import db
+from registry.i18n import LABELS, division_name
+from registry.models import Division, WATER_USER_STATUSES
+from registry.services import StaleEdit, ValidationError, water_users
+from registry.services.file_view import ListFilters, load_file, water_user_list
+from registry.web import binding, paging
+from registry.web.records.routes import CHECKLIST_CODES
+from registry.web.water_users.forms import SearchForm, StatusForm, WaterUserForm
+
+bp = Blueprint("water_users", __name__, url_prefix="/water-users")
+
+
+def _staff_only():
+    if not current_user.is_staff:
+        abort(404)
+
+
+def _division_choices():
+    divisions = db.session.execute(db.select(Division).order_by(Division.code)).scalars()
+    return [(d.code, f"{d.code} {division_name(d)}") for d in divisions]
+
+
+def _industry_choices():
+    from flask_babel import get_locale
+
+    english = str(get_locale()).startswith("en")
+    return [(i.code, f"{i.code} {i.name_en if english else i.name_zh}") for i in INDUSTRIES]
+
+
+@bp.route("/")
+@login_required
+def index():
+    _staff_only()
+    form = SearchForm(request.args)
+    form.division.choices = [("", _("All divisions"))] + _division_choices()
+    form.industry.choices = [("", _("All industries"))] + _industry_choices()
+    form.status.choices = [("", _("Any status"))] + [(s, LABELS["status"][s]) for s in WATER_USER_STATUSES]
+    form.due.choices = [("", _("Any")), ("permit_expiring", _("Renewal due")),
+                        ("permit_expired", _("Expired")), ("no_permit", _("No permit"))]
+    filters = ListFilters(**{k: (request.args.get(k) or "")[:100] for k in ("q", "division", "industry", "status", "due")})
+    page = paging.paginate(db.session, water_user_list(db.session, current_user, filters),
+                           page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
+    return render_template("water_users/list.html", form=form, page=page, filters=filters)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    _staff_only()
+    access.require_edit(current_user, "water_user_create")
+    form = WaterUserForm()
+    form.division_code.choices = [("", "—")] + _division_choices()
+    form.industry_code.choices = [("", "—")] + _industry_choices()
+    if request.method == "GET":
+        form.idempotency_key.data = binding.new_key()
+    status, summary = 200, None
+    if form.validate_on_submit():
+        try:
+            wu = water_users.create(db.session, current_user, binding.values(form),
+                                    idempotency_key=form.idempotency_key.data)
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            flash(_("The file was opened."), "success")
+            return redirect(url_for("water_users.detail", water_user_id=wu.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("water_users/form.html", form=form, wu=None, summary=summary), status
+
+
+@bp.route("/<int:water_user_id>")
+@login_required
+def detail(water_user_id: int):
+    view = load_file(db.session, current_user, water_user_id)
+    return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
+                           can_edit=lambda kind: access.can_edit(current_user, kind))
+
+
+@bp.route("/<int:water_user_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(water_user_id: int):
+    _staff_only()
+    wu = access.get_water_user(current_user, water_user_id)
+    access.require_edit(current_user, "water_user")
+    form = WaterUserForm(obj=wu if request.method == "GET" else None)
+    form.division_code.choices = [("", "—")] + _division_choices()
+    form.industry_code.choices = [("", "—")] + _industry_choices()
+    if request.method == "GET":
+        form.version.data = wu.version
+    status, summary, stale = 200, None, None
+    if form.validate_on_submit():
+        try:
+            water_users.update(db.session, current_user, wu, binding.values(form),
+                               expected_version=binding.version_of(form))
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        except StaleEdit as err:
+            db.session.refresh(wu)
+            stale, status = err.current, 409
+            form.version.data = wu.version
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("water_users.detail", water_user_id=wu.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("water_users/form.html", form=form, wu=wu, summary=summary, stale=stale), status
+
+
+@bp.route("/<int:water_user_id>/status", methods=["GET", "POST"])
+@login_required
+def status(water_user_id: int):
+    _staff_only()
+    wu = access.get_water_user(current_user, water_user_id)
+    access.require_edit(current_user, "water_user_close")
+    form = StatusForm()
+    code = 200
+    if form.validate_on_submit():
+        try:
+            water_users.set_status(db.session, current_user, wu, form.status.data, form.reason.data)
+        except ValidationError as err:
+            binding.bind_errors(form, err.errors)
+            code = 400
+        else:
+            flash(_("The status of the file was changed."), "success")
+            return redirect(url_for("water_users.detail", water_user_id=wu.id))
+    elif request.method == "POST":
+        code = 400
+    return render_template("water_users/status.html", form=form, wu=wu), code
