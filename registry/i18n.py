@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from babel.numbers import format_decimal
 from flask_babel import get_locale, lazy_gettext as _l
 from flask_login import current_user
@@ -15,6 +15,8 @@ from flask_login import current_user
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI, background work: the bureau's language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     wanted = request.args.get("lang")
     if wanted:
         wanted = "zh_CN" if wanted.lower().replace("-", "_") in ("zh", "zh_cn") else wanted

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from registry.models.reading import Reading
     from registry.models.water_user import IntakePoint, WaterUser
 
-METER_TYPES = ("mechanical", "electromagnetic", "ultrasonic", "other")
+from registry.domain.rules import METER_TYPES  # noqa: E402  one list: the rules define the types
 CALIBRATION_KINDS = ("initial", "subsequent", "in_service", "on_site")
 
 

@@ -29,7 +29,7 @@ USCC_MESSAGES = {
     "check": _l("The 18th character (check character) is wrong: the code is mistyped (GB 32100)."),
 }
 PERMIT_MESSAGES = {
-    "pattern": _l("A permit number looks like D330782S2021-0120 (D, county code, S or G, year, serial)."),
+    "format": _l("A permit number looks like D330782S2021-0120 (D, county code, S or G, year, serial)."),
     "before_start": _l("The end of validity must be after its start."),
     "over_max_term": _l("A permit is valid for at most 10 years."),
 }
@@ -114,7 +114,7 @@ def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) 
         try:
             c.out["number"] = validate_permit_number(number)
         except PermitError:
-            c.fail("number", PERMIT_MESSAGES["pattern"])
+            c.fail("number", PERMIT_MESSAGES["format"])
     c.text("issuing_authority", max_len=100)
     c.date("issued_on", not_future=True)
     c.date("valid_from")
@@ -122,7 +122,9 @@ def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) 
     c.number("annual_volume_m3")
     c.text("purpose", required=False, max_len=200)
     c.date("renewal_applied_on", required=False, not_future=True)
-    if c.ok("valid_from") and c.ok("valid_to"):
+    if c.ok("valid_from") and c.ok("valid_to") and c.out["valid_to"] <= c.out["valid_from"]:
+        c.fail("valid_to", PERMIT_MESSAGES["before_start"])
+    elif c.ok("valid_from") and c.ok("valid_to"):
         try:
             validate_term(c.out["valid_from"], c.out["valid_to"], rules)
         except PermitError as err:
@@ -211,7 +213,8 @@ def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.date("next_due_on", required=False)
     if not meter_ok:
         return c.done()
-    if on is not None and on < meter.installed_on:
+    # An initial verification (首次检定) is done before installation; later ones cannot predate it.
+    if on is not None and on < meter.installed_on and c.out.get("kind") != "initial":
         c.fail("calibrated_on", _l("The calibration cannot be before the meter was installed (%(d)s).",
                                    d=meter.installed_on.isoformat()))
     if c.ok("calibrated_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:

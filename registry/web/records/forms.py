@@ -7,14 +7,20 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (DateField, FloatField, HiddenField, IntegerField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from registry.i18n import LABELS
 from registry.models import CALIBRATION_KINDS, DOCUMENT_KINDS, METER_TYPES, READING_SOURCES, SOURCES
 
 
-def _choices(kind: str, codes) -> list[tuple[str, object]]:
-    return [("", "—")] + [(code, LABELS[kind][code]) for code in codes]
+def options(pairs) -> list[SelectChoice]:
+    """Select options from (value, label) pairs; labels may be lazy translations."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _choices(kind: str, codes) -> list[SelectChoice]:
+    return options([("", "—")] + [(code, LABELS[kind][code]) for code in codes])
 
 
 class RecordForm(FlaskForm):
@@ -76,7 +82,7 @@ class CalibrationForm(RecordForm):
     agency = StringField(_l("Agency"), [Optional()])
     certificate_no = StringField(_l("Certificate number"), [Optional()])
     error_pct = FloatField(_l("Measured error (%)"), [Optional()], render_kw={"step": "any"})
-    passed = RadioField(_l("Result"), [Optional()], choices=[("1", _l("Pass")), ("0", _l("Fail"))])
+    passed = RadioField(_l("Result"), [Optional()], choices=options([("1", _l("Pass")), ("0", _l("Fail"))]))
     next_due_on = DateField(_l("Next due (empty: computed from the meter class)"), [Optional()])
 
 
@@ -112,8 +118,8 @@ class RectificationForm(RecordForm):
     deadline = DateField(_l("Deadline"), [Optional()])
     response = TextAreaField(_l("Enterprise response"), [Optional()])
     responded_on = DateField(_l("Responded on"), [Optional()])
-    status = SelectField(_l("Status"), [Optional()], choices=[
-        ("", "—"), ("open", _l("Open")), ("answered", _l("Answered")), ("verified", _l("Verified"))])
+    status = SelectField(_l("Status"), [Optional()], choices=options([
+        ("", "—"), ("open", _l("Open")), ("answered", _l("Answered")), ("verified", _l("Verified"))]))
 
 
 class DocumentForm(RecordForm):

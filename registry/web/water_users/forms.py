@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from registry.web.records.forms import RecordForm
+from registry.web.records.forms import RecordForm, options
 
 
 class WaterUserForm(RecordForm):
@@ -24,8 +24,8 @@ class WaterUserForm(RecordForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("New status"), [Optional()], choices=[
-        ("active", _l("Active")), ("suspended", _l("Suspended")), ("closed", _l("Closed"))])
+    status = SelectField(_l("New status"), [Optional()], choices=options([
+        ("active", _l("Active")), ("suspended", _l("Suspended")), ("closed", _l("Closed"))]))
     reason = TextAreaField(_l("Reason"), [Optional()])
 
 

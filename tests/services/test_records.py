@@ -1,0 +1,166 @@
+"""Parts of a file: the regulation's rules refuse bad input, nothing is half-written, closing
+keeps the record, renewals keep the history."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.models import AuditEvent, Calibration, IntakePoint, Meter, Permit, Reading
+from registry.services import Forbidden, ValidationError, records
+from tests import factories as f
+from tests.conftest import english
+
+
+def _count(session, model):
+    return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _permit_data(point, **over):
+    today = date.today()
+    data = {"number": "D330782S2025-0042", "issuing_authority": "义乌市水务局", "issued_on": today - timedelta(days=30),
+            "valid_from": today - timedelta(days=20), "valid_to": today + timedelta(days=5 * 365 - 21),
+            "annual_volume_m3": 60000, "intake_point_ids": [point.id]}
+    return {**data, **over}
+
+
+def _refused(session, kind, wu, data, field, model):
+    before_rows, before_events = _count(session, model), _count(session, AuditEvent)
+    with pytest.raises(ValidationError) as err:
+        records.create(session, f.admin(), kind, wu, data)
+    assert field in err.value.errors, err.value.errors
+    assert (_count(session, model), _count(session, AuditEvent)) == (before_rows, before_events)
+    return english(err.value.errors[field])
+
+
+def test_permit_is_created_with_its_intake_points(db_session):
+    point = f.IntakePointFactory()
+    permit = records.create(db_session, f.admin(), "permit", point.water_user, _permit_data(point))
+    assert [p.id for p in permit.intake_points] == [point.id]
+    event = db_session.execute(select(AuditEvent).where(AuditEvent.entity_type == "Permit")).scalar_one()
+    assert event.changes["intake_point_ids"] == [None, [point.id]]
+
+
+def test_permit_longer_than_ten_years_is_refused(db_session):
+    point = f.IntakePointFactory()
+    start = date(2024, 1, 1)
+    message = _refused(db_session, "permit", point.water_user,
+                       _permit_data(point, valid_from=start, valid_to=date(2034, 1, 2)), "valid_to", Permit)
+    assert "10 years" in message
+
+
+def test_permit_ending_before_it_starts_is_refused(db_session):
+    point = f.IntakePointFactory()
+    message = _refused(db_session, "permit", point.water_user,
+                       _permit_data(point, valid_from=date(2025, 1, 1), valid_to=date(2024, 12, 31)), "valid_to", Permit)
+    assert "after its start" in message
+
+
+def test_malformed_permit_number_is_refused(db_session):
+    point = f.IntakePointFactory()
+    message = _refused(db_session, "permit", point.water_user, _permit_data(point, number="330782-2021-12"),
+                       "number", Permit)
+    assert "D330782S2021-0120" in message
+
+
+def test_negative_permitted_volume_is_refused(db_session):
+    point = f.IntakePointFactory()
+    message = _refused(db_session, "permit", point.water_user, _permit_data(point, annual_volume_m3=-1), "annual_volume_m3", Permit)
+    assert "negative" in message
+
+
+def test_permit_cannot_cover_another_users_intake_point(db_session):
+    point, other = f.IntakePointFactory(), f.IntakePointFactory()
+    _refused(db_session, "permit", point.water_user, _permit_data(point, intake_point_ids=[other.id]), "intake_point_ids", Permit)
+
+
+@pytest.mark.parametrize("lon, lat, field", [(121.5, 29.3, "longitude"), (120.0, 30.2, "latitude")])
+def test_intake_point_outside_yiwu_is_refused(db_session, lon, lat, field):
+    wu = f.WaterUserFactory()
+    message = _refused(db_session, "intake_point", wu, {"name": "1号取水口", "source": "ground", "longitude": lon,
+                                                         "latitude": lat}, field, IntakePoint)
+    assert "Yiwu" in message
+
+
+def test_duplicate_meter_serial_is_refused(db_session):
+    existing = f.MeterFactory()
+    point = f.IntakePointFactory()
+    message = _refused(db_session, "meter", point.water_user, {"serial": existing.serial, "intake_point_id": point.id,
+                                                                "meter_type": "mechanical", "dn": 50, "installed_on": "2024-01-01"},
+                       "serial", Meter)
+    assert "serial" in message
+
+
+def test_negative_reading_is_refused(db_session):
+    meter = f.MeterFactory()
+    message = _refused(db_session, "reading", meter.water_user, {"meter_id": meter.id, "period": "2026-01",
+                                                                  "volume_m3": -5, "source": "manual"}, "volume_m3", Reading)
+    assert "negative" in message
+
+
+def test_second_reading_for_the_same_month_is_refused(db_session):
+    meter = f.MeterFactory()
+    data = {"meter_id": meter.id, "period": "2026-01", "volume_m3": 1200, "source": "manual"}
+    records.create(db_session, f.admin(), "reading", meter.water_user, data)
+    _refused(db_session, "reading", meter.water_user, data, "period", Reading)
+
+
+def test_calibration_due_date_follows_the_meter_class(db_session):
+    meter = f.MeterFactory(meter_type="electromagnetic", dn=100)
+    cal = records.create(db_session, f.admin(), "calibration", meter.water_user,
+                         {"meter_id": meter.id, "calibrated_on": date(2025, 3, 15), "kind": "subsequent",
+                          "agency": "义乌市计量检定测试所", "passed": "1"})
+    assert cal.next_due_on == date(2027, 3, 15)  # JJG 1033: 24 months
+
+
+def test_calibration_before_installation_is_refused(db_session):
+    meter = f.MeterFactory(installed_on=date(2024, 1, 1))
+    _refused(db_session, "calibration", meter.water_user,
+             {"meter_id": meter.id, "calibrated_on": date(2023, 12, 1), "kind": "subsequent", "agency": "x", "passed": True},
+             "calibrated_on", Calibration)
+
+
+def test_initial_verification_may_precede_installation(db_session):
+    meter = f.MeterFactory(installed_on=date(2024, 1, 1))
+    cal = records.create(db_session, f.admin(), "calibration", meter.water_user,
+                         {"meter_id": meter.id, "calibrated_on": date(2023, 12, 1), "kind": "initial", "agency": "x",
+                          "passed": True})
+    assert cal.id
+
+
+def test_closing_keeps_the_record_with_its_reason(db_session):
+    meter = f.MeterFactory()
+    admin = f.admin()
+    records.close(db_session, admin, "meter", meter, "录入错误")
+    assert _count(db_session, Meter) == 1
+    assert meter.closed_reason == "录入错误" and not meter.in_service
+    with pytest.raises(ValidationError):
+        records.update(db_session, admin, "meter", meter, {"serial": "X-1"}, expected_version=meter.version)
+
+
+def test_renewal_supersedes_the_old_permit(db_session):
+    old = f.PermitFactory(valid_to=date.today() + timedelta(days=20))
+    point = f.IntakePointFactory(water_user=old.water_user)
+    new = records.renew_permit(db_session, f.admin(), old, _permit_data(
+        point, number="D330782S2026-0001", valid_from=old.valid_to + timedelta(days=1),
+        valid_to=old.valid_to + timedelta(days=5 * 365)))
+    assert new.renews_id == old.id and old.renewed_by.id == new.id
+    with pytest.raises(ValidationError):
+        records.renew_permit(db_session, f.admin(), old, _permit_data(point, number="D330782S2026-0002"))
+
+
+def test_enterprise_cannot_change_its_own_records(db_session):
+    meter = f.MeterFactory()
+    account = f.enterprise(meter.water_user)
+    with pytest.raises(Forbidden):
+        records.create(db_session, account, "reading", meter.water_user,
+                       {"meter_id": meter.id, "period": "2026-01", "volume_m3": 1, "source": "enterprise"})
+
+
+def test_inspection_with_a_problem_needs_a_note(db_session):
+    wu = f.WaterUserFactory()
+    with pytest.raises(ValidationError) as err:
+        records.create(db_session, f.inspector(), "inspection", wu, {
+            "inspected_on": date.today(), "items": [{"code": "meter_present_sealed", "result": "problem", "note": ""}]})
+    assert "note-meter_present_sealed" in err.value.errors
