@@ -1,0 +1,184 @@
+"""Role × route: every registered route, for every role, with objects in and out of scope.
+
+A route that answers 200 for an object outside the account's scope, or shows another file's
+name, USCC or file number, fails here. New routes are picked up from ``app.url_map``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from werkzeug.routing import Rule
+
+from registry.extensions import db
+from registry.services import documents
+from tests import factories as f
+
+PDF = b"%PDF-1.4\n% test\n"
+
+
+def _file(division: str, tag: str):
+    wu = f.WaterUserFactory(division_code=division, name=f"义乌市{tag}纺织有限公司")
+    point = f.IntakePointFactory(water_user=wu)
+    meter = f.MeterFactory(intake_point=point, water_user=wu)
+    insp = f.InspectionFactory(water_user=wu)
+    records = {
+        "intake-points": point, "permits": f.PermitFactory(water_user=wu), "meters": meter,
+        "calibrations": f.CalibrationFactory(meter=meter), "readings": f.ReadingFactory(meter=meter, water_user_id=wu.id),
+        "balance-tests": f.BalanceTestFactory(water_user=wu), "inspections": insp,
+        "rectifications": f.RectificationFactory(inspection=insp, water_user_id=wu.id),
+        "plans": _plan(wu),
+    }
+    from flask import current_app
+
+    doc = documents.attach(db.session, f.admin(), wu, {"title": "扫描件", "kind": "permit_scan"}, filename="a.pdf",
+                           content=PDF + tag.encode(), upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=10**6)
+    return {"wu": wu, "records": records, "document": doc}
+
+
+def _plan(wu):
+    from registry.models import AnnualPlan
+
+    plan = AnnualPlan(water_user_id=wu.id, year=date.today().year, planned_volume_m3=1000)
+    db.session.add(plan)
+    db.session.commit()
+    return plan
+
+
+@pytest.fixture
+def world(app):
+    mine, theirs = _file("001", "甲"), _file("100", "乙")
+    accounts = {
+        "admin": f.admin(username="admin"),
+        "inspector": f.inspector(divisions=("001",), username="insp"),
+        "enterprise": f.enterprise(mine["wu"], username="ent"),
+    }
+    return {"mine": mine, "theirs": theirs, "accounts": accounts}
+
+
+def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every rule, its parameters filled from ``target``'s file."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        for slug, record in (target["records"].items() if "slug" in rule.arguments else [(None, None)]):
+            values = {}
+            for arg in rule.arguments:
+                if arg == "water_user_id":
+                    values[arg] = target["wu"].id
+                elif arg == "slug":
+                    values[arg] = slug
+                elif arg == "record_id":
+                    values[arg] = (record or target["records"]["permits"]).id
+                elif arg == "document_id":
+                    values[arg] = target["document"].id
+            out += [(rule.endpoint, m, _build(rule, values)) for m in methods]
+    return out
+
+
+def _build(rule: Rule, values: dict) -> str:
+    path = rule.rule
+    for key, value in values.items():
+        path = re.sub(rf"<(?:[a-z]+:)?{key}>", str(value), path)
+    return path
+
+
+def _call(client, method, url):
+    response = client.open(url, method=method, data={})
+    response.get_data()
+    response.close()  # downloads stream a file
+    return response
+
+
+def _leaks(body: str, other) -> bool:
+    wu = other["wu"]
+    return any(secret in body for secret in (wu.name, wu.uscc, wu.file_no))
+
+
+@pytest.mark.parametrize("role", ["inspector", "enterprise"])
+def test_objects_outside_the_scope_answer_404(app, client, auth, world, role):
+    auth.login(world["accounts"][role].username)
+    checked = 0
+    for endpoint, method, url in _urls(app, world["theirs"]):
+        if "water_user_id" not in url and "<" in url:
+            continue
+        if f"/water-users/{world['theirs']['wu'].id}" not in url:
+            continue
+        response = _call(client, method, url)
+        body = response.get_data(as_text=True)
+        assert response.status_code in (404, 405), (role, method, url, response.status_code)
+        assert not _leaks(body, world["theirs"]), (role, method, url)
+        checked += 1
+    assert checked > 30
+
+
+@pytest.mark.parametrize("role", ["admin", "inspector", "enterprise"])
+def test_records_of_another_file_cannot_be_reached_through_mine(app, client, auth, world, role):
+    """/water-users/<mine>/meters/<their meter>/edit must not open their meter."""
+    auth.login(world["accounts"][role].username)
+    mixed = {"wu": world["mine"]["wu"], "records": world["theirs"]["records"], "document": world["theirs"]["document"]}
+    checked = []
+    for endpoint, method, url in _urls(app, mixed):
+        if not re.search(r"^/water-users/\d+/[a-z-]+/\d+(/|$)", url):
+            continue  # only addresses that name a record of the file
+        checked.append(url)
+        response = _call(client, method, url)
+        assert response.status_code in (403, 404, 405), (role, method, url, response.status_code)
+        assert not _leaks(response.get_data(as_text=True), world["theirs"]), (role, method, url)
+    assert len(checked) > 20
+
+
+def test_every_page_of_a_file_opens_for_the_bureau(app, client, auth, world):
+    auth.login("admin")
+    for endpoint, method, url in _urls(app, world["mine"]):
+        if method != "GET":
+            continue
+        response = _call(client, "GET", url)
+        assert response.status_code in (200, 302), (url, response.status_code)
+
+
+def test_enterprise_reads_its_file_but_no_staff_page(app, client, auth, world):
+    auth.login("ent")
+    mine = world["mine"]["wu"].id
+    assert client.get(f"/water-users/{mine}").status_code == 200
+    for endpoint, method, url in _urls(app, world["mine"]):
+        if endpoint in ("water_users.detail", "main.index", "auth.login", "auth.logout", "records.download_document"):
+            continue
+        response = _call(client, method, url)
+        assert response.status_code in (403, 404, 405), (method, url, response.status_code)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(app, client, world):
+    for endpoint, method, url in _urls(app, world["mine"]):
+        if endpoint in ("auth.login", "auth.logout"):
+            continue
+        response = _call(client, method, url)
+        assert response.status_code in (302, 405), (method, url, response.status_code)
+        if response.status_code == 302:
+            assert response.headers["Location"].startswith("/login")
+
+
+def test_inspector_list_shows_only_the_divisions_of_the_inspector(client, auth, world):
+    auth.login("insp")
+    body = client.get("/water-users/").get_data(as_text=True)
+    assert world["mine"]["wu"].name in body and not _leaks(body, world["theirs"])
+    body = client.get("/").get_data(as_text=True)
+    assert not _leaks(body, world["theirs"])
+
+
+def test_a_route_without_scoping_is_caught(app, client, auth, world):
+    """The crawler fails on a leak: a route that skips access.scoped is detected."""
+    from registry.models import WaterUser
+
+    @app.route("/leaky/water-users/<int:water_user_id>")
+    def leaky(water_user_id):
+        return db.session.get(WaterUser, water_user_id).name
+
+    auth.login("ent")
+    leaked = [url for endpoint, method, url in _urls(app, world["theirs"])
+              if method == "GET" and _call(client, method, url).status_code == 200
+              and _leaks(_call(client, method, url).get_data(as_text=True), world["theirs"])]
+    assert leaked == [f"/leaky/water-users/{world['theirs']['wu'].id}"]
