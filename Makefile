@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 FLASK   := $(VENV)/bin/flask --app wsgi
 STAMP   := $(VENV)/.installed-$(shell cat setup.cfg setup.py | sha256sum | cut -c1-12)
-CATALOG := registry/translations/zh_CN/LC_MESSAGES/messages
+CATALOG := registry/translations/zh_Hans_CN/LC_MESSAGES/messages
 
 .PHONY: run test bench translations messages e2e clean
 

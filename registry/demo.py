@@ -14,7 +14,9 @@ from datetime import date, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from registry.domain.calibration import PERIODIC, verification_class
 from registry.domain.dates import add_months, add_years, month_start
+from registry.domain.rules import load_rules
 from registry.domain.reference import DIVISIONS, INDUSTRIES
 from registry.domain.uscc import make_uscc
 from registry.models import (AnnualPlan, AuditEvent, BalanceTest, Calibration, ChecklistItem, Inspection,
@@ -56,6 +58,7 @@ class Generator:
         self.index = start_index
         # Permit serials run per source and year of issue (D330782S2021-0120).
         self.serials: dict[tuple[str, int], int] = serials or {}
+        self.names: set[str] = set()
 
     # --- one water user, as plain rows -------------------------------------------------------
     def water_user(self) -> dict:
@@ -65,9 +68,15 @@ class Generator:
         industry = rng.choice(INDUSTRIES[:10]) if rng.random() < 0.35 else rng.choice(INDUSTRIES[10:])
         word = INDUSTRY_WORDS.get(industry.category) or rng.choice(OTHER_WORDS)
         opened = date(rng.randint(2012, self.today.year - 1), rng.randint(1, 12), rng.randint(1, 28))
+        name = f"义乌市{rng.choice(BRANDS)}{word}有限公司"
+        if name in self.names:  # a real registry has no two companies of the same name
+            name = f"义乌市{division.name_zh}{rng.choice(BRANDS)}{word}有限公司"
+        if name in self.names:
+            name = name.replace("有限公司", f"{i + 1}厂有限公司")
+        self.names.add(name)
         return {
             "file_no": f"YW-{i + 1:06d}",
-            "name": f"义乌市{rng.choice(BRANDS)}{word}有限公司" + (f"（{division.name_zh}{i + 1}厂）" if i >= 20 else ""),
+            "name": name,
             "uscc": make_uscc(rng),
             "legal_representative": rng.choice(FIRST) + rng.choice(GIVEN),
             "contact_name": rng.choice(FIRST) + rng.choice(GIVEN),
@@ -134,10 +143,18 @@ class Generator:
                 "installed_on": installed,
                 "telemetry_id": f"YWT{point_id:08d}" if rng.random() < 0.5 else None}
 
-    def calibrations(self, meter_id: int, meter: dict) -> list[dict]:
-        """Verification history every 24 months from installation; some meters are left overdue."""
+    def calibrations(self, meter_id: int, meter: dict, rules) -> list[dict]:
+        """Verification history every 24 months from installation; some meters are left overdue.
+
+        Small mechanical meters (JJG 162-2019) have only their initial verification: they are
+        replaced at the end of their service life instead.
+        """
         rng = self.rng
-        rows, day = [], meter["installed_on"]
+        rows, day = [], meter["installed_on"] - timedelta(days=rng.randint(3, 30))
+        if verification_class(meter["meter_type"], meter["dn"], meter["q3"], rules) != PERIODIC:
+            return [{"meter_id": meter_id, "calibrated_on": day, "kind": "initial", "agency": rng.choice(AGENCIES),
+                     "certificate_no": f"JD{day:%Y}{rng.randint(10000, 99999)}", "error_pct": round(rng.uniform(-1.8, 1.8), 2),
+                     "passed": True, "next_due_on": None}]
         overdue = rng.random() < 0.15
         while True:
             next_due = add_months(day, 24)
@@ -232,6 +249,7 @@ def generate(session: Session, *, users: int, seed: int, today: date, chunk: int
 
 def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
     rng, today = gen.rng, gen.today
+    rules = load_rules()
     wus = [gen.water_user() for _ in range(n)]
     wu_ids = _insert(session, WaterUser, wus, counts)
     points, permits, plans, tests = [], [], [], []
@@ -280,7 +298,7 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
     meter_ids = _insert(session, Meter, meters, counts)
     cals, reads = [], []
     for meter, meter_id, (wu_id, n_points) in zip(meters, meter_ids, meter_owner):
-        cals += gen.calibrations(meter_id, meter)
+        cals += gen.calibrations(meter_id, meter, rules)
         reads += gen.readings(wu_id, meter_id, meter, volume_of[wu_id] / 12 / n_points * 0.85)
     _insert(session, Calibration, cals, counts)
     _insert(session, Reading, reads, counts)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request, session
 from babel.numbers import format_decimal
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale, lazy_gettext as _l, refresh
 from flask_login import current_user
 
 
@@ -94,6 +94,9 @@ def division_name(division) -> str:
 
 
 def init_app(app) -> None:
+    # Flask-Babel caches the locale on ``g``; when an app context outlives one request (tests,
+    # CLI-driven requests) the next request must choose again.
+    app.before_request(refresh)
     app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
     from registry import clock
 

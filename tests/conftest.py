@@ -20,7 +20,7 @@ KEEP = {"divisions", "alembic_version"}
 
 
 def _compile_translations() -> None:
-    po = ROOT / "registry/translations/zh_CN/LC_MESSAGES/messages.po"
+    po = ROOT / "registry/translations/zh_Hans_CN/LC_MESSAGES/messages.po"
     mo = po.with_suffix(".mo")
     if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
         subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d",

@@ -20,6 +20,7 @@ from registry.domain.reference import industry_by_code
 from registry.domain.rules import load_rules
 from registry.models import (AuditEvent, BalanceTest, Inspection, Meter, Permit, Reading, Rectification,
                              WaterUser)
+from registry.services.checks import CONTROL_CHARS
 from registry.services.errors import NotFound
 
 TIMELINE_LIMIT = 200
@@ -200,7 +201,7 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
                          Permit.revoked_on.is_(None))
                   .correlate(WaterUser).scalar_subquery().label("permit_end"))
     stmt = access.scoped(select(WaterUser, permit_end), account)
-    q = (filters.q or "").strip()[:100]
+    q = CONTROL_CHARS.sub("", filters.q or "").strip()[:100]
     if q:
         like = f"%{_escape_like(q)}%"
         by_permit = exists().where(Permit.water_user_id == WaterUser.id,

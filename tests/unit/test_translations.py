@@ -4,7 +4,7 @@ zh_CN is the default UI language, so an English string without a Chinese transla
 The messages are extracted from the source here exactly as ``make messages`` does (the method
 map of babel.cfg and the keywords ``_l`` and ``lazy_gettext``), without relying on a .pot that
 may be stale. If a test here fails after you added or changed a text: run ``make messages``,
-translate the new entries in registry/translations/zh_CN/LC_MESSAGES/messages.po (no
+translate the new entries in registry/translations/zh_Hans_CN/LC_MESSAGES/messages.po (no
 ``#, fuzzy`` left), then ``make translations``.
 """
 from __future__ import annotations
@@ -19,7 +19,9 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 BABEL_CFG = ROOT / "babel.cfg"
-PO = ROOT / "registry/translations/zh_CN/LC_MESSAGES/messages.po"
+# The Chinese catalog, whichever spelling its folder has (zh_CN, zh_Hans_CN or zh).
+PO = min(ROOT.glob("registry/translations/zh*/LC_MESSAGES/messages.po"),
+         default=ROOT / "registry/translations/zh_Hans_CN/LC_MESSAGES/messages.po")
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}  # as `pybabel extract -k _l -k lazy_gettext`
 
 # Named printf placeholders: %(n)d, %(what)s, %(v)s …

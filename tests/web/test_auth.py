@@ -76,9 +76,13 @@ def test_disabled_account_cannot_sign_in(client, auth, db_session):
 def csrf_client(_schema, tmp_path):
     from tests.conftest import _config
 
+    from registry.extensions import db
+
     app = create_app({**_config(_schema, tmp_path), "WTF_CSRF_ENABLED": True})
     with app.app_context():
         yield app.test_client()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_forms_without_a_csrf_token_are_refused(csrf_client, app):

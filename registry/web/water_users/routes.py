@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from registry import access
 from registry.domain.reference import INDUSTRIES
+from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.i18n import LABELS, division_name
 from registry.models import Division, WATER_USER_STATUSES
@@ -49,7 +50,8 @@ def index():
     filters = ListFilters(**{k: (request.args.get(k) or "")[:100] for k in ("q", "division", "industry", "status", "due")})
     page = paging.paginate(db.session, water_user_list(db.session, current_user, filters),
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
-    return render_template("water_users/list.html", form=form, page=page, filters=filters)
+    return render_template("water_users/list.html", form=form, page=page, filters=filters,
+                           renewal_window=load_rules().permit.renewal_window_days)
 
 
 @bp.route("/new", methods=["GET", "POST"])
