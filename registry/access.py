@@ -31,6 +31,7 @@ EDITORS: dict[str, frozenset[str]] = {
     "rectification": frozenset({"bureau_admin", "inspector"}),
     "document": frozenset({"bureau_admin", "inspector"}),
     "account": frozenset({"bureau_admin"}),
+    "rules": frozenset({"bureau_admin"}),
 }
 
 

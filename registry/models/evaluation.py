@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record, UTCDateTime, utcnow
@@ -13,7 +13,23 @@ if TYPE_CHECKING:
     from registry.models.water_user import WaterUser
 
 
+class RulesVersion(Base):
+    """A rules document the bureau published (packaged versions need no row). Never edited:
+    a change is a new version, and every evaluation names the version it was computed under."""
+
+    __tablename__ = "rules_versions"
+
+    version: Mapped[str] = mapped_column(String(30), primary_key=True)
+    document: Mapped[dict] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class Evaluation(Base):
+    """One evaluation result. A new row is written only when the result changes, so the rows of a
+    water user are its score history."""
+
     __tablename__ = "evaluations"
     __table_args__ = (
         CheckConstraint("total >= 0 AND total <= 100", name="total_range"),
@@ -55,3 +71,24 @@ class Certificate(Record, Base):
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
 
     water_user: Mapped[WaterUser] = relationship(back_populates="certificates")
+
+
+class DueItem(Base):
+    """What is due for a file, as the due-date engine computed it at the last refresh.
+
+    A derived copy (like the cached grade), replaced whole for a file each time its evaluation
+    is refreshed; the status (ok / due soon / overdue) is not stored: it follows from ``due_on``
+    and ``soon_from`` on the day the queue is read.
+    """
+
+    __tablename__ = "due_items"
+    __table_args__ = (Index("ix_due_items_due_on", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    record_type: Mapped[str | None] = mapped_column(String(30))
+    record_id: Mapped[int | None] = mapped_column()
+    due_on: Mapped[date | None] = mapped_column(Date)
+    soon_from: Mapped[date | None] = mapped_column(Date)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -52,6 +52,12 @@ class WaterUser(Record, Base):
     opened_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12), default="active")
     notes: Mapped[str | None] = mapped_column(Text)
+    # The latest evaluation, copied here for lists and filters; refreshed only by the evaluation
+    # service in the same transaction as the change that moved it (never edited by hand).
+    grade: Mapped[str | None] = mapped_column(String(1), index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    evaluated_on: Mapped[date | None] = mapped_column(Date)
+    rules_version: Mapped[str | None] = mapped_column(String(30))
 
     division: Mapped[Division] = relationship(lazy="joined")
     intake_points: Mapped[list[IntakePoint]] = relationship(

@@ -1,0 +1,97 @@
+"""What the compliance engine knows of one file: plain, frozen facts (no ORM, no session).
+
+``services.evaluations`` loads these for many files at once in a fixed number of queries;
+``domain.scoring.evaluate`` and ``domain.due.due_items`` judge them against a rules version.
+Closed (voided) records are left out by the loader; what remains is what counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class IntakePointFact:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PermitFact:
+    id: int
+    number: str
+    valid_from: date
+    valid_to: date  # last valid day
+    annual_volume_m3: float
+    intake_point_ids: frozenset[int]
+    renewal_applied_on: date | None = None
+    revoked_on: date | None = None
+    superseded: bool = False  # a live renewal exists
+
+
+@dataclass(frozen=True)
+class PlanFact:
+    id: int
+    year: int
+    planned_volume_m3: float
+
+
+@dataclass(frozen=True)
+class MeterFact:
+    id: int
+    serial: str
+    intake_point_id: int
+    meter_type: str
+    dn: int | None
+    q3: float | None
+    installed_on: date
+    removed_on: date | None = None
+    interval_months: int | None = None  # per-meter override of the rules
+    service_life_years: int | None = None
+    last_calibrated_on: date | None = None  # latest live calibration
+    last_calibration_id: int | None = None
+    last_next_due_on: date | None = None  # as the certificate states it, when given
+    last_passed: bool | None = None
+
+    def in_service_on(self, day: date) -> bool:
+        return self.installed_on <= day and (self.removed_on is None or self.removed_on > day)
+
+
+@dataclass(frozen=True)
+class MonthlyReadingFact:
+    """An accepted monthly reading (all meters of the file summed per month by the loader)."""
+
+    period: date  # first day of the month
+    volume_m3: float
+    first_submitted_on: date | None  # earliest submission among the month's accepted readings
+
+
+@dataclass(frozen=True)
+class BalanceTestFact:
+    id: int
+    tested_on: date
+    next_due_on: date | None = None
+
+
+@dataclass(frozen=True)
+class RectificationFact:
+    id: int
+    inspection_id: int
+    deadline: date
+    status: str  # open | answered | verified
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    water_user_id: int
+    opened_on: date
+    industry_code: str
+    status: str = "active"
+    intake_points: tuple[IntakePointFact, ...] = ()
+    permits: tuple[PermitFact, ...] = ()
+    plans: tuple[PlanFact, ...] = ()
+    meters: tuple[MeterFact, ...] = ()
+    monthly_readings: tuple[MonthlyReadingFact, ...] = ()
+    online_days: frozenset[date] = field(default_factory=frozenset)  # days with an online reading
+    balance_tests: tuple[BalanceTestFact, ...] = ()
+    rectifications: tuple[RectificationFact, ...] = ()

@@ -1,0 +1,230 @@
+"""Compliance evaluations: load the facts of many files in a fixed number of queries, judge them
+with ``domain.scoring`` and ``domain.due``, and keep the results.
+
+Set-based: one streamed SELECT per kind of record, each ordered by water user and merged in
+step, so recomputing 100,000 files issues the same dozen queries as recomputing one. A new
+evaluation row is written only when the result changes (the rows are the score history); the
+water user's cached grade and its due items are refreshed with it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from registry.domain import due as due_engine
+from registry.domain import scoring
+from registry.domain.dates import add_months, month_start
+from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
+                                   PermitFact, PlanFact, RectificationFact)
+from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, Inspection, IntakePoint, Meter,
+                             Permit, Reading, Rectification, WaterUser, permit_intake_points)
+
+STREAM_CHUNK = 2000
+ONLINE_WINDOW_DAYS = 120  # covers the rules' window (90 days) with room for a changed rule
+
+
+class _Stream:
+    """Rows ordered by water user id; ``take(id)`` returns that user's rows and moves on."""
+
+    def __init__(self, rows: Iterable):
+        self._rows = iter(rows)
+        self._next = next(self._rows, None)
+
+    def rows(self) -> Iterator:
+        """Every row (for the driving stream of water users)."""
+        if self._next is not None:
+            yield self._next
+        yield from self._rows
+
+    def take(self, water_user_id: int) -> list:
+        out = []
+        while self._next is not None and self._next[0] < water_user_id:
+            self._next = next(self._rows, None)
+        while self._next is not None and self._next[0] == water_user_id:
+            out.append(self._next)
+            self._next = next(self._rows, None)
+        return out
+
+
+def _stream(session: Session, stmt, ids):
+    if ids is not None:
+        stmt = stmt.where(stmt.selected_columns[0].in_(ids))
+    return _Stream(session.execute(stmt.execution_options(yield_per=STREAM_CHUNK)))
+
+
+def iter_facts(session: Session, today: date, ids: list[int] | None = None) -> Iterator[FileFacts]:
+    """The facts of every open file (or of ``ids``), in water-user order, streamed."""
+    live_renewal = aliased(Permit)
+    superseded = (select(live_renewal.id).where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
+                  .exists())
+    latest_cal = (select(Calibration.meter_id, Calibration.id, Calibration.calibrated_on, Calibration.next_due_on,
+                         Calibration.passed,
+                         func.row_number().over(partition_by=Calibration.meter_id,
+                                                order_by=(Calibration.calibrated_on.desc(), Calibration.id.desc()))
+                         .label("rank"))
+                  .where(Calibration.closed_at.is_(None)).subquery())
+    since = month_start(add_months(today, -24))
+    queries = {
+        "points": select(IntakePoint.water_user_id, IntakePoint.id, IntakePoint.name)
+        .where(IntakePoint.closed_at.is_(None)).order_by(IntakePoint.water_user_id, IntakePoint.id),
+        "permits": select(Permit.water_user_id, Permit.id, Permit.number, Permit.valid_from, Permit.valid_to,
+                          Permit.annual_volume_m3, Permit.renewal_applied_on, Permit.revoked_on,
+                          superseded.label("superseded"), permit_intake_points.c.intake_point_id)
+        .outerjoin(permit_intake_points, permit_intake_points.c.permit_id == Permit.id)
+        .where(Permit.closed_at.is_(None)).order_by(Permit.water_user_id, Permit.id),
+        "plans": select(AnnualPlan.water_user_id, AnnualPlan.id, AnnualPlan.year, AnnualPlan.planned_volume_m3)
+        .where(AnnualPlan.closed_at.is_(None)).order_by(AnnualPlan.water_user_id, AnnualPlan.id),
+        "meters": select(Meter.water_user_id, Meter.id, Meter.serial, Meter.intake_point_id, Meter.meter_type, Meter.dn,
+                         Meter.q3, Meter.installed_on, Meter.removed_on, Meter.interval_months, Meter.service_life_years,
+                         latest_cal.c.calibrated_on, latest_cal.c.id, latest_cal.c.next_due_on, latest_cal.c.passed)
+        .outerjoin(latest_cal, and_(latest_cal.c.meter_id == Meter.id, latest_cal.c.rank == 1))
+        .where(Meter.closed_at.is_(None)).order_by(Meter.water_user_id, Meter.id),
+        "monthly": select(Reading.water_user_id, Reading.period, func.sum(Reading.volume_m3),
+                          func.min(Reading.submitted_on))
+        .where(Reading.status == "accepted", Reading.read_on.is_(None), Reading.closed_at.is_(None),
+               Reading.period >= since)
+        .group_by(Reading.water_user_id, Reading.period).order_by(Reading.water_user_id, Reading.period),
+        "online": select(Reading.water_user_id, Reading.read_on)
+        .where(Reading.read_on.is_not(None), Reading.read_on >= today - timedelta(days=ONLINE_WINDOW_DAYS),
+               Reading.source == "online", Reading.status != "rejected", Reading.closed_at.is_(None))
+        .group_by(Reading.water_user_id, Reading.read_on).order_by(Reading.water_user_id, Reading.read_on),
+        "tests": select(BalanceTest.water_user_id, BalanceTest.id, BalanceTest.tested_on, BalanceTest.next_due_on)
+        .where(BalanceTest.closed_at.is_(None)).order_by(BalanceTest.water_user_id, BalanceTest.tested_on),
+        "rects": select(Rectification.water_user_id, Rectification.id, Rectification.inspection_id,
+                        Rectification.deadline, Rectification.status)
+        .join(Inspection, Inspection.id == Rectification.inspection_id)
+        .where(Rectification.closed_at.is_(None), Inspection.closed_at.is_(None))
+        .order_by(Rectification.water_user_id, Rectification.id),
+    }
+    streams = {name: _stream(session, stmt, ids) for name, stmt in queries.items()}
+    users = select(WaterUser.id, WaterUser.opened_on, WaterUser.industry_code, WaterUser.status).where(
+        WaterUser.status != "closed").order_by(WaterUser.id)
+    # The driving list is read whole (small rows), so refreshing water_users never races its cursor.
+    for wu_id, opened_on, industry, status in list(_stream(session, users, ids).rows()):
+        yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()})
+
+
+def _facts(wu_id, opened_on, industry, status, rows) -> FileFacts:
+    permits: dict[int, list] = {}
+    for r in rows["permits"]:
+        permits.setdefault(r[1], []).append(r)
+    return FileFacts(
+        water_user_id=wu_id, opened_on=opened_on, industry_code=industry, status=status,
+        intake_points=tuple(IntakePointFact(id=r[1], name=r[2]) for r in rows["points"]),
+        permits=tuple(PermitFact(id=pid, number=rs[0][2], valid_from=rs[0][3], valid_to=rs[0][4],
+                                 annual_volume_m3=rs[0][5], renewal_applied_on=rs[0][6], revoked_on=rs[0][7],
+                                 superseded=bool(rs[0][8]),
+                                 intake_point_ids=frozenset(r[9] for r in rs if r[9] is not None))
+                      for pid, rs in permits.items()),
+        plans=tuple(PlanFact(id=r[1], year=r[2], planned_volume_m3=r[3]) for r in rows["plans"]),
+        meters=tuple(MeterFact(id=r[1], serial=r[2], intake_point_id=r[3], meter_type=r[4], dn=r[5], q3=r[6],
+                               installed_on=r[7], removed_on=r[8], interval_months=r[9], service_life_years=r[10],
+                               last_calibrated_on=r[11], last_calibration_id=r[12], last_next_due_on=r[13],
+                               last_passed=r[14]) for r in rows["meters"]),
+        monthly_readings=tuple(MonthlyReadingFact(period=r[1], volume_m3=float(r[2] or 0), first_submitted_on=r[3])
+                               for r in rows["monthly"]),
+        online_days=frozenset(r[1] for r in rows["online"]),
+        balance_tests=tuple(BalanceTestFact(id=r[1], tested_on=r[2], next_due_on=r[3]) for r in rows["tests"]),
+        rectifications=tuple(RectificationFact(id=r[1], inspection_id=r[2], deadline=r[3], status=r[4])
+                             for r in rows["rects"]),
+    )
+
+
+@dataclass
+class Outcome:
+    evaluated: int = 0
+    changed: int = 0
+
+
+def _latest(session: Session, ids: list[int] | None) -> dict[int, tuple]:
+    """The latest stored result per water user: (total, grade, veto, rules_version, rows)."""
+    newest = select(Evaluation.water_user_id, func.max(Evaluation.id).label("id")).group_by(Evaluation.water_user_id)
+    if ids is not None:
+        newest = newest.where(Evaluation.water_user_id.in_(ids))
+    newest = newest.subquery()
+    stmt = select(Evaluation.water_user_id, Evaluation.total, Evaluation.grade, Evaluation.veto,
+                  Evaluation.rules_version, Evaluation.rows).join(newest, newest.c.id == Evaluation.id)
+    return {r[0]: tuple(r[1:]) for r in session.execute(stmt)}
+
+
+def refresh(session: Session, rules, today: date, ids: list[int] | None = None, *,
+            progress: Callable[[int], None] | None = None, batch: int = 5000) -> Outcome:
+    """Recompute and store evaluations and due items for ``ids`` (None: every open file).
+
+    Runs inside the caller's transaction; the caller commits (a service, once; the CLI, per run).
+    """
+    outcome = Outcome()
+    latest = _latest(session, ids)
+    pending: list[tuple[FileFacts, scoring.Evaluation, list]] = []
+    # Writes wait until a batch is judged: the streams stay open while we read.
+    for facts in iter_facts(session, today, ids):
+        result = scoring.evaluate(facts, today, rules)
+        pending.append((facts, result, due_engine.due_items(facts, today, rules)))
+        if len(pending) >= batch:
+            outcome = _store(session, pending, latest, today, outcome, progress)
+            pending = []
+    if pending:
+        outcome = _store(session, pending, latest, today, outcome, progress)
+    return outcome
+
+
+def _store(session, pending, latest, today, outcome: Outcome, progress) -> Outcome:
+    new_rows, cached, due_rows = [], [], []
+    for facts, result, items in pending:
+        stored = result.to_dict()
+        key = (result.total, result.grade, result.veto, result.rules_version, stored["rows"])
+        if latest.get(facts.water_user_id) != key:
+            new_rows.append({"water_user_id": facts.water_user_id, "evaluated_on": today, "rules_version": result.rules_version,
+                             "total": result.total, "grade": result.grade, "veto": result.veto, "rows": stored["rows"]})
+        cached.append({"wu_id": facts.water_user_id, "grade": result.grade, "score": result.total,
+                       "evaluated_on": today, "rules_version": result.rules_version})
+        for item in items:
+            due_rows.append({"water_user_id": facts.water_user_id, "kind": item.kind,
+                             "record_type": item.record[0] if item.record else None,
+                             "record_id": item.record[1] if item.record else None,
+                             "due_on": item.due_on, "soon_from": _soon_from(item),
+                             "params": _plain(item.params)})
+    ids = [facts.water_user_id for facts, _, _ in pending]
+    if new_rows:
+        session.execute(insert(Evaluation), new_rows)
+    session.execute(update(WaterUser.__table__).where(WaterUser.__table__.c.id == bindparam("wu_id"))
+                    .values(grade=bindparam("grade"), score=bindparam("score"), evaluated_on=bindparam("evaluated_on"),
+                            rules_version=bindparam("rules_version")), cached)
+    # Due items are a derived cache of this refresh, replaced whole (records themselves are never deleted).
+    session.execute(delete(DueItem).where(DueItem.water_user_id.in_(ids)))
+    if due_rows:
+        session.execute(insert(DueItem), due_rows)
+    outcome.evaluated += len(pending)
+    outcome.changed += len(new_rows)
+    if progress:
+        progress(len(pending))
+    return outcome
+
+
+def _soon_from(item) -> date | None:
+    """The first day the item counts as due soon (its status is worked out when the queue is read)."""
+    if item.due_on is None:
+        return None
+    window = item.params.get("soon_days")
+    return item.due_on - timedelta(days=window) if isinstance(window, int) else item.due_on
+
+
+def _plain(params: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
+
+
+def history(session: Session, water_user_id: int, limit: int = 60) -> list[Evaluation]:
+    return list(session.scalars(select(Evaluation).where(Evaluation.water_user_id == water_user_id)
+                                .order_by(Evaluation.id.desc()).limit(limit)))[::-1]
+
+
+def by_water_user(rows) -> dict[int, list]:
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row.water_user_id].append(row)
+    return grouped
