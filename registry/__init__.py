@@ -41,7 +41,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from registry.web.auth.routes import bp as auth_bp
+    from registry.web.admin.routes import bp as admin_bp
     from registry.web.main.routes import bp as main_bp
+    from registry.web.queue.routes import bp as queue_bp
     from registry.web.records.routes import bp as records_bp
     from registry.web.water_users.routes import bp as water_users_bp
 
@@ -49,6 +51,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(water_users_bp)
     app.register_blueprint(records_bp)
+    app.register_blueprint(queue_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

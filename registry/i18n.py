@@ -70,6 +70,10 @@ LABELS = {
                       "superseded": _l("Superseded")},
     "due_status": {"ok": _l("OK"), "due_soon": _l("Due soon"), "overdue": _l("Overdue"),
                    "not_required": _l("Not required")},
+    "due_kind": {"permit_renewal": _l("Permit renewal"), "calibration": _l("Meter verification"),
+                 "service_life": _l("Meter service life"), "balance_test": _l("Water-balance test"),
+                 "annual_plan": _l("Annual water-use plan"), "monthly_readings": _l("Monthly readings"),
+                 "rectification": _l("Rectification deadline")},
     "role": {"bureau_admin": _l("Bureau administrator"), "inspector": _l("Inspector"),
              "enterprise": _l("Enterprise")},
     "document_kind": {"permit_scan": _l("Permit scan"), "calibration_certificate": _l("Calibration certificate"),
@@ -77,7 +81,8 @@ LABELS = {
                       "signature": _l("Signature"), "other": _l("Other")},
     "action": {"create": _l("created"), "update": _l("changed"), "close": _l("closed"), "renew": _l("renewed"),
                "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
-               "revoke": _l("revoked")},
+               "revoke": _l("revoked"), "publish": _l("published"), "lock": _l("locked"),
+               "sign_in": _l("signed in")},
 }
 
 
@@ -99,6 +104,8 @@ def init_app(app) -> None:
     app.before_request(refresh)
     app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
     from registry import clock
+    from registry.web import explain
 
     app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
-                                 today_date=clock.today)
+                                 today_date=clock.today, explain=explain.sentence,
+                                 explain_action=explain.action, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))

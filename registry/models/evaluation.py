@@ -74,11 +74,11 @@ class Certificate(Record, Base):
 
 
 class DueItem(Base):
-    """What is due for a file, as the due-date engine computed it at the last refresh.
+    """What is due or overdue for a file, as the due-date engine found it at the last refresh.
 
     A derived copy (like the cached grade), replaced whole for a file each time its evaluation
-    is refreshed; the status (ok / due soon / overdue) is not stored: it follows from ``due_on``
-    and ``soon_from`` on the day the queue is read.
+    is refreshed (after every change, and nightly). Only items that need action are kept; an
+    item due soon counts as overdue from the day after ``due_on`` even before the next refresh.
     """
 
     __tablename__ = "due_items"
@@ -90,5 +90,5 @@ class DueItem(Base):
     record_type: Mapped[str | None] = mapped_column(String(30))
     record_id: Mapped[int | None] = mapped_column()
     due_on: Mapped[date | None] = mapped_column(Date)
-    soon_from: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10))  # due_soon | overdue at the refresh
     params: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -35,12 +35,6 @@ class _Stream:
         self._rows = iter(rows)
         self._next = next(self._rows, None)
 
-    def rows(self) -> Iterator:
-        """Every row (for the driving stream of water users)."""
-        if self._next is not None:
-            yield self._next
-        yield from self._rows
-
     def take(self, water_user_id: int) -> list:
         out = []
         while self._next is not None and self._next[0] < water_user_id:
@@ -104,8 +98,10 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None) -> I
     streams = {name: _stream(session, stmt, ids) for name, stmt in queries.items()}
     users = select(WaterUser.id, WaterUser.opened_on, WaterUser.industry_code, WaterUser.status).where(
         WaterUser.status != "closed").order_by(WaterUser.id)
+    if ids is not None:
+        users = users.where(WaterUser.id.in_(ids))
     # The driving list is read whole (small rows), so refreshing water_users never races its cursor.
-    for wu_id, opened_on, industry, status in list(_stream(session, users, ids).rows()):
+    for wu_id, opened_on, industry, status in session.execute(users).all():
         yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()})
 
 
@@ -184,11 +180,12 @@ def _store(session, pending, latest, today, outcome: Outcome, progress) -> Outco
         cached.append({"wu_id": facts.water_user_id, "grade": result.grade, "score": result.total,
                        "evaluated_on": today, "rules_version": result.rules_version})
         for item in items:
-            due_rows.append({"water_user_id": facts.water_user_id, "kind": item.kind,
+            if item.status == "ok":
+                continue
+            due_rows.append({"water_user_id": facts.water_user_id, "kind": item.kind, "status": item.status,
                              "record_type": item.record[0] if item.record else None,
                              "record_id": item.record[1] if item.record else None,
-                             "due_on": item.due_on, "soon_from": _soon_from(item),
-                             "params": _plain(item.params)})
+                             "due_on": item.due_on, "params": _plain(item.params)})
     ids = [facts.water_user_id for facts, _, _ in pending]
     if new_rows:
         session.execute(insert(Evaluation), new_rows)
@@ -206,14 +203,6 @@ def _store(session, pending, latest, today, outcome: Outcome, progress) -> Outco
     return outcome
 
 
-def _soon_from(item) -> date | None:
-    """The first day the item counts as due soon (its status is worked out when the queue is read)."""
-    if item.due_on is None:
-        return None
-    window = item.params.get("soon_days")
-    return item.due_on - timedelta(days=window) if isinstance(window, int) else item.due_on
-
-
 def _plain(params: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
 
@@ -228,3 +217,12 @@ def by_water_user(rows) -> dict[int, list]:
     for row in rows:
         grouped[row.water_user_id].append(row)
     return grouped
+
+
+def refresh_one(session: Session, water_user_id: int) -> Outcome:
+    """After a change to one file: same queries as the nightly run, limited to this file."""
+    from registry import clock
+    from registry.services import rules_versions
+
+    session.flush()
+    return refresh(session, rules_versions.current(session), clock.today(), [water_user_id])

@@ -6,7 +6,7 @@ by ``registry.domain`` from the records and the rules; nothing here is stored by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -43,7 +43,8 @@ class FileView:
     today: date
     permits: list = field(default_factory=list)  # (permit, status, days_left)
     meters: list = field(default_factory=list)  # (meter, due_on, life_ends_on, status)
-    readings: list = field(default_factory=list)
+    readings: list = field(default_factory=list)  # monthly readings of the last 12 months
+    online_days: int = 0  # days of the last 90 with an online reading
     monthly: list = field(default_factory=list)  # (month, volume, planned_pro_rata)
     balance_tests: list = field(default_factory=list)  # (test, indicators)
     balance_due_on: date | None = None
@@ -87,8 +88,12 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
 
     since = month_start(add_months(today, -11))
     view.readings = list(session.execute(
-        select(Reading).where(Reading.water_user_id == wu.id, Reading.period >= since)
+        select(Reading).where(Reading.water_user_id == wu.id, Reading.period >= since, Reading.read_on.is_(None))
         .options(selectinload(Reading.meter)).order_by(Reading.period.desc(), Reading.id.desc())).scalars())
+    view.online_days = session.execute(
+        select(func.count(func.distinct(Reading.read_on))).where(
+            Reading.water_user_id == wu.id, Reading.read_on >= today - timedelta(days=90),
+            Reading.source == "online", Reading.closed_at.is_(None))).scalar_one()
     view.timeline = list(session.execute(
         select(AuditEvent).where(AuditEvent.water_user_id == wu.id)
         .options(selectinload(AuditEvent.actor)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

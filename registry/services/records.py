@@ -94,8 +94,14 @@ def _integrity(err: IntegrityError) -> ValidationError:
     return ValidationError({"_": _l("The record conflicts with another one; reload and try again.")})
 
 
-def _commit(session: Session) -> None:
+def _commit(session: Session, water_user_id: int | None = None) -> None:
+    """Commit the change once; first refresh the file's evaluation in the same transaction, so
+    the score never lags behind the records it judges."""
     try:
+        if water_user_id is not None:
+            from registry.services import evaluations
+
+            evaluations.refresh_one(session, water_user_id)
         session.commit()
     except IntegrityError as err:
         session.rollback()
@@ -139,7 +145,7 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
     if idempotency_key:
         session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
                                    entity_type=type(obj).__name__, entity_id=obj.id))
-    _commit(session)
+    _commit(session, water_user.id)
     return obj
 
 
@@ -159,7 +165,7 @@ def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected
     if changes:
         audit.record(session, actor, "update", obj, water_user_id=water_user.id,
                      summary=_summary(kind_name, obj), changes=changes)
-    _commit(session)
+    _commit(session, water_user.id)
     return obj
 
 
@@ -179,7 +185,7 @@ def close(session: Session, actor, kind_name: str, obj, reason: str):
     session.flush()
     audit.record(session, actor, "close", obj, water_user_id=kind.water_user_id(obj), reason=reason,
                  summary=_summary(kind_name, obj), changes={"closed_reason": [None, reason]})
-    _commit(session)
+    _commit(session, kind.water_user_id(obj))
     return obj
 
 

@@ -26,7 +26,7 @@ def create(session: Session, actor, data: dict, *, idempotency_key: str | None =
     if idempotency_key:
         session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
                                    entity_type="WaterUser", entity_id=wu.id))
-    _commit(session)
+    _commit(session, wu.id)
     return wu
 
 
@@ -45,7 +45,7 @@ def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_versi
     if changes:
         audit.record(session, actor, "update", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
                      changes=changes)
-    _commit(session)
+    _commit(session, wu.id)
     return wu
 
 
@@ -73,5 +73,5 @@ def set_status(session: Session, actor, wu: WaterUser, status: str, reason: str)
     session.flush()
     audit.record(session, actor, "close" if status == "closed" else "update", wu, water_user_id=wu.id,
                  reason=reason, summary=f"{wu.file_no} {wu.name}", changes={"status": [before, status]})
-    _commit(session)
+    _commit(session, wu.id)
     return wu

@@ -75,6 +75,8 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = (record or target["records"]["permits"]).id
                 elif arg == "document_id":
                     values[arg] = target["document"].id
+                elif arg == "version":
+                    values[arg] = "YW-2026.1"
             out += [(rule.endpoint, m, _build(rule, values)) for m in methods]
     return out
 

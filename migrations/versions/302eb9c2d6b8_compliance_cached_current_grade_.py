@@ -1,8 +1,8 @@
 """compliance: cached current grade, published rules versions, due items
 
-Revision ID: 9863c75faa53
+Revision ID: 302eb9c2d6b8
 Revises: 153ded78cb90
-Create Date: 2026-11-25 12:08:32.469899
+Create Date: 2026-11-25 12:14:55.486105
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9863c75faa53'
+revision = '302eb9c2d6b8'
 down_revision = '153ded78cb90'
 branch_labels = None
 depends_on = None
@@ -34,7 +34,7 @@ def upgrade():
     sa.Column('record_type', sa.String(length=30), nullable=True),
     sa.Column('record_id', sa.Integer(), nullable=True),
     sa.Column('due_on', sa.Date(), nullable=True),
-    sa.Column('soon_from', sa.Date(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['water_user_id'], ['water_users.id'], name=op.f('fk_due_items_water_user_id_water_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_due_items'))

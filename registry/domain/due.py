@@ -1,0 +1,371 @@
+"""到期事项 (what falls due, and when) for one file, and the due dates the score relies on.
+
+``due_items(facts, today, rules)`` lists each dated duty of a water user with a status that
+is computed on ``today``, never stored: ``overdue`` (the due date has passed), ``due_soon``
+(within the kind's soon window, inclusive) or ``ok``. A due date is the last day on which the
+duty is still met (a permit's last valid day, a meter's last verified day ...), so the day
+after it is overdue. Items come most urgent first: overdue before due_soon before ok,
+then the earlier due date first.
+
+Kinds, and when an item exists:
+
+================ ==================================================================
+kind             item
+================ ==================================================================
+permit_renewal   one per valid permit (status valid / renewal_due), due on ``valid_to``:
+                 ``ok`` once the renewal was applied for (``renewal_applied_on`` ≤ today),
+                 else ``due_soon`` within the soon window (default: the rules'
+                 ``permit.renewal_window_days``, 45). One per expired permit, neither
+                 revoked nor superseded, not replaced by a valid permit covering all of
+                 its intake points still on file: ``overdue``.
+calibration      one per in-service meter with a verification due date (the
+                 certificate's ``last_next_due_on`` when given, else
+                 ``calibration.calibration_due_on``), or whose last calibration failed
+                 (``overdue``, dated the failed calibration).
+service_life     one per in-service meter with a service life (JJG 162-2019 small and
+                 medium mechanical meters, or a per-meter override).
+balance_test     when the industry must test (GB/T 12452-2022, seed task 34), due on
+                 :func:`balance_test_due_on`; record: the last test, if any.
+annual_plan      when a plan is required (annual permitted volume ≥ the rules'
+                 ``plan_required_m3_per_year``): ``ok`` with this year's plan, else
+                 ``overdue``, dated 1 January (the rules give no later deadline).
+monthly_readings only for a file with a meter in service today whose opening month is not
+                 after last month: due on the rules' due day of this month; ``ok`` once
+                 last month has an accepted reading, else ``due_soon`` up to the due day
+                 and ``overdue`` after it.
+rectification    one per rectification not verified, due on its deadline.
+================ ==================================================================
+
+Soon windows (days before the due date, inclusive): :data:`DEFAULT_SOON_DAYS`, the permit
+renewal window and the readings due day from the rules. ``soon_days`` overrides them: an
+int for every kind, or a mapping ``{kind: days}`` for some.
+
+The helpers below (valid permits, the annual permitted volume, meter and balance-test due
+dates) are shared with :mod:`registry.domain.scoring`, so a due list and a score never
+disagree about a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from registry.domain import balance, calibration, permits
+from registry.domain.dates import add_months, month_start, months_between
+from registry.domain.facts import (
+    BalanceTestFact,
+    FileFacts,
+    MeterFact,
+    PermitFact,
+    PlanFact,
+)
+from registry.domain.rules import Rules
+
+DUE_KINDS = (
+    "permit_renewal",
+    "calibration",
+    "service_life",
+    "balance_test",
+    "annual_plan",
+    "monthly_readings",
+    "rectification",
+)
+DUE_STATUSES = ("overdue", "due_soon", "ok")  # most urgent first
+VALID_PERMIT_STATUSES = ("valid", "renewal_due")
+
+# Our defaults (no rules key exists for them): a meter needs an agency visit booked a month
+# ahead; a water-balance test (GB/T 12452-2022) needs an agency and a test period, so a
+# quarter; a rectification deadline is usually weeks away, so a week's warning.
+DEFAULT_SOON_DAYS: Mapping[str, int] = {
+    "calibration": 30,
+    "service_life": 30,
+    "balance_test": 90,
+    "rectification": 7,
+}
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One dated duty. ``record`` is ``(type, id)`` as in scoring findings, or None."""
+
+    kind: str
+    status: str
+    due_on: date | None
+    record: tuple[str, int] | None
+    params: dict[str, object] = field(default_factory=dict)
+
+
+# --- shared readings of the facts ------------------------------------------------------
+
+
+def permit_status_of(permit: PermitFact, today: date, rules: Rules) -> str:
+    return permits.permit_status(
+        permit.valid_from,
+        permit.valid_to,
+        today,
+        revoked_on=permit.revoked_on,
+        superseded=permit.superseded,
+        rules=rules,
+    )
+
+
+def valid_permits(facts: FileFacts, today: date, rules: Rules) -> tuple[PermitFact, ...]:
+    """Permits in force on ``today``: status valid or renewal_due (not revoked, superseded,
+    expired or not yet valid)."""
+    return tuple(
+        p for p in facts.permits if permit_status_of(p, today, rules) in VALID_PERMIT_STATUSES
+    )
+
+
+def reference_permit(facts: FileFacts, today: date, rules: Rules) -> PermitFact | None:
+    """The permit whose annual volume counts for the thresholds and the pro-rata use.
+
+    Among valid permits the largest annual volume (a user holding several may draw up to
+    the largest; summing them would double-count renewals and overlapping points). With no
+    valid permit, the permit that lapsed last among those already started (the scale the
+    user was last permitted at, so a lapse waives no threshold); with none, None.
+    """
+    valid = valid_permits(facts, today, rules)
+    if valid:
+        return max(valid, key=lambda p: (p.annual_volume_m3, p.valid_to, p.id))
+    started = [p for p in facts.permits if p.valid_from <= today]
+    return max(started, key=lambda p: (p.valid_to, p.annual_volume_m3, p.id), default=None)
+
+
+def annual_permitted_volume(facts: FileFacts, today: date, rules: Rules) -> float:
+    """m³/yr of :func:`reference_permit`, 0 when the file has no permit at all."""
+    permit = reference_permit(facts, today, rules)
+    return 0.0 if permit is None else permit.annual_volume_m3
+
+
+def plan_required(volume_m3: float, rules: Rules) -> bool:
+    """计划用水 from the threshold on (task 33): 3,000 m³/yr is required, 2,999 is not."""
+    return volume_m3 >= rules.thresholds.plan_required_m3_per_year
+
+
+def online_monitoring_required(volume_m3: float, rules: Rules) -> bool:
+    """在线监测 from the threshold on (tasks 46–47): 10,000 m³/yr is required."""
+    return volume_m3 >= rules.thresholds.online_monitoring_m3_per_year
+
+
+def plan_of_year(facts: FileFacts, year: int) -> PlanFact | None:
+    """The plan of ``year`` (the latest record should the loader pass several)."""
+    return max((p for p in facts.plans if p.year == year), key=lambda p: p.id, default=None)
+
+
+def renewal_applied(permit: PermitFact, today: date) -> bool:
+    return permit.renewal_applied_on is not None and permit.renewal_applied_on <= today
+
+
+def meters_in_service(facts: FileFacts, today: date) -> tuple[MeterFact, ...]:
+    return tuple(m for m in facts.meters if m.in_service_on(today))
+
+
+def meter_calibration_due_on(meter: MeterFact, rules: Rules) -> date | None:
+    """The certificate's next due date when it states one, else the rules' interval."""
+    if meter.last_next_due_on is not None:
+        return meter.last_next_due_on
+    return calibration.calibration_due_on(
+        meter.meter_type,
+        meter.dn,
+        meter.q3,
+        meter.installed_on,
+        meter.last_calibrated_on,
+        rules,
+        meter.interval_months,
+    )
+
+
+def meter_service_life_ends_on(meter: MeterFact, rules: Rules) -> date | None:
+    return calibration.service_life_ends_on(
+        meter.meter_type, meter.dn, meter.q3, meter.installed_on, rules, meter.service_life_years
+    )
+
+
+def last_balance_test(facts: FileFacts) -> BalanceTestFact | None:
+    return max(facts.balance_tests, key=lambda t: (t.tested_on, t.id), default=None)
+
+
+def balance_test_due_on(facts: FileFacts, rules: Rules) -> date:
+    """Next water-balance test due (GB/T 12452-2022): the interval after the last test, or
+    ``first_test_due_months`` after the file opened. A report naming an earlier next date
+    is held to it; a later one cannot stretch the rules' interval."""
+    last = last_balance_test(facts)
+    due = balance.balance_test_due_on(
+        None if last is None else last.tested_on, facts.opened_on, rules
+    )
+    if last is not None and last.next_due_on is not None:
+        return min(due, last.next_due_on)
+    return due
+
+
+def reading_due_on(period: date, rules: Rules) -> date:
+    """A month's reading is on time up to the rules' due day of the next month."""
+    return add_months(month_start(period), 1).replace(day=rules.readings.due_day_of_next_month)
+
+
+def reading_month_id(period: date) -> int:
+    """``reading_month`` record id: yyyymm."""
+    return period.year * 100 + period.month
+
+
+# --- the due list ----------------------------------------------------------------------
+
+
+def _soon_windows(rules: Rules, soon_days: int | Mapping[str, int] | None) -> dict[str, int]:
+    windows = {
+        "permit_renewal": rules.permit.renewal_window_days,
+        "monthly_readings": rules.readings.due_day_of_next_month,
+        "annual_plan": 0,
+        **DEFAULT_SOON_DAYS,
+    }
+    if isinstance(soon_days, int):
+        return dict.fromkeys(windows, soon_days)
+    if soon_days is not None:
+        unknown = set(soon_days) - set(DUE_KINDS)
+        if unknown:
+            raise KeyError(sorted(unknown)[0])
+        windows.update(soon_days)
+    return windows
+
+
+def _status(due_on: date, today: date, soon: int) -> str:
+    days_left = (due_on - today).days
+    if days_left < 0:
+        return "overdue"
+    return "due_soon" if days_left <= soon else "ok"
+
+
+def _permit_items(facts: FileFacts, today: date, rules: Rules, soon: int) -> Iterable[DueItem]:
+    valid = valid_permits(facts, today, rules)
+    covered = frozenset().union(*(p.intake_point_ids for p in valid))
+    on_file = {point.id for point in facts.intake_points}
+    for permit in facts.permits:
+        status = permit_status_of(permit, today, rules)
+        params: dict[str, object] = {
+            "number": permit.number,
+            "valid_to": permit.valid_to.isoformat(),
+            "days_left": permits.days_to_expiry(permit.valid_to, today),
+            "renewal_applied_on": _iso(permit.renewal_applied_on),
+        }
+        if status in VALID_PERMIT_STATUSES:
+            due = "ok" if renewal_applied(permit, today) else _status(permit.valid_to, today, soon)
+        elif status == "expired":
+            points = permit.intake_point_ids & on_file
+            replaced = bool(valid) and points <= covered
+            if replaced:
+                continue
+            due = "overdue"
+        else:  # not yet valid, revoked, superseded: nothing to renew
+            continue
+        yield DueItem("permit_renewal", due, permit.valid_to, ("permit", permit.id), params)
+
+
+def _meter_items(
+    facts: FileFacts, today: date, rules: Rules, windows: Mapping[str, int]
+) -> Iterable[DueItem]:
+    for meter in meters_in_service(facts, today):
+        record = ("meter", meter.id)
+        if meter.last_passed is False and meter.last_calibrated_on is not None:
+            # A failed verification makes the meter unverified at once (JJG 162-2019).
+            params = {"serial": meter.serial, "failed": True,
+                      "calibration_id": meter.last_calibration_id}
+            yield DueItem("calibration", "overdue", meter.last_calibrated_on, record, params)
+        else:
+            due_on = meter_calibration_due_on(meter, rules)
+            if due_on is not None:
+                status = _status(due_on, today, windows["calibration"])
+                params = {"serial": meter.serial, "failed": False,
+                          "calibration_id": meter.last_calibration_id}
+                yield DueItem("calibration", status, due_on, record, params)
+        life_ends_on = meter_service_life_ends_on(meter, rules)
+        if life_ends_on is not None:
+            status = _status(life_ends_on, today, windows["service_life"])
+            params = {"serial": meter.serial, "installed_on": meter.installed_on.isoformat()}
+            yield DueItem("service_life", status, life_ends_on, record, params)
+
+
+def _balance_item(facts: FileFacts, today: date, rules: Rules, soon: int) -> Iterable[DueItem]:
+    if not balance.balance_test_required(facts.industry_code, rules):
+        return
+    last = last_balance_test(facts)
+    due_on = balance_test_due_on(facts, rules)
+    params = {"last_tested_on": None if last is None else last.tested_on.isoformat()}
+    record = None if last is None else ("balance_test", last.id)
+    yield DueItem("balance_test", _status(due_on, today, soon), due_on, record, params)
+
+
+def _plan_item(facts: FileFacts, today: date, rules: Rules) -> Iterable[DueItem]:
+    volume = annual_permitted_volume(facts, today, rules)
+    if not plan_required(volume, rules):
+        return
+    plan = plan_of_year(facts, today.year)
+    due_on = date(today.year, 1, 1)
+    params = {"year": today.year, "permitted_m3": float(volume)}
+    if plan is None:
+        yield DueItem("annual_plan", "overdue", due_on, None, params)
+    else:
+        yield DueItem("annual_plan", "ok", due_on, ("plan", plan.id), params)
+
+
+def _readings_item(facts: FileFacts, today: date, rules: Rules, soon: int) -> Iterable[DueItem]:
+    last_month = add_months(month_start(today), -1)
+    if not meters_in_service(facts, today) or months_between(facts.opened_on, last_month) < 0:
+        return
+    due_on = reading_due_on(last_month, rules)
+    month_id = reading_month_id(last_month)
+    params = {"month": month_id}
+    accepted = any(r.period == last_month for r in facts.monthly_readings)
+    status = "ok" if accepted else _status(due_on, today, soon)
+    yield DueItem("monthly_readings", status, due_on, ("reading_month", month_id), params)
+
+
+def _rectification_items(facts: FileFacts, today: date, soon: int) -> Iterable[DueItem]:
+    for r in facts.rectifications:
+        if r.status == "verified":
+            continue
+        params = {"inspection_id": r.inspection_id, "rectification_status": r.status}
+        yield DueItem(
+            "rectification", _status(r.deadline, today, soon), r.deadline,
+            ("rectification", r.id), params,
+        )
+
+
+def _urgency(item: DueItem) -> tuple[int, date, int, tuple[str, int]]:
+    return (
+        DUE_STATUSES.index(item.status),
+        item.due_on or date.max,
+        DUE_KINDS.index(item.kind),
+        item.record or ("", 0),
+    )
+
+
+def due_items(
+    facts: FileFacts,
+    today: date,
+    rules: Rules,
+    *,
+    soon_days: int | Mapping[str, int] | None = None,
+) -> list[DueItem]:
+    """Every dated duty of the file on ``today``, most urgent first (see the module doc)."""
+    windows = _soon_windows(rules, soon_days)
+    items = [
+        *_permit_items(facts, today, rules, windows["permit_renewal"]),
+        *_meter_items(facts, today, rules, windows),
+        *_balance_item(facts, today, rules, windows["balance_test"]),
+        *_plan_item(facts, today, rules),
+        *_readings_item(facts, today, rules, windows["monthly_readings"]),
+        *_rectification_items(facts, today, windows["rectification"]),
+    ]
+    return sorted(items, key=_urgency)
+
+
+def worst_status(items: Iterable[DueItem]) -> str:
+    """``overdue`` if any item is, else ``due_soon`` if any is, else ``ok`` (also when empty)."""
+    statuses = {item.status for item in items}
+    return next((s for s in DUE_STATUSES if s in statuses), "ok")
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()

@@ -1,0 +1,72 @@
+"""Bureau administration: the versioned rules (list, read, publish a new version)."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import Optional
+
+from registry import access
+from registry.extensions import db
+from registry.services import ValidationError, rules_versions
+from registry.web import binding
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class PublishForm(FlaskForm):
+    document = TextAreaField(_l("Rules document (JSON)"), [Optional()], render_kw={"rows": 24, "spellcheck": "false",
+                                                                                  "class": "font-monospace"})
+    note = TextAreaField(_l("What changed and why"), [Optional()], render_kw={"rows": 3})
+
+
+def _admin_only():
+    if current_user.role != "bureau_admin":
+        abort(404)
+
+
+@bp.route("/rules")
+@login_required
+def rules():
+    _admin_only()
+    current = rules_versions.current(db.session)
+    return render_template("admin/rules.html", versions=rules_versions.all_versions(db.session), current=current)
+
+
+@bp.route("/rules/<version>")
+@login_required
+def rules_version(version: str):
+    _admin_only()
+    found = rules_versions.by_version(db.session, version[:30])
+    if found is None:
+        abort(404)
+    return render_template("admin/rules_version.html", rules=found,
+                           document=json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+
+
+@bp.route("/rules/new", methods=["GET", "POST"])
+@login_required
+def publish():
+    _admin_only()
+    access.require_edit(current_user, "rules")
+    form = PublishForm()
+    status, summary = 200, None
+    if not form.is_submitted():
+        form.document.data = json.dumps(rules_versions.current(db.session).to_dict(), ensure_ascii=False, indent=2)
+    if form.validate_on_submit():
+        try:
+            row = rules_versions.publish(db.session, current_user, form.document.data, form.note.data)
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            flash(_("Rules %(v)s are published. They apply from the next recompute (nightly, or `registry recompute --all`).",
+                    v=row.version), "success")
+            return redirect(url_for("admin.rules"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("admin/publish.html", form=form, summary=summary), status

@@ -1,0 +1,28 @@
+"""/work-queue: what is due or overdue, most urgent first, linking to the record to fix."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user, login_required
+
+from registry import clock
+from registry.extensions import db
+from registry.services import work_queue
+from registry.web import paging
+from registry.web.water_users.routes import _division_choices
+
+bp = Blueprint("queue", __name__)
+
+
+@bp.route("/work-queue")
+@login_required
+def index():
+    if not current_user.is_staff:
+        abort(404)
+    filters = work_queue.QueueFilters(**{k: (request.args.get(k) or "")[:20]
+                                         for k in ("division", "kind", "inspector", "status")})
+    today = clock.today()
+    page = paging.paginate(db.session, work_queue.queue(db.session, current_user, filters, today),
+                           page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
+    return render_template("queue/index.html", page=page, filters=filters, kinds=work_queue.DUE_KINDS,
+                           anchors=work_queue.ANCHORS, divisions=_division_choices(),
+                           inspectors=work_queue.inspectors(db.session), today=today)
