@@ -11,9 +11,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from registry.bulk import copy_rows
 from registry.domain.calibration import PERIODIC, verification_class
 from registry.domain.dates import add_months, add_years, month_start
 from registry.domain.rules import load_rules
@@ -231,14 +232,46 @@ def seed_accounts(session: Session, password: str, first_file_nos: list[str]) ->
     return made
 
 
-def _insert(session: Session, model, rows: list[dict], counts: Counts) -> list[int]:
+class _Ids:
+    """Ids handed out here, so bulk INSERTs need no RETURNING (slow for large batches on SQLite)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.next: dict[str, int] = {}
+
+    def take(self, table, n: int) -> list[int]:
+        name = table.name
+        if name not in self.next:
+            self.next[name] = (self.session.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+        first = self.next[name]
+        self.next[name] += n
+        return list(range(first, first + n))
+
+    def sync_sequences(self) -> None:
+        """PostgreSQL: move each identity sequence past the ids we chose."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for name, nxt in self.next.items():
+            self.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :v, false)"), {"v": nxt})
+
+
+def _insert(session: Session, model, rows: list[dict], counts: Counts, ids: _Ids) -> list[int]:
     if not rows:
         return []
-    counts.add(getattr(model, "__tablename__", None) or model.name, len(rows))
-    if not hasattr(model, "id"):
-        session.execute(insert(model), rows)
-        return []
-    return list(session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows))
+    table = getattr(model, "__table__", model)
+    counts.add(table.name, len(rows))
+    new_ids: list[int] = []
+    if "id" in table.c:
+        new_ids = ids.take(table, len(rows))
+        for row, new_id in zip(rows, new_ids):
+            row["id"] = new_id
+    # Every row gets the same keys (a key missing from some rows means NULL there).
+    keys = set().union(*rows)
+    for row in rows:
+        for key in keys - row.keys():
+            row[key] = None
+    copy_rows(session, table, rows)
+    return new_ids
 
 
 def generate(session: Session, *, users: int, seed: int, today: date, chunk: int = 500, progress=None) -> Counts:
@@ -250,10 +283,12 @@ def generate(session: Session, *, users: int, seed: int, today: date, chunk: int
         serials[key] = max(serials.get(key, 0), int(number[13:]))
     gen = Generator(seed, today, start_index=start, serials=serials)
     counts = Counts()
+    ids = _Ids(session)
     done = 0
     while done < users:
         n = min(chunk, users - done)
-        _chunk(session, gen, n, counts)
+        _chunk(session, gen, n, counts, ids)
+        ids.sync_sequences()
         session.commit()
         done += n
         counts.water_users = done
@@ -262,11 +297,11 @@ def generate(session: Session, *, users: int, seed: int, today: date, chunk: int
     return counts
 
 
-def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
+def _chunk(session: Session, gen: Generator, n: int, counts: Counts, ids: _Ids) -> None:
     rng, today = gen.rng, gen.today
     rules = load_rules()
     wus = [gen.water_user() for _ in range(n)]
-    wu_ids = _insert(session, WaterUser, wus, counts)
+    wu_ids = _insert(session, WaterUser, wus, counts, ids)
     points, permits, plans, tests = [], [], [], []
     owners = []
     for wu, wu_id in zip(wus, wu_ids):
@@ -281,10 +316,10 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
                           "planned_volume_m3": round(volume * rng.uniform(0.6, 0.95))})
         if any(i.code == wu["industry_code"] and i.high_water_use for i in INDUSTRIES):
             tests += gen.balance_tests(wu_id, wu)
-    point_ids = _insert(session, IntakePoint, points, counts)
-    permit_ids = _insert(session, Permit, permits, counts)
-    _insert(session, AnnualPlan, plans, counts)
-    _insert(session, BalanceTest, tests, counts)
+    point_ids = _insert(session, IntakePoint, points, counts, ids)
+    permit_ids = _insert(session, Permit, permits, counts, ids)
+    _insert(session, AnnualPlan, plans, counts, ids)
+    _insert(session, BalanceTest, tests, counts, ids)
 
     # Permits cover the user's intake points; a renewal supersedes the permit before it.
     point_of_user, k = {}, 0
@@ -299,9 +334,11 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
         if wu_id in previous:
             renewals.append((pid, previous[wu_id]))
         previous[wu_id] = pid
-    _insert(session, permit_intake_points, links, counts)
-    for pid, old in renewals:
-        session.execute(Permit.__table__.update().where(Permit.__table__.c.id == pid).values(renews_id=old))
+    _insert(session, permit_intake_points, links, counts, ids)
+    if renewals:
+        permits_table = Permit.__table__
+        session.execute(permits_table.update().where(permits_table.c.id == bindparam("pid"))
+                        .values(renews_id=bindparam("old")), [{"pid": pid, "old": old} for pid, old in renewals])
 
     meters, meter_owner = [], []
     volume_of = {p["water_user_id"]: p["annual_volume_m3"] for p in permits}
@@ -310,15 +347,15 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
             if rng.random() < 0.95:
                 meters.append(gen.meter(wu_id, point_id))
                 meter_owner.append((wu_id, len(pids)))
-    meter_ids = _insert(session, Meter, meters, counts)
+    meter_ids = _insert(session, Meter, meters, counts, ids)
     cals, reads = [], []
     for meter, meter_id, (wu_id, n_points) in zip(meters, meter_ids, meter_owner):
         cals += gen.calibrations(meter_id, meter, rules)
         monthly = volume_of[wu_id] / 12 / n_points * 0.85
         reads += gen.readings(wu_id, meter_id, meter, monthly)
         reads += gen.online_days(wu_id, meter_id, meter, monthly)
-    _insert(session, Calibration, cals, counts)
-    _insert(session, Reading, reads, counts)
+    _insert(session, Calibration, cals, counts, ids)
+    _insert(session, Reading, reads, counts, ids)
 
     inspections, problem_flags = [], []
     for wu_id in wu_ids:
@@ -326,7 +363,7 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
             inspections.append({"water_user_id": wu_id, "inspected_on": today - timedelta(days=rng.randint(5, 700)),
                                 "findings": None, "site_contact": rng.choice(FIRST) + rng.choice(GIVEN)})
             problem_flags.append(rng.random() < 0.3)
-    insp_ids = _insert(session, Inspection, inspections, counts)
+    insp_ids = _insert(session, Inspection, inspections, counts, ids)
     items, rects = [], []
     for insp, insp_id, problem in zip(inspections, insp_ids, problem_flags):
         bad = rng.choice(CHECKLIST_CODES) if problem else None
@@ -340,8 +377,8 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts) -> None:
             rects.append({"inspection_id": insp_id, "water_user_id": insp["water_user_id"],
                           "requirement": "限期整改：" + bad.replace("_", " "), "deadline": deadline, "status": status,
                           "verified_on": deadline - timedelta(days=3) if status == "verified" else None})
-    _insert(session, ChecklistItem, items, counts)
-    _insert(session, Rectification, rects, counts)
+    _insert(session, ChecklistItem, items, counts, ids)
+    _insert(session, Rectification, rects, counts, ids)
     _insert(session, AuditEvent, [{"action": "create", "entity_type": "WaterUser", "entity_id": wu_id,
                                    "water_user_id": wu_id, "summary": f"demo data: {wu['file_no']} {wu['name']}",
-                                   "changes": {}} for wu, wu_id in zip(wus, wu_ids)], counts)
+                                   "changes": {}} for wu, wu_id in zip(wus, wu_ids)], counts, ids)

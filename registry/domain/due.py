@@ -126,10 +126,18 @@ def reference_permit(facts: FileFacts, today: date, rules: Rules) -> PermitFact 
     valid permit, the permit that lapsed last among those already started (the scale the
     user was last permitted at, so a lapse waives no threshold); with none, None.
     """
-    valid = valid_permits(facts, today, rules)
+    return reference_permit_among(valid_permits(facts, today, rules), facts.permits, today)
+
+
+def reference_permit_among(
+    valid: Iterable[PermitFact], all_permits: Iterable[PermitFact], today: date
+) -> PermitFact | None:
+    """:func:`reference_permit` given the valid permits already found (the score finds
+    them once per file and reuses them)."""
+    valid = tuple(valid)
     if valid:
         return max(valid, key=lambda p: (p.annual_volume_m3, p.valid_to, p.id))
-    started = [p for p in facts.permits if p.valid_from <= today]
+    started = [p for p in all_permits if p.valid_from <= today]
     return max(started, key=lambda p: (p.valid_to, p.annual_volume_m3, p.id), default=None)
 
 

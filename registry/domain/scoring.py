@@ -105,16 +105,16 @@ Edge cases, decided here:
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
 from registry.domain import balance, calibration
 from registry.domain.dates import add_months, month_start
 from registry.domain.due import (
-    annual_permitted_volume,
+    VALID_PERMIT_STATUSES,
     balance_test_due_on,
     last_balance_test,
     meter_calibration_due_on,
@@ -126,14 +126,26 @@ from registry.domain.due import (
     plan_required,
     reading_due_on,
     reading_month_id,
-    reference_permit,
+    reference_permit_among,
     renewal_applied,
-    valid_permits,
 )
 from registry.domain.facts import FileFacts, MeterFact, PermitFact
-from registry.domain.rules import RULE_IDS, Rules
+from registry.domain.rules import RULE_IDS, OverPlanTier, Rules
 
 Record = tuple[str, int]
+
+
+def _copy_json(value: Any) -> Any:
+    """``copy.deepcopy`` of plain JSON values, without deepcopy's per-object bookkeeping
+    (``to_dict`` runs for every stored evaluation). Anything else still goes to deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
+        return value  # immutable: deepcopy returns the same object
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
@@ -150,7 +162,7 @@ class Finding:
         return {
             "code": self.code,
             "lost": self.lost,
-            "params": copy.deepcopy(self.params),
+            "params": _copy_json(self.params),
             "records": [[kind, record_id] for kind, record_id in self.records],
             "restore": self.restore,
         }
@@ -160,7 +172,7 @@ class Finding:
         return cls(
             code=str(data["code"]),
             lost=float(data["lost"]),
-            params=copy.deepcopy(dict(data["params"])),
+            params=_copy_json(dict(data["params"])),
             records=tuple((str(kind), int(record_id)) for kind, record_id in data["records"]),
             restore=str(data["restore"]),
         )
@@ -233,51 +245,63 @@ class Evaluation:
         )
 
 
-# --- judging ---------------------------------------------------------------------------
+# --- exact arithmetic ------------------------------------------------------------------
+#
+# Boundaries must be decided exactly (95 % of a 90-day window, an over-plan tier at exactly
+# 20 %, a grade edge at 60), so every score is a rational. Fraction is exact but normalises
+# by gcd at every step, which made it most of the cost of a nightly recompute of 100,000
+# files. A rational here is a pair of ints ``(numerator, denominator)``, denominator > 0:
+# sums over a common denominator, comparisons by cross-multiplication, rounding by floor
+# division. Same values, same decisions; never normalised, because nothing needs it.
+
+Ratio = tuple[int, int]
+_POW10 = tuple(10**i for i in range(20))  # repr() writes at most 17 digits without exponent
 
 
-@dataclass
-class _Loss:
-    code: str
-    raw: Fraction  # exact points lost, before rounding
-    params: dict[str, Any]
-    records: tuple[Record, ...]
-    restore: str
+def _decimal(value: float | int) -> Ratio:
+    """A float as the decimal it was written as (``0.95`` → 95/100, not its binary value).
+
+    ``repr`` is the shortest decimal that reads back as the same float, e.g. ``119.4``.
+    Exponent forms (``1e-05``), inf and nan are left to Fraction, which reads them exactly
+    (or raises) as before.
+    """
+    text = repr(float(value))
+    whole, dot, digits = text.partition(".")
+    if dot and "e" not in digits:
+        return int(whole + digits), _POW10[len(digits)]
+    exact = Fraction(text)
+    return exact.numerator, exact.denominator
 
 
-@dataclass
-class _Judgement:
-    points: Fraction
-    losses: list[_Loss] = field(default_factory=list)
-    veto: bool = False
-    cap: str | None = None
+def _add(total: Ratio, term: Ratio) -> Ratio:
+    """``total + term``, keeping the common decimal denominator when there is one."""
+    (n1, d1), (n2, d2) = total, term
+    if d1 == d2:
+        return n1 + n2, d1
+    if d1 % d2 == 0:
+        return n1 + n2 * (d1 // d2), d1
+    if d2 % d1 == 0:
+        return n1 * (d2 // d1) + n2, d2
+    return n1 * d2 + n2 * d1, d1 * d2
 
 
-@dataclass(frozen=True)
-class _Context:
-    facts: FileFacts
-    today: date
-    rules: Rules
-    valid: tuple[PermitFact, ...]
-    reference: PermitFact | None
-    volume: float
+def _round_half_up(value: Ratio, scale: int) -> int:
+    """``value`` rounded half up (四舍五入) to units of 1/scale: floor(value·scale + ½)."""
+    numerator, denominator = value
+    return (2 * numerator * scale + denominator) // (2 * denominator)
 
 
-def _exact(value: float | int) -> Fraction:
-    """A float as the decimal it was written as (``0.95`` → 19/20, not its binary value)."""
-    return Fraction(repr(float(value)))
+def _greater(a: Ratio, b: Ratio) -> bool:
+    return a[0] * b[1] > b[0] * a[1]
 
 
-def _round(value: Fraction, decimals: int) -> Fraction:
-    """Half up (四舍五入) to ``decimals`` places, exactly."""
-    scale = 10**decimals
-    return Fraction(math.floor(value * scale + Fraction(1, 2)), scale)
+def _percent(numerator: int, denominator: int) -> float | None:
+    """Two decimals for a sentence; None beyond what a float holds (an absurd basis).
 
-
-def _percent(value: Fraction | None) -> float | None:
-    """Two decimals for a sentence; None beyond what a float holds (an absurd basis)."""
+    ``int / int`` is correctly rounded, as ``float(Fraction)`` is (it divides the same way).
+    """
     try:
-        return None if value is None else round(float(value), 2)
+        return round(numerator / denominator, 2)
     except OverflowError:
         return None
 
@@ -286,29 +310,189 @@ def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
+# --- what a rules version and a day fix, computed once ----------------------------------
+#
+# The nightly recompute scores every file against one rules version on one day: everything
+# that depends only on those two is derived once, not per file.
+
+
+@dataclass(frozen=True)
+class _Tier:
+    tier: OverPlanTier
+    bound: Ratio | None  # up_to_percent as the float's exact value (Fraction-vs-float compare)
+
+
+@dataclass(frozen=True)
+class _Day:
+    """What ``today`` fixes for every file."""
+
+    online_first: date  # the online window: window_days days ending yesterday
+    online_last: date
+    year_start: date
+    through: date  # planned use counts the months before this one
+    elapsed: int  # days from 1 January to ``through``
+    year_days: int
+    through_iso: str | None  # last day counted, None in January
+    # records window, oldest first: (month, its due date, reading_month id, due date passed)
+    record_months: tuple[tuple[date, date, int, bool], ...]
+
+
+@dataclass
+class _Derived:
+    """What a rules version fixes, plus caches of pure functions of the rules."""
+
+    rules: Rules
+    scale: int  # 10 ** points_decimals
+    maximum: dict[str, int]
+    target: Ratio  # online target_ratio, as its decimal
+    tiers: tuple[_Tier, ...]
+    grade_names: tuple[str, ...]
+    grades: dict[tuple[float, bool, str | None], str] = field(default_factory=dict)
+    balance_required: dict[str | None, bool] = field(default_factory=dict)
+    days: dict[date, _Day] = field(default_factory=dict)
+
+    def day(self, today: date) -> _Day:
+        day = self.days.get(today)
+        if day is None:
+            if len(self.days) >= 64:
+                self.days.clear()
+            day = self.days[today] = _day(today, self.rules)
+        return day
+
+    def grade(self, total: float, veto: bool, cap: str | None) -> str:
+        key = (total, veto, cap)
+        grade = self.grades.get(key)
+        if grade is None:
+            grade = self.grades[key] = self.rules.evaluation.grade_for(total, veto=veto, cap=cap)
+        return grade
+
+    def balance_test_required(self, industry_code: str | None) -> bool:
+        """:func:`balance.balance_test_required`, remembered per code (a few hundred exist)."""
+        required = self.balance_required.get(industry_code)
+        if required is None:
+            required = balance.balance_test_required(industry_code, self.rules)
+            self.balance_required[industry_code] = required
+        return required
+
+
+def _day(today: date, rules: Rules) -> _Day:
+    section = rules.evaluation
+    year_start, through = date(today.year, 1, 1), month_start(today)
+    elapsed = (through - year_start).days
+    this_month = month_start(today)
+    months = []
+    month = add_months(this_month, -section.records.window_months)
+    while month < this_month:
+        deadline = reading_due_on(month, rules)
+        months.append((month, deadline, reading_month_id(month), today > deadline))
+        month = add_months(month, 1)
+    return _Day(
+        online_first=today - timedelta(days=section.online_monitoring.window_days),
+        online_last=today - timedelta(days=1),  # today is not over: its data may still arrive
+        year_start=year_start,
+        through=through,
+        elapsed=elapsed,
+        year_days=(date(today.year + 1, 1, 1) - year_start).days,
+        through_iso=(through - timedelta(days=1)).isoformat() if elapsed else None,
+        record_months=tuple(months),
+    )
+
+
+def _derive(rules: Rules) -> _Derived:
+    section = rules.evaluation
+    return _Derived(
+        rules=rules,
+        scale=10**section.points_decimals,
+        maximum={rule: section.points_of(rule) for rule in RULE_IDS},
+        target=_decimal(section.online_monitoring.target_ratio),
+        tiers=tuple(
+            _Tier(t, None if t.up_to_percent is None else float(t.up_to_percent).as_integer_ratio())
+            for t in section.planned_use.over_plan_tiers
+        ),
+        grade_names=section.grade_names,
+    )
+
+
+# Keyed by id (hashing a whole Rules costs more than scoring a file); the entry keeps the
+# Rules alive, so its id cannot be reused while cached.
+_DERIVED: dict[int, _Derived] = {}
+
+
+def _derived(rules: Rules) -> _Derived:
+    derived = _DERIVED.get(id(rules))
+    if derived is None or derived.rules is not rules:
+        if len(_DERIVED) >= 16:
+            _DERIVED.clear()
+        derived = _DERIVED[id(rules)] = _derive(rules)
+    return derived
+
+
+# --- judging ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Loss:
+    code: str
+    raw: Ratio  # exact points lost, before rounding
+    params: dict[str, Any]
+    records: tuple[Record, ...]
+    restore: str
+
+
+@dataclass
+class _Judgement:
+    points: Ratio
+    losses: list[_Loss] = field(default_factory=list)
+    veto: bool = False
+    cap: str | None = None
+
+
+@dataclass(slots=True)
+class _Context:
+    facts: FileFacts
+    today: date
+    rules: Rules
+    derived: _Derived
+    day: _Day
+    valid: tuple[PermitFact, ...]
+    renewal_due: tuple[PermitFact, ...]  # the valid ones within the renewal window
+    reference: PermitFact | None
+    volume: float
+    meters: tuple[MeterFact, ...]  # in service today
+
+
+def _whole(points: int) -> Ratio:
+    return points, 1
+
+
 def _clamped(deductions: list[tuple[int, _Loss]], points: int) -> _Judgement:
     """Fixed deductions taken in order, never below 0 (later ones may lose 0)."""
-    remaining = Fraction(points)
+    remaining = points
     losses = []
     for deduction, loss in deductions:
-        loss.raw = min(Fraction(deduction), remaining)
-        remaining -= loss.raw
+        lost = min(deduction, remaining)
+        loss.raw = (lost, 1)
+        remaining -= lost
         losses.append(loss)
-    return _Judgement(remaining, losses)
+    return _Judgement(_whole(remaining), losses)
+
+
+def _permit_order(p: PermitFact) -> tuple[date, int]:
+    return p.valid_to, p.id
 
 
 def _permit(c: _Context) -> _Judgement:
     section = c.rules.evaluation.permit
     if not c.valid:
-        latest = max(c.facts.permits, key=lambda p: (p.valid_to, p.id), default=None)
+        latest = max(c.facts.permits, key=_permit_order, default=None)
         params = {
             "latest_number": None if latest is None else latest.number,
             "latest_valid_to": None if latest is None else latest.valid_to.isoformat(),
             "latest_status": None if latest is None else permit_status_of(latest, c.today, c.rules),
         }
         records = () if latest is None else (("permit", latest.id),)
-        loss = _Loss("permit.none_valid", Fraction(section.points), params, records, "apply_permit")
-        return _Judgement(Fraction(0), [loss], veto=section.veto_without_valid_permit)
+        loss = _Loss("permit.none_valid", _whole(section.points), params, records, "apply_permit")
+        return _Judgement(_whole(0), [loss], veto=section.veto_without_valid_permit)
     deductions: list[tuple[int, _Loss]] = []
     covered = frozenset().union(*(p.intake_point_ids for p in c.valid))
     uncovered = [point for point in c.facts.intake_points if point.id not in covered]
@@ -319,17 +503,11 @@ def _permit(c: _Context) -> _Judgement:
             "names": [point.name for point in uncovered],
         }
         records = tuple(("intake_point", point.id) for point in uncovered)
-        loss = _Loss("permit.uncovered_intake", Fraction(0), params, records,
+        loss = _Loss("permit.uncovered_intake", _whole(0), params, records,
                      "extend_permit_coverage")
         deductions.append((section.uncovered_intake_deduction, loss))
     expiring = sorted(
-        (
-            p
-            for p in c.valid
-            if permit_status_of(p, c.today, c.rules) == "renewal_due"
-            and not renewal_applied(p, c.today)
-        ),
-        key=lambda p: (p.valid_to, p.id),
+        (p for p in c.renewal_due if not renewal_applied(p, c.today)), key=_permit_order
     )
     if expiring:
         first = expiring[0]
@@ -340,7 +518,7 @@ def _permit(c: _Context) -> _Judgement:
             "numbers": [p.number for p in expiring],
         }
         records = tuple(("permit", p.id) for p in expiring)
-        loss = _Loss("permit.renewal_not_applied", Fraction(0), params, records,
+        loss = _Loss("permit.renewal_not_applied", _whole(0), params, records,
                      "apply_permit_renewal")
         deductions.append((section.renewal_not_applied_deduction, loss))
     return _clamped(deductions, section.points)
@@ -358,16 +536,17 @@ def _meter_records(meters: list[MeterFact]) -> tuple[Record, ...]:
 def _metering(c: _Context) -> _Judgement:
     section = c.rules.evaluation.metering
     points = c.facts.intake_points
-    meters = meters_in_service(c.facts, c.today)
+    meters = c.meters
     losses: list[_Loss] = []
+    # Coverage: coverage_points × metered points ÷ points (0 with no point on file).
     if not points:
-        coverage = Fraction(0)
-        losses.append(_Loss("metering.no_intake_points", Fraction(section.coverage_points), {},
+        coverage = _whole(0)
+        losses.append(_Loss("metering.no_intake_points", _whole(section.coverage_points), {},
                             (), "register_intake_point"))
     else:
         metered = {m.intake_point_id for m in meters}
         without = [p for p in points if p.id not in metered]
-        coverage = Fraction(section.coverage_points * (len(points) - len(without)), len(points))
+        coverage = (section.coverage_points * (len(points) - len(without)), len(points))
         if without:
             params = {
                 "without_meter": len(without),
@@ -375,11 +554,12 @@ def _metering(c: _Context) -> _Judgement:
                 "names": [p.name for p in without],
             }
             records = tuple(("intake_point", p.id) for p in without)
-            losses.append(_Loss("metering.intake_without_meter",
-                                section.coverage_points - coverage, params, records, "add_meter"))
+            lost = (section.coverage_points * len(without), len(points))  # full − coverage
+            losses.append(_Loss("metering.intake_without_meter", lost, params, records,
+                                "add_meter"))
     if not meters:
         return _Judgement(coverage, losses + [
-            _Loss("metering.no_meter_in_service", Fraction(section.calibration_points), {}, (),
+            _Loss("metering.no_meter_in_service", _whole(section.calibration_points), {}, (),
                   "add_meter")
         ])
     past_life, unverified = [], []
@@ -392,8 +572,9 @@ def _metering(c: _Context) -> _Judgement:
             c.today, due_on, life_ends_on
         ):
             unverified.append(meter)
-    share = Fraction(section.calibration_points, len(meters))
-    verified = share * (len(meters) - len(past_life) - len(unverified))
+    # Calibration: each meter in service is worth calibration_points ÷ meters.
+    share, count = section.calibration_points, len(meters)
+    verified = share * (count - len(past_life) - len(unverified))
     for code, group, restore in (
         ("metering.meter_unverified", unverified, "calibrate_meter"),
         ("metering.meter_past_service_life", past_life, "replace_meter"),
@@ -401,74 +582,104 @@ def _metering(c: _Context) -> _Judgement:
         if group:
             params = {
                 "count": len(group),
-                "in_service": len(meters),
+                "in_service": count,
                 "serials": [m.serial for m in group],
             }
-            losses.append(_Loss(code, share * len(group), params, _meter_records(group), restore))
-    return _Judgement(coverage + verified, losses)
+            losses.append(_Loss(code, (share * len(group), count), params,
+                                _meter_records(group), restore))
+    earned = (coverage[0] * count + verified * coverage[1], coverage[1] * count)
+    return _Judgement(earned, losses)
 
 
 def _online_monitoring(c: _Context) -> _Judgement:
     section = c.rules.evaluation.online_monitoring
-    full = Fraction(section.points)
+    full = section.points
     if not online_monitoring_required(c.volume, c.rules):
-        return _Judgement(full)
-    last = c.today - timedelta(days=1)  # today is not over: its data may still arrive
-    first = c.today - timedelta(days=section.window_days)
-    days = sum(1 for day in c.facts.online_days if first <= day <= last)
-    ratio = Fraction(days, section.window_days)
-    earned = full * min(Fraction(1), ratio / _exact(section.target_ratio))
-    if earned == full:
-        return _Judgement(full)
+        return _Judgement(_whole(full))
+    first, last = c.day.online_first, c.day.online_last
+    days = len([day for day in c.facts.online_days if first <= day <= last])
+    # earned = full × min(1, days ÷ window ÷ target), target = p/q as written (0.95 = 95/100):
+    # full marks from days·q ≥ window·p on, so 19 of 20 days at 0.95 is exactly enough.
+    window = section.window_days
+    p, q = c.derived.target
+    if full == 0 or days * q >= window * p:
+        return _Judgement(_whole(full))
     params = {
         "days_with_data": days,
-        "window_days": section.window_days,
+        "window_days": window,
         "target_ratio": section.target_ratio,
         "from": first.isoformat(),
         "to": last.isoformat(),
         "permitted_m3": float(c.volume),
     }
-    records = tuple(("meter", m.id) for m in meters_in_service(c.facts, c.today))
-    loss = _Loss("online.coverage", full - earned, params, records, "connect_online_monitoring")
-    return _Judgement(earned, [loss])
+    records = tuple(("meter", m.id) for m in c.meters)
+    lost = (full * (window * p - days * q), window * p)
+    loss = _Loss("online.coverage", lost, params, records, "connect_online_monitoring")
+    return _Judgement((full * days * q, window * p), [loss])
+
+
+def _over_plan_tier(tiers: tuple[_Tier, ...], over: Ratio | None) -> OverPlanTier:
+    """``PlannedUseScoring.tier_for`` on an exact ratio (None: over without bound).
+
+    The bound is compared as the float's exact value, as comparing a Fraction with a float
+    does; ``including`` decides the bound itself (20 % is *major*, 40 % still *major*).
+    """
+    for t in tiers:
+        if t.bound is None:
+            return t.tier
+        if over is None:
+            continue
+        left, right = over[0] * t.bound[1], t.bound[0] * over[1]  # over vs bound
+        if left < right or (t.tier.including and left == right):
+            return t.tier
+    raise StopIteration  # as tier_for's next() on tiers without an unbounded last one
+
+
+_period = attrgetter("period")
 
 
 def _planned_use(c: _Context) -> _Judgement:
     section = c.rules.evaluation.planned_use
+    day = c.day
     year = c.today.year
     plan = plan_of_year(c.facts, year)
     permit_record = () if c.reference is None else (("permit", c.reference.id),)
     losses: list[_Loss] = []
-    earned = Fraction(section.plan_points)
+    earned = section.plan_points
     if plan is None and plan_required(c.volume, c.rules):
-        earned = Fraction(0)
+        earned = 0
         params = {"year": year, "permitted_m3": float(c.volume),
                   "threshold_m3": c.rules.thresholds.plan_required_m3_per_year}
-        losses.append(_Loss("planned_use.no_plan", Fraction(section.plan_points), params,
+        losses.append(_Loss("planned_use.no_plan", _whole(section.plan_points), params,
                             permit_record, "submit_plan"))
 
-    year_start, through = date(year, 1, 1), month_start(c.today)  # months before `through`
+    year_start, through = day.year_start, day.through  # the months before `through`
     months = sorted(
-        (r for r in c.facts.monthly_readings if year_start <= r.period < through),
-        key=lambda r: r.period,
+        (r for r in c.facts.monthly_readings if year_start <= r.period < through), key=_period
     )
-    use = sum((_exact(r.volume_m3) for r in months), Fraction(0))
+    use = (0, 1)
+    for reading in months:
+        use = _add(use, _decimal(reading.volume_m3))
     if plan is not None:
         basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
     else:
         basis, basis_kind, basis_records = c.volume, "permit", permit_record
-    elapsed = (through - year_start).days
-    allowance = _exact(basis) * elapsed / (date(year + 1, 1, 1) - year_start).days
-    if allowance > 0:
-        over: Fraction | None = (use - allowance) / allowance * 100
+    # allowance = basis × elapsed ÷ days in the year. Over a common denominator
+    # (use_den · basis_den · year_days) use and allowance become the integers below.
+    (use_num, use_den), (basis_num, basis_den) = use, _decimal(basis)
+    use_scaled = use_num * basis_den * day.year_days
+    allowance_scaled = basis_num * day.elapsed * use_den
+    over: Ratio | None
+    if allowance_scaled > 0:
+        over = (100 * (use_scaled - allowance_scaled), allowance_scaled)  # % over, exact
     else:
-        over = Fraction(0) if use == 0 else None  # any use against nothing allowed
+        over = (0, 1) if use_num == 0 else None  # any use against nothing allowed
     tiers = section.over_plan_tiers
-    tier = section.tier_for(math.inf if over is None else over)  # exact: Fraction vs float
+    tier = _over_plan_tier(c.derived.tiers, over)
     earned += tier.points
     use_params = {
-        "use_m3": float(use),
-        "through": (through - timedelta(days=1)).isoformat() if elapsed else None,
+        "use_m3": use_num / use_den,
+        "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),
     }
@@ -476,62 +687,60 @@ def _planned_use(c: _Context) -> _Judgement:
     if tier.points < tiers[0].points:
         params = {
             **use_params,
-            "allowance_m3": round(float(allowance), 2),
-            "over_percent": _percent(over),
+            "allowance_m3": round(basis_num * day.elapsed / (basis_den * day.year_days), 2),
+            "over_percent": None if over is None else _percent(*over),
             "severity": tier.severity,
         }
-        losses.append(_Loss("planned_use.over_plan", Fraction(tiers[0].points - tier.points),
+        losses.append(_Loss("planned_use.over_plan", _whole(tiers[0].points - tier.points),
                             params, basis_records + month_records, "reduce_intake"))
     cap = None
-    if use > _exact(c.volume):
+    volume_num, volume_den = _decimal(c.volume)
+    if use_num * volume_den > volume_num * use_den:  # use above the whole permitted volume
         cap = section.over_permit_grade_cap
         params = {**use_params, "permitted_m3": float(c.volume), "grade_cap": cap}
-        losses.append(_Loss("planned_use.over_permit", Fraction(0), params,
+        losses.append(_Loss("planned_use.over_permit", _whole(0), params,
                             permit_record + month_records, "apply_permit_change"))
-    return _Judgement(earned, losses, cap=cap)
+    return _Judgement(_whole(earned), losses, cap=cap)
 
 
 def _water_balance(c: _Context) -> _Judgement:
-    full = Fraction(c.rules.evaluation.water_balance.points)
-    if not balance.balance_test_required(c.facts.industry_code, c.rules):
-        return _Judgement(full)
+    full = c.rules.evaluation.water_balance.points
+    if not c.derived.balance_test_required(c.facts.industry_code):
+        return _Judgement(_whole(full))
     due_on = balance_test_due_on(c.facts, c.rules)
     if c.today <= due_on:
-        return _Judgement(full)
+        return _Judgement(_whole(full))
     last = last_balance_test(c.facts)
     params: dict[str, Any] = {"due_on": due_on.isoformat(), "days_overdue": (c.today - due_on).days}
     if last is None:
         params |= {"opened_on": c.facts.opened_on.isoformat(),
                    "first_test_due_months": c.rules.water_balance.first_test_due_months}
-        loss = _Loss("water_balance.never_tested", full, params, (), "book_balance_test")
+        loss = _Loss("water_balance.never_tested", _whole(full), params, (), "book_balance_test")
     else:
         params |= {"last_tested_on": last.tested_on.isoformat(),
                    "interval_years": c.rules.water_balance.interval_years}
-        loss = _Loss("water_balance.overdue", full, params, (("balance_test", last.id),),
+        loss = _Loss("water_balance.overdue", _whole(full), params, (("balance_test", last.id),),
                      "book_balance_test")
-    return _Judgement(Fraction(0), [loss])
+    return _Judgement(_whole(0), [loss])
 
 
 def _records(c: _Context) -> _Judgement:
-    section = c.rules.evaluation.records
-    full = Fraction(section.points)
-    this_month = month_start(c.today)
-    month = max(add_months(this_month, -section.window_months), month_start(c.facts.opened_on))
+    full = c.rules.evaluation.records.points
+    opened = month_start(c.facts.opened_on)  # the window starts no earlier than the file
     by_period = {r.period: r for r in c.facts.monthly_readings}
     on_time, late, missing = 0, [], []
-    while month < this_month:
-        deadline = reading_due_on(month, c.rules)
+    for month, deadline, month_id, past_due in c.day.record_months:
+        if month < opened:
+            continue
         reading = by_period.get(month)
         submitted = None if reading is None else reading.first_submitted_on
         if submitted is not None and submitted <= deadline:
             on_time += 1
-        elif c.today > deadline:  # else pending: still time to submit
-            (missing if reading is None else late).append(reading_month_id(month))
-        month = add_months(month, 1)
+        elif past_due:  # else pending: still time to submit
+            (missing if reading is None else late).append(month_id)
     counted = on_time + len(late) + len(missing)
     if counted == 0 or on_time == counted:
-        return _Judgement(full)
-    earned = full * on_time / counted
+        return _Judgement(_whole(full))
     params = {
         "on_time": on_time,
         "months": counted,
@@ -540,15 +749,20 @@ def _records(c: _Context) -> _Judgement:
         "due_day": c.rules.readings.due_day_of_next_month,
     }
     records = tuple(("reading_month", m) for m in sorted(late + missing))
-    loss = _Loss("records.late_or_missing", full - earned, params, records, "submit_readings")
-    return _Judgement(earned, [loss])
+    lost = (full * (counted - on_time), counted)
+    loss = _Loss("records.late_or_missing", lost, params, records, "submit_readings")
+    return _Judgement((full * on_time, counted), [loss])
+
+
+def _rectification_order(r: Any) -> tuple[date, int]:
+    return r.deadline, r.id
 
 
 def _inspections(c: _Context) -> _Judgement:
     section = c.rules.evaluation.inspections
     overdue = sorted(
         (r for r in c.facts.rectifications if r.status != "verified" and r.deadline < c.today),
-        key=lambda r: (r.deadline, r.id),
+        key=_rectification_order,
     )
     deductions = []
     for r in overdue:
@@ -558,56 +772,88 @@ def _inspections(c: _Context) -> _Judgement:
             "inspection_id": r.inspection_id,
             "status": r.status,
         }
-        loss = _Loss("inspections.overdue_rectification", Fraction(0), params,
+        loss = _Loss("inspections.overdue_rectification", _whole(0), params,
                      (("rectification", r.id),), "rectify")
         deductions.append((section.overdue_rectification_deduction, loss))
     return _clamped(deductions, section.points)
 
 
-_JUDGES = {
-    "permit": _permit,
-    "metering": _metering,
-    "online_monitoring": _online_monitoring,
-    "planned_use": _planned_use,
-    "water_balance": _water_balance,
-    "records": _records,
-    "inspections": _inspections,
-}
+_JUDGES = (
+    ("permit", _permit),
+    ("metering", _metering),
+    ("online_monitoring", _online_monitoring),
+    ("planned_use", _planned_use),
+    ("water_balance", _water_balance),
+    ("records", _records),
+    ("inspections", _inspections),
+)
+assert tuple(rule for rule, _ in _JUDGES) == RULE_IDS
 
 
-def _row(rule: str, judgement: _Judgement, rules: Rules) -> RuleRow:
-    decimals = rules.evaluation.points_decimals
-    maximum = rules.evaluation.points_of(rule)
-    points = _round(min(max(judgement.points, Fraction(0)), Fraction(maximum)), decimals)
+def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, int]:
+    """The row, and its points in units of 1/scale (the total adds these up exactly)."""
+    scale, maximum = derived.scale, derived.maximum[rule]
+    numerator, denominator = judgement.points
+    if numerator <= 0:  # clamped to 0 … maximum, then rounded
+        points = 0
+    elif numerator >= maximum * denominator:
+        points = maximum * scale
+    else:
+        points = _round_half_up(judgement.points, scale)
     losses = judgement.losses
-    lost = [_round(loss.raw, decimals) for loss in losses]
-    gap = maximum - points - sum(lost, Fraction(0))
-    if gap and losses:
-        largest = max(range(len(losses)), key=lambda i: losses[i].raw)
+    lost = [_round_half_up(loss.raw, scale) for loss in losses]
+    gap = maximum * scale - points - sum(lost)
+    if gap and losses:  # the largest loss (the first of equals) absorbs the rounding gap
+        largest = 0
+        for i in range(1, len(losses)):
+            if _greater(losses[i].raw, losses[largest].raw):
+                largest = i
         lost[largest] += gap
     findings = tuple(
-        Finding(loss.code, float(amount), loss.params, loss.records, loss.restore)
+        Finding(loss.code, amount / scale, loss.params, loss.records, loss.restore)
         for loss, amount in zip(losses, lost, strict=True)
     )
-    return RuleRow(rule, float(points), float(maximum), findings)
+    return RuleRow(rule, points / scale, float(maximum), findings), points
+
+
+def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> _Context:
+    # One status per permit serves valid_permits, the renewal window and reference_permit.
+    valid, renewal_due = [], []
+    for permit in facts.permits:
+        status = permit_status_of(permit, today, rules)
+        if status in VALID_PERMIT_STATUSES:
+            valid.append(permit)
+            if status == "renewal_due":
+                renewal_due.append(permit)
+    reference = reference_permit_among(valid, facts.permits, today)
+    return _Context(
+        facts=facts,
+        today=today,
+        rules=rules,
+        derived=derived,
+        day=derived.day(today),
+        valid=tuple(valid),
+        renewal_due=tuple(renewal_due),
+        reference=reference,
+        volume=0.0 if reference is None else reference.annual_volume_m3,  # as annual_permitted_volume
+        meters=meters_in_service(facts, today),
+    )
 
 
 def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:
     """Score ``facts`` on ``today`` against ``rules`` (see the module doc for every case)."""
-    context = _Context(
-        facts=facts,
-        today=today,
-        rules=rules,
-        valid=valid_permits(facts, today, rules),
-        reference=reference_permit(facts, today, rules),
-        volume=annual_permitted_volume(facts, today, rules),
-    )
-    judgements = {rule: _JUDGES[rule](context) for rule in RULE_IDS}
-    rows = tuple(_row(rule, judgements[rule], rules) for rule in RULE_IDS)
-    total = float(_round(sum((_exact(row.points) for row in rows), Fraction(0)),
-                         rules.evaluation.points_decimals))
-    veto = any(j.veto for j in judgements.values())
-    caps = [j.cap for j in judgements.values() if j.cap is not None]
-    cap = max(caps, key=rules.evaluation.grade_names.index, default=None)
-    grade = rules.evaluation.grade_for(total, veto=veto, cap=cap)
-    return Evaluation(total, grade, veto, cap, rules.version, today, rows)
+    derived = _derived(rules)
+    context = _context(facts, today, rules, derived)
+    judgements = [judge(context) for _, judge in _JUDGES]
+    rows, units = [], 0
+    for (rule, _), judgement in zip(_JUDGES, judgements):
+        row, points = _row(rule, judgement, derived)
+        rows.append(row)
+        units += points
+    # The total is the sum of the rounded row points, each a whole number of 1/scale.
+    total = units / derived.scale
+    veto = any(j.veto for j in judgements)
+    caps = [j.cap for j in judgements if j.cap is not None]
+    cap = max(caps, key=derived.grade_names.index, default=None)
+    grade = derived.grade(total, veto, cap)
+    return Evaluation(total, grade, veto, cap, rules.version, today, tuple(rows))

@@ -1,0 +1,84 @@
+"""Fast bulk loading of plain rows (demo data, and later imports and `registry load`).
+
+PostgreSQL gets COPY; SQLite gets the driver's executemany with ready-made values. Both skip
+SQLAlchemy's per-row work, which dominates at millions of rows. Column defaults that the
+models compute in Python (timestamps, version) are filled in here, once per batch.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timezone
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _defaults(table: Table) -> dict:
+    """Python-side column defaults, evaluated once for the batch (one timestamp for all rows)."""
+    out = {}
+    for column in table.c:
+        default = column.default
+        if default is None:
+            continue
+        if default.is_scalar:
+            out[column.name] = default.arg
+        elif default.is_callable:
+            out[column.name] = default.arg(None)  # SQLAlchemy wraps zero-argument callables
+    return out
+
+
+def _to_sqlite(column):
+    """A converter for one column's values, chosen once from its type (not per value)."""
+    type_name = type(column.type).__name__
+    if type_name in ("UTCDateTime", "DateTime"):
+        def convert(v):
+            if v is None:
+                return None
+            if v.tzinfo is not None:
+                v = v.astimezone(timezone.utc).replace(tzinfo=None)
+            return v.strftime(_SQLITE_DATETIME)
+        return convert
+    if type_name == "Date":
+        return lambda v: v.isoformat() if v is not None else None
+    if type_name == "Boolean":
+        return lambda v: int(v) if v is not None else None
+    if type_name == "JSON":
+        return lambda v: json.dumps(v, ensure_ascii=False) if v is not None else None
+    return None
+
+
+def _to_pg(column):
+    if type(column.type).__name__ == "JSON":
+        return lambda v: json.dumps(v, ensure_ascii=False) if v is not None else None
+    return None
+
+
+def copy_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert ``rows`` (dicts keyed by column name) into ``table`` in one bulk operation."""
+    if not rows:
+        return
+    defaults = _defaults(table)
+    columns = [c for c in table.c if c.name in rows[0] or c.name in defaults]
+    names = [c.name for c in columns]
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    raw = connection.connection.driver_connection
+    converters = [(_to_pg if postgres else _to_sqlite)(c) for c in columns]
+    # Defaults are converted once; row values through their column's converter.
+    fixed = {n: (conv(defaults[n]) if conv else defaults[n]) for n, conv in zip(names, converters) if n in defaults}
+    plan = [(n, conv) for n, conv in zip(names, converters)]
+
+    def values(row):
+        return [(conv(row[n]) if conv else row[n]) if n in row else fixed.get(n) for n, conv in plan]
+
+    quoted = ", ".join(f'"{n}"' for n in names)
+    if postgres:
+        with raw.cursor() as cursor:
+            with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+    else:
+        marks = ", ".join("?" for _ in names)
+        raw.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', [values(r) for r in rows])
