@@ -34,7 +34,14 @@ def _file(division: str, tag: str):
 
     doc = documents.attach(db.session, f.admin(), wu, {"title": "扫描件", "kind": "permit_scan"}, filename="a.pdf",
                            content=PDF + tag.encode(), upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=10**6)
-    return {"wu": wu, "records": records, "document": doc}
+    from registry.domain.rules import load_rules
+    from registry.models import Evaluation
+    from registry.services import evaluations
+
+    evaluations.refresh(db.session, load_rules(), date.today(), [wu.id])
+    db.session.commit()
+    evaluation = db.session.scalars(db.select(Evaluation).where(Evaluation.water_user_id == wu.id)).one()
+    return {"wu": wu, "records": records, "document": doc, "evaluation": evaluation}
 
 
 def _plan(wu):
@@ -75,6 +82,8 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = (record or target["records"]["permits"]).id
                 elif arg == "document_id":
                     values[arg] = target["document"].id
+                elif arg == "evaluation_id":
+                    values[arg] = target["evaluation"].id
                 elif arg == "version":
                     values[arg] = "YW-2026.1"
             out += [(rule.endpoint, m, _build(rule, values)) for m in methods]
@@ -121,7 +130,8 @@ def test_objects_outside_the_scope_answer_404(app, client, auth, world, role):
 def test_records_of_another_file_cannot_be_reached_through_mine(app, client, auth, world, role):
     """/water-users/<mine>/meters/<their meter>/edit must not open their meter."""
     auth.login(world["accounts"][role].username)
-    mixed = {"wu": world["mine"]["wu"], "records": world["theirs"]["records"], "document": world["theirs"]["document"]}
+    mixed = {"wu": world["mine"]["wu"], "records": world["theirs"]["records"], "document": world["theirs"]["document"],
+             "evaluation": world["theirs"]["evaluation"]}
     checked = []
     for endpoint, method, url in _urls(app, mixed):
         if not re.search(r"^/water-users/\d+/[a-z-]+/\d+(/|$)", url):
@@ -147,7 +157,8 @@ def test_enterprise_reads_its_file_but_no_staff_page(app, client, auth, world):
     mine = world["mine"]["wu"].id
     assert client.get(f"/water-users/{mine}").status_code == 200
     for endpoint, method, url in _urls(app, world["mine"]):
-        if endpoint in ("water_users.detail", "main.index", "auth.login", "auth.logout", "records.download_document"):
+        if endpoint in ("water_users.detail", "water_users.evaluation", "main.index", "auth.login", "auth.logout",
+                        "records.download_document"):
             continue
         response = _call(client, method, url)
         assert response.status_code in (403, 404, 405), (method, url, response.status_code)

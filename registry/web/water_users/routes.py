@@ -10,7 +10,7 @@ from registry.domain.reference import INDUSTRIES
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.i18n import LABELS, division_name
-from registry.models import Division, WATER_USER_STATUSES
+from registry.models import WATER_USER_STATUSES, Division, Evaluation
 from registry.services import StaleEdit, ValidationError, water_users
 from registry.services.file_view import ListFilters, load_file, water_user_list
 from registry.web import binding, paging
@@ -140,3 +140,14 @@ def status(water_user_id: int):
     elif request.method == "POST":
         code = 400
     return render_template("water_users/status.html", form=form, wu=wu), code
+
+
+@bp.route("/<int:water_user_id>/evaluations/<int:evaluation_id>")
+@login_required
+def evaluation(water_user_id: int, evaluation_id: int):
+    """One past evaluation, read under the rules version it was computed with."""
+    wu = access.get_water_user(current_user, water_user_id)
+    found = db.session.get(Evaluation, evaluation_id)
+    if found is None or found.water_user_id != wu.id:
+        abort(404)
+    return render_template("water_users/evaluation.html", wu=wu, ev=found)
