@@ -256,21 +256,54 @@ class Evaluation:
 
 Ratio = tuple[int, int]
 _POW10 = tuple(10**i for i in range(20))  # repr() writes at most 17 digits without exponent
+# Below 1e12 adjacent floats are less than 2⁻¹³ apart, far closer than 0.001: two different
+# numbers of at most three decimals never read as the same float there.
+_FAST_LIMIT = 1e12
 
 
 def _decimal(value: float | int) -> Ratio:
     """A float as the decimal it was written as (``0.95`` → 95/100, not its binary value).
 
-    ``repr`` is the shortest decimal that reads back as the same float, e.g. ``119.4``.
-    Exponent forms (``1e-05``), inf and nan are left to Fraction, which reads them exactly
-    (or raises) as before.
+    That decimal is ``repr``'s: the shortest that reads back as the same float. Volumes have
+    a few decimals, so first try k/10, k/100, k/1000: when ``k / scale`` (correctly rounded)
+    is the float, that decimal reads back as it, is the only one of at most three decimals
+    that does (see ``_FAST_LIMIT``) and no longer one is shorter, so it is ``repr``'s.
     """
+    if -_FAST_LIMIT < value < _FAST_LIMIT:
+        for scale in (10, 100, 1000):
+            k = round(value * scale)
+            if k / scale == value:
+                return k, scale
+    return _decimal_of_repr(value)
+
+
+def _decimal_of_repr(value: float | int) -> Ratio:
+    """:func:`_decimal` the long way: read ``repr``'s digits. Exponent forms (``1e-05``),
+    inf and nan are left to Fraction, which reads them exactly (or raises) as before."""
     text = repr(float(value))
     whole, dot, digits = text.partition(".")
     if dot and "e" not in digits:
         return int(whole + digits), _POW10[len(digits)]
     exact = Fraction(text)
     return exact.numerator, exact.denominator
+
+
+def _decimal_sum(values: list[float]) -> Ratio:
+    """Σ :func:`_decimal`, exactly; in tenths while every value has at most one decimal."""
+    tenths = 0
+    for value in values:
+        if -_FAST_LIMIT < value < _FAST_LIMIT:
+            k = round(value * 10)
+            if k / 10 == value:
+                tenths += k
+                continue
+        break
+    else:
+        return tenths, 10
+    total = (0, 1)
+    for value in values:
+        total = _add(total, _decimal(value))
+    return total
 
 
 def _add(total: Ratio, term: Ratio) -> Ratio:
@@ -328,6 +361,7 @@ class _Day:
 
     online_first: date  # the online window: window_days days ending yesterday
     online_last: date
+    online_window: frozenset[date]  # its days
     year_start: date
     through: date  # planned use counts the months before this one
     elapsed: int  # days from 1 January to ``through``
@@ -344,6 +378,7 @@ class _Derived:
     rules: Rules
     scale: int  # 10 ** points_decimals
     maximum: dict[str, int]
+    full_rows: dict[str, RuleRow]  # the row of a rule at full marks: shared, it is frozen
     target: Ratio  # online target_ratio, as its decimal
     tiers: tuple[_Tier, ...]
     grade_names: tuple[str, ...]
@@ -386,9 +421,12 @@ def _day(today: date, rules: Rules) -> _Day:
         deadline = reading_due_on(month, rules)
         months.append((month, deadline, reading_month_id(month), today > deadline))
         month = add_months(month, 1)
+    first = today - timedelta(days=section.online_monitoring.window_days)
+    last = today - timedelta(days=1)  # today is not over: its data may still arrive
     return _Day(
-        online_first=today - timedelta(days=section.online_monitoring.window_days),
-        online_last=today - timedelta(days=1),  # today is not over: its data may still arrive
+        online_first=first,
+        online_last=last,
+        online_window=frozenset(first + timedelta(days=i) for i in range((last - first).days + 1)),
         year_start=year_start,
         through=through,
         elapsed=elapsed,
@@ -404,6 +442,8 @@ def _derive(rules: Rules) -> _Derived:
         rules=rules,
         scale=10**section.points_decimals,
         maximum={rule: section.points_of(rule) for rule in RULE_IDS},
+        full_rows={rule: RuleRow(rule, float(section.points_of(rule)),
+                                 float(section.points_of(rule)), ()) for rule in RULE_IDS},
         target=_decimal(section.online_monitoring.target_ratio),
         tiers=tuple(
             _Tier(t, None if t.up_to_percent is None else float(t.up_to_percent).as_integer_ratio())
@@ -439,10 +479,10 @@ class _Loss:
     restore: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Judgement:
     points: Ratio
-    losses: list[_Loss] = field(default_factory=list)
+    losses: list[_Loss] | tuple[()] = ()
     veto: bool = False
     cap: str | None = None
 
@@ -597,7 +637,8 @@ def _online_monitoring(c: _Context) -> _Judgement:
     if not online_monitoring_required(c.volume, c.rules):
         return _Judgement(_whole(full))
     first, last = c.day.online_first, c.day.online_last
-    days = len([day for day in c.facts.online_days if first <= day <= last])
+    online_days = c.facts.online_days
+    days = len(online_days) - len(online_days - c.day.online_window)  # days in the window
     # earned = full × min(1, days ÷ window ÷ target), target = p/q as written (0.95 = 95/100):
     # full marks from days·q ≥ window·p on, so 19 of 20 days at 0.95 is exactly enough.
     window = section.window_days
@@ -657,9 +698,7 @@ def _planned_use(c: _Context) -> _Judgement:
     months = sorted(
         (r for r in c.facts.monthly_readings if year_start <= r.period < through), key=_period
     )
-    use = (0, 1)
-    for reading in months:
-        use = _add(use, _decimal(reading.volume_m3))
+    use = _decimal_sum([r.volume_m3 for r in months])
     if plan is not None:
         basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
     else:
@@ -677,6 +716,11 @@ def _planned_use(c: _Context) -> _Judgement:
     tiers = section.over_plan_tiers
     tier = _over_plan_tier(c.derived.tiers, over)
     earned += tier.points
+    over_plan = tier.points < tiers[0].points
+    volume_num, volume_den = _decimal(c.volume)
+    over_permit = use_num * volume_den > volume_num * use_den  # above the permitted volume
+    if not (over_plan or over_permit):
+        return _Judgement(_whole(earned), losses)
     use_params = {
         "use_m3": use_num / use_den,
         "through": day.through_iso,
@@ -684,7 +728,7 @@ def _planned_use(c: _Context) -> _Judgement:
         "basis_m3": float(basis),
     }
     month_records = tuple(("reading_month", reading_month_id(r.period)) for r in months)
-    if tier.points < tiers[0].points:
+    if over_plan:
         params = {
             **use_params,
             "allowance_m3": round(basis_num * day.elapsed / (basis_den * day.year_days), 2),
@@ -694,8 +738,7 @@ def _planned_use(c: _Context) -> _Judgement:
         losses.append(_Loss("planned_use.over_plan", _whole(tiers[0].points - tier.points),
                             params, basis_records + month_records, "reduce_intake"))
     cap = None
-    volume_num, volume_den = _decimal(c.volume)
-    if use_num * volume_den > volume_num * use_den:  # use above the whole permitted volume
+    if over_permit:
         cap = section.over_permit_grade_cap
         params = {**use_params, "permitted_m3": float(c.volume), "grade_cap": cap}
         losses.append(_Loss("planned_use.over_permit", _whole(0), params,
@@ -801,6 +844,8 @@ def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, 
     else:
         points = _round_half_up(judgement.points, scale)
     losses = judgement.losses
+    if not losses and points == maximum * scale:
+        return derived.full_rows[rule], points
     lost = [_round_half_up(loss.raw, scale) for loss in losses]
     gap = maximum * scale - points - sum(lost)
     if gap and losses:  # the largest loss (the first of equals) absorbs the rounding gap

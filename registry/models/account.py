@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.models.base import Base, Record, UTCDateTime
+from registry.models.base import Base, Record, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from registry.models.water_user import Division, WaterUser
@@ -46,6 +46,8 @@ class Account(UserMixin, Record, Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     language: Mapped[str | None] = mapped_column(String(10))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
 
     divisions: Mapped[list[Division]] = relationship(secondary=account_divisions, lazy="selectin")
     water_users: Mapped[list[WaterUser]] = relationship(secondary=account_water_users, lazy="selectin")
@@ -61,3 +63,24 @@ class Account(UserMixin, Record, Base):
     @property
     def label(self) -> str:
         return self.display_name or self.username
+
+
+class RegistrationRequest(Base):
+    """An enterprise asks for an account; staff approve it against the water user's USCC."""
+
+    __tablename__ = "registration_requests"
+    __table_args__ = (CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    username: Mapped[str] = mapped_column(String(60))
+    display_name: Mapped[str] = mapped_column(String(100))
+    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))

@@ -1,12 +1,13 @@
 """Document 附件: a file attached to the water user or one of its records, stored by sha256."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.models.base import Base, Record
+from registry.models.base import Base, Record, UTCDateTime
 
 if TYPE_CHECKING:
     from registry.models.water_user import WaterUser
@@ -17,7 +18,10 @@ DOCUMENT_KINDS = ("permit_scan", "calibration_certificate", "balance_report", "i
 
 class Document(Record, Base):
     __tablename__ = "documents"
-    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("size_bytes >= 0", name="size_non_negative"),
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+    )
 
     water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
     # The record the file belongs to, e.g. ("calibration", 12); none = the file as a whole.
@@ -30,5 +34,10 @@ class Document(Record, Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # Staff uploads are accepted at once; an enterprise's wait for review like its readings.
+    status: Mapped[str] = mapped_column(String(10), default="accepted")
+    rejected_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     water_user: Mapped[WaterUser] = relationship(back_populates="documents")

@@ -73,6 +73,16 @@ class Certificate(Record, Base):
     water_user: Mapped[WaterUser] = relationship(back_populates="certificates")
 
 
+class CertificateCounter(Base):
+    """The last certificate number issued in a year: numbers run without gaps, one per issue,
+    taken under a row lock so two officers issuing at once never get the same number."""
+
+    __tablename__ = "certificate_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
 class DueItem(Base):
     """What is due or overdue for a file, as the due-date engine found it at the last refresh.
 

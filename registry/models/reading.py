@@ -1,13 +1,13 @@
 """Reading 取水量: the volume a meter recorded for a month (or a day, for online meters)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.models.base import Base, Record
+from registry.models.base import Base, Record, UTCDateTime
 
 if TYPE_CHECKING:
     from registry.models.meter import Meter
@@ -40,5 +40,9 @@ class Reading(Record, Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     submitted_on: Mapped[date | None] = mapped_column(Date)
     rejected_reason: Mapped[str | None] = mapped_column(Text)
+    # Enterprise submissions wait for staff review (pending → accepted / rejected with a reason).
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     meter: Mapped[Meter] = relationship(back_populates="readings")
