@@ -43,7 +43,9 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.auth.routes import bp as auth_bp
     from registry.web.admin.routes import bp as admin_bp
     from registry.web.main.routes import bp as main_bp
+    from registry.web.portal.routes import bp as portal_bp
     from registry.web.queue.routes import bp as queue_bp
+    from registry.web.review.routes import bp as review_bp
     from registry.web.records.routes import bp as records_bp
     from registry.web.water_users.routes import bp as water_users_bp
 
@@ -53,6 +55,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(records_bp)
     app.register_blueprint(queue_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(review_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -81,7 +81,7 @@ LABELS = {
                       "signature": _l("Signature"), "other": _l("Other")},
     "action": {"create": _l("created"), "update": _l("changed"), "close": _l("closed"), "renew": _l("renewed"),
                "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
-               "revoke": _l("revoked"), "publish": _l("published"), "lock": _l("locked"),
+               "revoke": _l("revoked"), "publish": _l("published"), "submit": _l("submitted"), "answer": _l("answered"), "lock": _l("locked"),
                "sign_in": _l("signed in")},
 }
 
@@ -104,8 +104,9 @@ def init_app(app) -> None:
     app.before_request(refresh)
     app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
     from registry import clock
+    from registry.models import utcnow
     from registry.web import explain
 
     app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
-                                 today_date=clock.today, explain=explain.sentence,
+                                 today_date=clock.today, now=utcnow, explain=explain.sentence,
                                  explain_action=explain.action, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))

@@ -106,11 +106,11 @@ def service_life_ends_on(
     if override is not None:
         return add_years(installed_on, override)
     cal = rules.calibration
-    years = {
-        SERVICE_LIFE_6Y: cal.service_life_small.years,
-        SERVICE_LIFE_4Y: cal.service_life_medium.years,
-    }.get(meter_class)
-    return None if years is None else add_years(installed_on, years)
+    if meter_class == SERVICE_LIFE_6Y:
+        return add_years(installed_on, cal.service_life_small.years)
+    if meter_class == SERVICE_LIFE_4Y:
+        return add_years(installed_on, cal.service_life_medium.years)
+    return None
 
 
 def meter_due_status(due_on: date | None, today: date, soon_days: int = 30) -> str:
@@ -130,8 +130,11 @@ def meter_due_status(due_on: date | None, today: date, soon_days: int = 30) -> s
 
 def meter_deadline(due_on: date | None, life_ends_on: date | None) -> date | None:
     """The earlier of the verification due date and the end of service life."""
-    dates = [d for d in (due_on, life_ends_on) if d is not None]
-    return min(dates, default=None)
+    if due_on is None:
+        return life_ends_on
+    if life_ends_on is None:
+        return due_on
+    return min(due_on, life_ends_on)
 
 
 def is_verified_on(day: date, due_on: date | None, life_ends_on: date | None) -> bool:

@@ -12,13 +12,18 @@ import calendar
 from datetime import date
 
 
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: see isleap
+
+
 def add_months(d: date, n: int) -> date:
     """``d`` moved by ``n`` calendar months (negative allowed), day clamped to month end."""
     index = d.year * 12 + (d.month - 1) + n
     year, month0 = divmod(index, 12)
-    month = month0 + 1
-    last_day = calendar.monthrange(year, month)[1]
-    return date(year, month, min(d.day, last_day))
+    day = d.day
+    if day > 28:  # every month has 28 days: only the 29th to the 31st may need clamping
+        last_day = 29 if month0 == 1 and calendar.isleap(year) else _DAYS_IN_MONTH[month0]
+        day = min(day, last_day)
+    return date(year, month0 + 1, day)
 
 
 def add_years(d: date, n: int) -> date:

@@ -159,7 +159,11 @@ def online_monitoring_required(volume_m3: float, rules: Rules) -> bool:
 
 def plan_of_year(facts: FileFacts, year: int) -> PlanFact | None:
     """The plan of ``year`` (the latest record should the loader pass several)."""
-    return max((p for p in facts.plans if p.year == year), key=lambda p: p.id, default=None)
+    latest = None
+    for plan in facts.plans:  # max() by id, keeping the first of equals, without a key call each
+        if plan.year == year and (latest is None or plan.id > latest.id):
+            latest = plan
+    return latest
 
 
 def renewal_applied(permit: PermitFact, today: date) -> bool:

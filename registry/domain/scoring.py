@@ -105,10 +105,12 @@ Edge cases, decided here:
 from __future__ import annotations
 
 import copy
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, mul, truediv
 from typing import Any
 
 from registry.domain import balance, calibration
@@ -289,17 +291,21 @@ def _decimal_of_repr(value: float | int) -> Ratio:
 
 
 def _decimal_sum(values: list[float]) -> Ratio:
-    """Σ :func:`_decimal`, exactly; in tenths while every value has at most one decimal."""
-    tenths = 0
-    for value in values:
-        if -_FAST_LIMIT < value < _FAST_LIMIT:
-            k = round(value * 10)
-            if k / 10 == value:
-                tenths += k
-                continue
-        break
-    else:
-        return tenths, 10
+    """Σ :func:`_decimal`, exactly.
+
+    Monthly volumes mostly have one decimal: then the sum is Σ k/10 with k = round(v × 10),
+    as :func:`_decimal` shows, checked for the whole list at once (map and list equality
+    loop in C). Otherwise, or for anything but plain numbers, value by value.
+    """
+    if not values:
+        return 0, 1
+    try:
+        if -_FAST_LIMIT < min(values) and max(values) < _FAST_LIMIT:
+            tenths = list(map(round, map(mul, values, repeat(10))))
+            if list(map(truediv, tenths, repeat(10))) == values:  # each k/10 reads back
+                return sum(tenths), 10
+    except (TypeError, ValueError, OverflowError):
+        pass  # nan, or not a number: _decimal reads it (or raises) as before
     total = (0, 1)
     for value in values:
         total = _add(total, _decimal(value))
@@ -369,6 +375,7 @@ class _Day:
     through_iso: str | None  # last day counted, None in January
     # records window, oldest first: (month, its due date, reading_month id, due date passed)
     record_months: tuple[tuple[date, date, int, bool], ...]
+    record_month_starts: tuple[date, ...]  # their months, to bisect
 
 
 @dataclass
@@ -433,6 +440,7 @@ def _day(today: date, rules: Rules) -> _Day:
         year_days=(date(today.year + 1, 1, 1) - year_start).days,
         through_iso=(through - timedelta(days=1)).isoformat() if elapsed else None,
         record_months=tuple(months),
+        record_month_starts=tuple(m[0] for m in months),
     )
 
 
@@ -470,7 +478,7 @@ def _derived(rules: Rules) -> _Derived:
 # --- judging ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Loss:
     code: str
     raw: Ratio  # exact points lost, before rounding
@@ -499,6 +507,7 @@ class _Context:
     reference: PermitFact | None
     volume: float
     meters: tuple[MeterFact, ...]  # in service today
+    periods: list[date]  # of facts.monthly_readings, in their order
 
 
 def _whole(points: int) -> Ratio:
@@ -523,7 +532,8 @@ def _permit_order(p: PermitFact) -> tuple[date, int]:
 
 def _permit(c: _Context) -> _Judgement:
     section = c.rules.evaluation.permit
-    if not c.valid:
+    valid = c.valid
+    if not valid:
         latest = max(c.facts.permits, key=_permit_order, default=None)
         params = {
             "latest_number": None if latest is None else latest.number,
@@ -533,23 +543,29 @@ def _permit(c: _Context) -> _Judgement:
         records = () if latest is None else (("permit", latest.id),)
         loss = _Loss("permit.none_valid", _whole(section.points), params, records, "apply_permit")
         return _Judgement(_whole(0), [loss], veto=section.veto_without_valid_permit)
+    # Valid permits pool their intake points (one permit: its own set will do).
+    if len(valid) == 1:
+        covered = valid[0].intake_point_ids
+    else:
+        covered = frozenset().union(*(p.intake_point_ids for p in valid))
+    intake_points = c.facts.intake_points
+    uncovered = [point for point in intake_points if point.id not in covered]
+    expiring = [p for p in c.renewal_due if not renewal_applied(p, c.today)]
+    if not uncovered and not expiring:
+        return _Judgement(_whole(section.points))
     deductions: list[tuple[int, _Loss]] = []
-    covered = frozenset().union(*(p.intake_point_ids for p in c.valid))
-    uncovered = [point for point in c.facts.intake_points if point.id not in covered]
     if uncovered:
         params = {
             "uncovered": len(uncovered),
-            "intake_points": len(c.facts.intake_points),
+            "intake_points": len(intake_points),
             "names": [point.name for point in uncovered],
         }
         records = tuple(("intake_point", point.id) for point in uncovered)
         loss = _Loss("permit.uncovered_intake", _whole(0), params, records,
                      "extend_permit_coverage")
         deductions.append((section.uncovered_intake_deduction, loss))
-    expiring = sorted(
-        (p for p in c.renewal_due if not renewal_applied(p, c.today)), key=_permit_order
-    )
     if expiring:
+        expiring.sort(key=_permit_order)
         first = expiring[0]
         params = {
             "days_left": (first.valid_to - c.today).days,
@@ -598,18 +614,18 @@ def _metering(c: _Context) -> _Judgement:
             losses.append(_Loss("metering.intake_without_meter", lost, params, records,
                                 "add_meter"))
     if not meters:
-        return _Judgement(coverage, losses + [
-            _Loss("metering.no_meter_in_service", _whole(section.calibration_points), {}, (),
-                  "add_meter")
-        ])
+        losses.append(_Loss("metering.no_meter_in_service", _whole(section.calibration_points),
+                            {}, (), "add_meter"))
+        return _Judgement(coverage, losses)
     past_life, unverified = [], []
+    today, rules = c.today, c.rules
     for meter in meters:
-        due_on = meter_calibration_due_on(meter, c.rules)
-        life_ends_on = meter_service_life_ends_on(meter, c.rules)
-        if life_ends_on is not None and c.today > life_ends_on:
+        due_on = meter_calibration_due_on(meter, rules)
+        life_ends_on = meter_service_life_ends_on(meter, rules)
+        if life_ends_on is not None and today > life_ends_on:
             past_life.append(meter)
         elif meter.last_passed is False or not calibration.is_verified_on(
-            c.today, due_on, life_ends_on
+            today, due_on, life_ends_on
         ):
             unverified.append(meter)
     # Calibration: each meter in service is worth calibration_points ÷ meters.
@@ -636,7 +652,6 @@ def _online_monitoring(c: _Context) -> _Judgement:
     full = section.points
     if not online_monitoring_required(c.volume, c.rules):
         return _Judgement(_whole(full))
-    first, last = c.day.online_first, c.day.online_last
     online_days = c.facts.online_days
     days = len(online_days) - len(online_days - c.day.online_window)  # days in the window
     # earned = full × min(1, days ÷ window ÷ target), target = p/q as written (0.95 = 95/100):
@@ -649,8 +664,8 @@ def _online_monitoring(c: _Context) -> _Judgement:
         "days_with_data": days,
         "window_days": window,
         "target_ratio": section.target_ratio,
-        "from": first.isoformat(),
-        "to": last.isoformat(),
+        "from": c.day.online_first.isoformat(),
+        "to": c.day.online_last.isoformat(),
         "permitted_m3": float(c.volume),
     }
     records = tuple(("meter", m.id) for m in c.meters)
@@ -677,6 +692,22 @@ def _over_plan_tier(tiers: tuple[_Tier, ...], over: Ratio | None) -> OverPlanTie
 
 
 _period = attrgetter("period")
+_volume = attrgetter("volume_m3")
+_submitted = attrgetter("first_submitted_on")
+
+
+def _months_this_year(c: _Context) -> list[Any]:
+    """Readings of this year's ended months (1 January ≤ period < this month), by period.
+
+    The loader passes readings sorted by period: then two bisections find them.
+    """
+    readings, periods = c.facts.monthly_readings, c.periods
+    start, end = c.day.year_start, c.day.through
+    if periods == sorted(periods):
+        return list(readings[bisect_left(periods, start):bisect_left(periods, end)])
+    months = [r for r in readings if start <= r.period < end]
+    months.sort(key=_period)  # stable: readings of one period keep their order
+    return months
 
 
 def _planned_use(c: _Context) -> _Judgement:
@@ -694,18 +725,15 @@ def _planned_use(c: _Context) -> _Judgement:
         losses.append(_Loss("planned_use.no_plan", _whole(section.plan_points), params,
                             permit_record, "submit_plan"))
 
-    year_start, through = day.year_start, day.through  # the months before `through`
-    months = sorted(
-        (r for r in c.facts.monthly_readings if year_start <= r.period < through), key=_period
-    )
-    use = _decimal_sum([r.volume_m3 for r in months])
+    months = _months_this_year(c)
+    use_num, use_den = _decimal_sum(list(map(_volume, months)))
     if plan is not None:
         basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
     else:
         basis, basis_kind, basis_records = c.volume, "permit", permit_record
-    # allowance = basis × elapsed ÷ days in the year. Over a common denominator
-    # (use_den · basis_den · year_days) use and allowance become the integers below.
-    (use_num, use_den), (basis_num, basis_den) = use, _decimal(basis)
+    # allowance = basis × elapsed ÷ days in the year. Over the common denominator
+    # use_den · basis_den · year_days, use and allowance are the integers below.
+    basis_num, basis_den = _decimal(basis)
     use_scaled = use_num * basis_den * day.year_days
     allowance_scaled = basis_num * day.elapsed * use_den
     over: Ratio | None
@@ -722,7 +750,7 @@ def _planned_use(c: _Context) -> _Judgement:
     if not (over_plan or over_permit):
         return _Judgement(_whole(earned), losses)
     use_params = {
-        "use_m3": use_num / use_den,
+        "use_m3": use_num / use_den,  # as float(Fraction): int / int, correctly rounded
         "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),
@@ -769,18 +797,20 @@ def _water_balance(c: _Context) -> _Judgement:
 
 def _records(c: _Context) -> _Judgement:
     full = c.rules.evaluation.records.points
-    opened = month_start(c.facts.opened_on)  # the window starts no earlier than the file
-    by_period = {r.period: r for r in c.facts.monthly_readings}
+    day = c.day
+    # The window starts no earlier than the month the file was opened.
+    first = bisect_left(day.record_month_starts, month_start(c.facts.opened_on))
+    submitted_on = dict(zip(c.periods, map(_submitted, c.facts.monthly_readings)))
     on_time, late, missing = 0, [], []
-    for month, deadline, month_id, past_due in c.day.record_months:
-        if month < opened:
-            continue
-        reading = by_period.get(month)
-        submitted = None if reading is None else reading.first_submitted_on
-        if submitted is not None and submitted <= deadline:
-            on_time += 1
-        elif past_due:  # else pending: still time to submit
-            (missing if reading is None else late).append(month_id)
+    for month, deadline, month_id, past_due in day.record_months[first:]:
+        if month in submitted_on:
+            submitted = submitted_on[month]
+            if submitted is not None and submitted <= deadline:
+                on_time += 1
+            elif past_due:  # else pending: still time to submit
+                late.append(month_id)
+        elif past_due:
+            missing.append(month_id)
     counted = on_time + len(late) + len(missing)
     if counted == 0 or on_time == counted:
         return _Judgement(_whole(full))
@@ -803,15 +833,16 @@ def _rectification_order(r: Any) -> tuple[date, int]:
 
 def _inspections(c: _Context) -> _Judgement:
     section = c.rules.evaluation.inspections
-    overdue = sorted(
-        (r for r in c.facts.rectifications if r.status != "verified" and r.deadline < c.today),
-        key=_rectification_order,
-    )
+    today = c.today
+    overdue = [r for r in c.facts.rectifications if r.status != "verified" and r.deadline < today]
+    if not overdue:
+        return _Judgement(_whole(section.points))
+    overdue.sort(key=_rectification_order)
     deductions = []
     for r in overdue:
         params = {
             "deadline": r.deadline.isoformat(),
-            "days_overdue": (c.today - r.deadline).days,
+            "days_overdue": (today - r.deadline).days,
             "inspection_id": r.inspection_id,
             "status": r.status,
         }
@@ -837,15 +868,15 @@ def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, 
     """The row, and its points in units of 1/scale (the total adds these up exactly)."""
     scale, maximum = derived.scale, derived.maximum[rule]
     numerator, denominator = judgement.points
-    if numerator <= 0:  # clamped to 0 … maximum, then rounded
-        points = 0
-    elif numerator >= maximum * denominator:
+    losses = judgement.losses
+    if numerator >= maximum * denominator:  # clamped to 0 … maximum, then rounded
         points = maximum * scale
+        if not losses:
+            return derived.full_rows[rule], points
+    elif numerator <= 0:
+        points = 0
     else:
         points = _round_half_up(judgement.points, scale)
-    losses = judgement.losses
-    if not losses and points == maximum * scale:
-        return derived.full_rows[rule], points
     lost = [_round_half_up(loss.raw, scale) for loss in losses]
     gap = maximum * scale - points - sum(lost)
     if gap and losses:  # the largest loss (the first of equals) absorbs the rounding gap
@@ -854,10 +885,10 @@ def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, 
             if _greater(losses[i].raw, losses[largest].raw):
                 largest = i
         lost[largest] += gap
-    findings = tuple(
+    findings = tuple([
         Finding(loss.code, amount / scale, loss.params, loss.records, loss.restore)
-        for loss, amount in zip(losses, lost, strict=True)
-    )
+        for loss, amount in zip(losses, lost)
+    ])
     return RuleRow(rule, points / scale, float(maximum), findings), points
 
 
@@ -872,16 +903,17 @@ def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> 
                 renewal_due.append(permit)
     reference = reference_permit_among(valid, facts.permits, today)
     return _Context(
-        facts=facts,
-        today=today,
-        rules=rules,
-        derived=derived,
-        day=derived.day(today),
-        valid=tuple(valid),
-        renewal_due=tuple(renewal_due),
-        reference=reference,
-        volume=0.0 if reference is None else reference.annual_volume_m3,  # as annual_permitted_volume
-        meters=meters_in_service(facts, today),
+        facts,
+        today,
+        rules,
+        derived,
+        derived.day(today),
+        valid,
+        renewal_due,
+        reference,
+        0.0 if reference is None else reference.annual_volume_m3,  # annual_permitted_volume
+        meters_in_service(facts, today),
+        list(map(_period, facts.monthly_readings)),
     )
 
 
@@ -889,16 +921,17 @@ def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:
     """Score ``facts`` on ``today`` against ``rules`` (see the module doc for every case)."""
     derived = _derived(rules)
     context = _context(facts, today, rules, derived)
-    judgements = [judge(context) for _, judge in _JUDGES]
-    rows, units = [], 0
-    for (rule, _), judgement in zip(_JUDGES, judgements):
+    rows, units, veto, caps = [], 0, False, []
+    for rule, judge in _JUDGES:
+        judgement = judge(context)
         row, points = _row(rule, judgement, derived)
         rows.append(row)
         units += points
+        veto = veto or judgement.veto
+        if judgement.cap is not None:
+            caps.append(judgement.cap)
     # The total is the sum of the rounded row points, each a whole number of 1/scale.
     total = units / derived.scale
-    veto = any(j.veto for j in judgements)
-    caps = [j.cap for j in judgements if j.cap is not None]
     cap = max(caps, key=derived.grade_names.index, default=None)
     grade = derived.grade(total, veto, cap)
     return Evaluation(total, grade, veto, cap, rules.version, today, tuple(rows))

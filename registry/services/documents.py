@@ -48,14 +48,17 @@ def store(upload_dir: str, content: bytes) -> str:
 
 
 def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str, content: bytes,
-           upload_dir: str, max_bytes: int, idempotency_key: str | None = None) -> Document:
-    access.require_edit(actor, "document")
+           upload_dir: str, max_bytes: int, idempotency_key: str | None = None, status: str = "accepted",
+           kinds=DOCUMENT_KINDS) -> Document:
+    """Attach a file. Staff attach directly; the portal passes status "pending" for review."""
+    if status == "accepted":
+        access.require_edit(actor, "document")
     again = existing_for_key(session, idempotency_key)
     if again is not None:
         return again
     c = Checker(data)
     c.text("title", max_len=200)
-    c.choice("kind", DOCUMENT_KINDS)
+    c.choice("kind", kinds)
     sniffed = sniff(content or b"")
     if not content:
         c.fail("file", _l("Choose a file to upload."))
@@ -69,7 +72,7 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
     digest = store(upload_dir, content)
     doc = Document(water_user_id=wu.id, title=values["title"], kind=values["kind"], filename=safe_name,
                    content_type=content_type, size_bytes=len(content), sha256=digest,
-                   uploaded_by_id=getattr(actor, "id", None))
+                   uploaded_by_id=getattr(actor, "id", None), status=status)
     session.add(doc)
     session.flush()
     audit.record(session, actor, "create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",

@@ -70,3 +70,6 @@ def publish():
     elif form.is_submitted():
         status = 400
     return render_template("admin/publish.html", form=form, summary=summary), status
+
+
+from registry.web.admin import accounts  # noqa: E402,F401  (registers the account routes on bp)

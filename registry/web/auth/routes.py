@@ -5,13 +5,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from registry.extensions import db, limiter, login_manager
 from registry.models import Account
 from registry.services import ValidationError
+from registry.services import accounts
 from registry.services.accounts import authenticate
-from registry.web.auth.forms import LoginForm, LogoutForm
+from registry.models import utcnow
+from registry.web.auth.forms import ChangePasswordForm, LoginForm, LogoutForm, RegistrationForm
 
 bp = Blueprint("auth", __name__)
 
@@ -52,6 +54,7 @@ def login():
                 session["lang"] = lang
             session.permanent = True
             login_user(account)
+            session["seen"] = utcnow().timestamp()
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
@@ -66,3 +69,67 @@ def logout():
         session.clear()
         flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+# Pages a signed-in person may open before changing a temporary password.
+_OPEN_WHILE_FORCED = {"auth.change_password", "auth.logout", "static"}
+
+
+@bp.before_app_request
+def idle_timeout_and_forced_change():
+    """Sign out after the idle timeout (server-side, whatever the cookie says), and send anyone
+    holding a temporary password to change it before anything else."""
+    if not current_user.is_authenticated:
+        return None
+    now = utcnow().timestamp()
+    seen = session.get("seen", now)
+    if now - seen > current_app.permanent_session_lifetime.total_seconds():
+        logout_user()
+        session.clear()
+        flash(_("You were signed out after a period without activity."), "info")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    session["seen"] = now
+    if current_user.must_change_password and request.endpoint not in _OPEN_WHILE_FORCED:
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(db.session, current_user, form.current.data, form.new.data, form.repeat.data)
+        except ValidationError as err:
+            from registry.web import binding
+
+            binding.bind_errors(form, err.errors)
+            status = 400
+        else:
+            flash(_("Your password was changed."), "success")
+            return redirect(url_for("main.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/change_password.html", form=form), status
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"])
+def register():
+    """An enterprise asks for an account; the bureau checks the USCC against its file."""
+    form = RegistrationForm()
+    status, summary = 200, None
+    if form.validate_on_submit():
+        from registry.web import binding
+
+        try:
+            accounts.request_registration(db.session, binding.values(form))
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            return render_template("auth/registered.html")
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/register.html", form=form, summary=summary), status

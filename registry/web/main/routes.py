@@ -19,10 +19,7 @@ bp = Blueprint("main", __name__)
 @login_required
 def index():
     if current_user.role == "enterprise":
-        linked = [w for w in current_user.water_users if w.closed_at is None]
-        if len(linked) == 1:
-            return redirect(url_for("water_users.detail", water_user_id=linked[0].id))
-        return render_template("main/enterprise.html", water_users=linked)
+        return redirect(url_for("portal.home"))
     today = clock.today()
     window = today + timedelta(days=load_rules().permit.renewal_window_days)
     scope = access.water_user_filter(current_user)

@@ -1,0 +1,95 @@
+"""What an enterprise may do with its own file: submit readings and documents, answer
+rectification orders. Submissions wait for staff review; only accepted readings count."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from registry import access, clock
+from registry.models import Document, Reading, Rectification, WaterUser, utcnow
+from registry.services import audit, documents, validators
+from registry.services.checks import Checker
+from registry.services.errors import Forbidden, NotFound, ValidationError
+from registry.services.records import _commit, existing_for_key
+from registry.models import IdempotencyKey
+
+
+def _own_file(actor, wu: WaterUser) -> None:
+    if getattr(actor, "role", None) != "enterprise":
+        raise Forbidden("portal")
+    if not access.in_scope(actor, wu.id):
+        raise NotFound()
+    if wu.status == "closed":
+        raise ValidationError({"_": _l("This file is closed and can no longer be changed.")})
+
+
+def submit_reading(session: Session, actor, wu: WaterUser, data: dict, *, idempotency_key: str | None = None) -> Reading:
+    _own_file(actor, wu)
+    again = existing_for_key(session, idempotency_key)
+    if again is not None:
+        return again
+    values = validators.reading(session, {**data, "source": "enterprise"}, wu, None)
+    reading = Reading(**values, water_user_id=wu.id, status="pending", submitted_on=clock.today(),
+                      submitted_by_id=actor.id)
+    session.add(reading)
+    session.flush()
+    audit.record(session, actor, "submit", reading, water_user_id=wu.id,
+                 summary=f"reading: {reading.period:%Y-%m} {reading.volume_m3:g} m³",
+                 changes={k: [None, v] for k, v in audit.snapshot(reading).items() if v not in (None, "")})
+    if idempotency_key:
+        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=actor.id, entity_type="Reading",
+                                   entity_id=reading.id))
+    _commit(session, wu.id)
+    return reading
+
+
+def submit_document(session: Session, actor, wu: WaterUser, data: dict, *, filename: str, content: bytes,
+                    upload_dir: str, max_bytes: int, idempotency_key: str | None = None) -> Document:
+    _own_file(actor, wu)
+    return documents.attach(session, actor, wu, data, filename=filename, content=content, upload_dir=upload_dir,
+                            max_bytes=max_bytes, idempotency_key=idempotency_key, status="pending",
+                            kinds=("calibration_certificate", "balance_report", "permit_scan", "other"))
+
+
+def answer_rectification(session: Session, actor, wu: WaterUser, rect: Rectification, data: dict) -> Rectification:
+    _own_file(actor, wu)
+    if rect.water_user_id != wu.id:
+        raise NotFound()
+    if rect.status == "verified" or rect.closed_at is not None:
+        raise ValidationError({"response": _l("This order is already verified or closed.")})
+    c = Checker(data)
+    c.text("response", max_len=4000, multiline=True)
+    values = c.done()
+    before = audit.snapshot(rect)
+    rect.response, rect.responded_on, rect.status = values["response"], clock.today(), "answered"
+    session.flush()
+    audit.record(session, actor, "answer", rect, water_user_id=wu.id, summary=f"rectification: {rect.requirement[:80]}",
+                 changes=audit.diff(before, audit.snapshot(rect)))
+    _commit(session, wu.id)
+    return rect
+
+
+def review(session: Session, actor, obj, decision: str, reason: str | None = None):
+    """Staff accept or reject an enterprise submission (reading or document); a rejection says why."""
+    kind = "reading" if isinstance(obj, Reading) else "document"
+    access.require_edit(actor, kind)
+    if not access.in_scope(actor, obj.water_user_id):
+        raise NotFound()
+    if obj.status != "pending":
+        raise ValidationError({"decision": _l("This submission has already been reviewed.")})
+    if decision not in ("accept", "reject"):
+        raise ValidationError({"decision": _l("Choose one of the listed options.")})
+    reason = (reason or "").strip()
+    if decision == "reject" and not reason:
+        raise ValidationError({"reason": _l("Say why the submission is rejected: the enterprise will read it.")})
+    if len(reason) > 1000:
+        raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
+    before = obj.status
+    obj.status = "accepted" if decision == "accept" else "rejected"
+    obj.rejected_reason = reason or None if decision == "reject" else None
+    obj.reviewed_by_id, obj.reviewed_at = actor.id, utcnow()
+    session.flush()
+    audit.record(session, actor, decision, obj, water_user_id=obj.water_user_id, reason=reason or None,
+                 summary=f"{kind} submitted by the enterprise", changes={"status": [before, obj.status]})
+    _commit(session, obj.water_user_id)
+    return obj

@@ -1,0 +1,119 @@
+"""The enterprise portal: "am I compliant, and what must I do by when", and the submissions
+that wait for staff review. Staff review them at /review."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from registry import access, clock
+from registry.extensions import db
+from registry.models import Document, DueItem, Reading, Rectification, WaterUser
+from registry.services import ValidationError, portal
+from registry.services.work_queue import ANCHORS
+from registry.web import binding
+from registry.web.portal.forms import AnswerForm, SubmitDocumentForm, SubmitReadingForm
+
+bp = Blueprint("portal", __name__)
+
+
+def _enterprise_file(water_user_id: int) -> WaterUser:
+    if current_user.role != "enterprise":
+        abort(404)
+    return access.get_water_user(current_user, water_user_id)
+
+
+@bp.route("/portal")
+@login_required
+def home():
+    if current_user.role != "enterprise":
+        abort(404)
+    files = list(db.session.scalars(access.scoped(select(WaterUser), current_user).order_by(WaterUser.file_no)))
+    ids = [w.id for w in files]
+    due = list(db.session.scalars(select(DueItem).where(DueItem.water_user_id.in_(ids))
+                                  .order_by(DueItem.status.desc(), DueItem.due_on)))
+    readings = list(db.session.scalars(select(Reading).where(Reading.water_user_id.in_(ids), Reading.source == "enterprise")
+                                       .order_by(Reading.id.desc()).limit(24)))
+    docs = list(db.session.scalars(select(Document).where(Document.water_user_id.in_(ids), Document.status != "accepted")
+                                   .order_by(Document.id.desc()).limit(24)))
+    orders = list(db.session.scalars(select(Rectification).where(
+        Rectification.water_user_id.in_(ids), Rectification.status != "verified", Rectification.closed_at.is_(None))
+        .order_by(Rectification.deadline)))
+    return render_template("portal/home.html", files=files, due=due, readings=readings, docs=docs, orders=orders,
+                           anchors=ANCHORS, today=clock.today())
+
+
+@bp.route("/portal/water-users/<int:water_user_id>/readings/new", methods=["GET", "POST"])
+@login_required
+def submit_reading(water_user_id: int):
+    wu = _enterprise_file(water_user_id)
+    form = SubmitReadingForm()
+    form.meter_id.choices = [("", "—")] + [(str(m.id), m.serial) for m in wu.meters if m.in_service]
+    if request.method == "GET":
+        form.idempotency_key.data = binding.new_key()
+    status, summary = 200, None
+    if form.validate_on_submit():
+        try:
+            portal.submit_reading(db.session, current_user, wu, binding.values(form),
+                                  idempotency_key=form.idempotency_key.data)
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            flash(_("Reading submitted. The bureau reviews it; you will see here when it is accepted."), "success")
+            return redirect(url_for("portal.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False,
+                           title=_("Submit a monthly reading"), button=_("Submit the reading")), status
+
+
+@bp.route("/portal/water-users/<int:water_user_id>/documents/new", methods=["GET", "POST"])
+@login_required
+def submit_document(water_user_id: int):
+    wu = _enterprise_file(water_user_id)
+    form = SubmitDocumentForm()
+    if request.method == "GET":
+        form.idempotency_key.data = binding.new_key()
+    status, summary = 200, None
+    if form.validate_on_submit():
+        upload = form.file.data
+        content = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1) if upload else b""
+        try:
+            portal.submit_document(db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data},
+                                   filename=getattr(upload, "filename", "") or "", content=content,
+                                   upload_dir=current_app.config["UPLOAD_DIR"],
+                                   max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
+                                   idempotency_key=form.idempotency_key.data)
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            flash(_("Document submitted for review."), "success")
+            return redirect(url_for("portal.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=True,
+                           title=_("Submit a document"), button=_("Submit the document")), status
+
+
+@bp.route("/portal/water-users/<int:water_user_id>/rectifications/<int:rectification_id>/answer", methods=["GET", "POST"])
+@login_required
+def answer(water_user_id: int, rectification_id: int):
+    wu = _enterprise_file(water_user_id)
+    rect = db.session.get(Rectification, rectification_id)
+    if rect is None or rect.water_user_id != wu.id:
+        abort(404)
+    form = AnswerForm()
+    status, summary = 200, None
+    if form.validate_on_submit():
+        try:
+            portal.answer_rectification(db.session, current_user, wu, rect, binding.values(form))
+        except ValidationError as err:
+            summary, status = binding.bind_errors(form, err.errors), 400
+        else:
+            flash(_("Your answer was sent; the inspector will verify the rectification."), "success")
+            return redirect(url_for("portal.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False, order=rect,
+                           title=_("Answer a rectification order"), button=_("Send the answer")), status

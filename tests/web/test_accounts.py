@@ -1,0 +1,107 @@
+"""Account management, password policy, forced change, idle timeout, self-registration."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from registry.extensions import db
+from registry.models import Account, AuditEvent, RegistrationRequest
+from tests import factories as f
+
+
+def _account(username) -> Account:
+    return db.session.execute(select(Account).where(Account.username == username)).scalar_one()
+
+
+def test_bureau_creates_an_inspector_who_must_change_the_password(client, auth):
+    f.admin(username="admin")
+    auth.login("admin")
+    response = client.post("/admin/accounts/new", data={"username": "lou", "role": "inspector", "divisions": ["001", "100"],
+                                                         "password": "Yiwu-water-2026"})
+    assert response.status_code == 302
+    lou = _account("lou")
+    assert {d.code for d in lou.divisions} == {"001", "100"} and lou.must_change_password
+    auth.logout()
+    client.post("/login", data={"username": "lou", "password": "Yiwu-water-2026"})
+    assert client.get("/water-users/").headers["Location"].endswith("/account/password")
+    bad = client.post("/account/password?lang=en", data={"current": "Yiwu-water-2026", "new": "12345678", "repeat": "12345678"})
+    assert bad.status_code == 400 and "at least 10 characters" in bad.get_data(as_text=True)
+    common = client.post("/account/password?lang=en", data={"current": "Yiwu-water-2026", "new": "qwertyuiop",
+                                                             "repeat": "qwertyuiop"})
+    assert "too common" in common.get_data(as_text=True)
+    ok = client.post("/account/password", data={"current": "Yiwu-water-2026", "new": "Choujiang-river-77",
+                                                 "repeat": "Choujiang-river-77"})
+    assert ok.status_code == 302
+    assert client.get("/water-users/").status_code == 200
+
+
+@pytest.mark.parametrize("password, fragment", [("short", "10 characters"), ("password123", "too common"),
+                                                ("xx-newbie-xx-2026", "username")])
+def test_password_policy_names_the_rule(client, auth, password, fragment):
+    f.admin(username="admin")
+    auth.login("admin")
+    response = client.post("/admin/accounts/new?lang=en", data={"username": "newbie", "role": "bureau_admin",
+                                                                 "password": password})
+    assert response.status_code == 400 and fragment in response.get_data(as_text=True)
+
+
+def test_disabling_and_resetting_are_audited(client, auth):
+    f.admin(username="admin")
+    ent = f.enterprise(f.WaterUserFactory(), username="ent")
+    auth.login("admin")
+    client.post(f"/admin/accounts/{ent.id}/active", data={"active": "0", "reason": "企业已注销"})
+    db.session.refresh(ent)
+    assert not ent.active and ent.disabled_reason == "企业已注销"
+    page = client.post(f"/admin/accounts/{ent.id}/reset-password").get_data(as_text=True)
+    temporary = page.split('id="temporary-password">')[1].split("<")[0]
+    assert len(temporary) >= 10
+    actions = {e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "Account"))}
+    assert {"update", "reset_password"} <= actions
+    auth.logout()
+    assert auth.login("ent", temporary).status_code == 400  # still disabled
+
+
+def test_idle_session_is_signed_out(app, client, auth):
+    f.admin(username="admin")
+    auth.login("admin")
+    with client.session_transaction() as session:
+        session["seen"] = time.time() - 31 * 60
+    response = client.get("/water-users/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/").status_code == 302
+
+
+def test_enterprise_asks_for_an_account_and_the_bureau_approves_it(client, auth):
+    wu = f.WaterUserFactory()
+    f.admin(username="admin")
+    bad = client.post("/register?lang=en", data={"display_name": wu.name, "uscc": wu.uscc[:-1] + "0", "username": "huaxin",
+                                                  "email": "a@b.cn", "phone": "13800000000", "password": "Dyeing-works-2026",
+                                                  "repeat": "Dyeing-works-2026"})
+    assert bad.status_code == 400 and 'value="huaxin"' in bad.get_data(as_text=True)
+    ok = client.post("/register", data={"display_name": wu.name, "uscc": wu.uscc, "username": "huaxin", "email": "a@b.cn",
+                                        "phone": "13800000000", "password": "Dyeing-works-2026", "repeat": "Dyeing-works-2026"})
+    assert ok.status_code == 200, ok.get_data(as_text=True).split("<main")[1][:1500]
+    row = db.session.execute(select(RegistrationRequest)).scalar_one()
+    auth.login("admin")
+    assert wu.uscc in client.get("/admin/accounts").get_data(as_text=True)
+    client.post(f"/admin/registrations/{row.id}", data={"decision": "approve", "reason": ""})
+    auth.logout()
+    assert auth.login("huaxin", "Dyeing-works-2026").status_code == 302
+    assert wu.name in client.get("/portal").get_data(as_text=True)
+
+
+def test_registration_for_an_unknown_uscc_cannot_be_approved(client, auth):
+    f.admin(username="admin")
+    client.post("/register", data={"display_name": "某公司", "uscc": "91330100716105852F", "username": "nobody",
+                                   "email": "a@b.cn", "phone": "13800000000", "password": "Unknown-firm-2026",
+                                   "repeat": "Unknown-firm-2026"})
+    row = db.session.execute(select(RegistrationRequest)).scalar_one()
+    auth.login("admin")
+    client.post(f"/admin/registrations/{row.id}", data={"decision": "approve"})
+    db.session.refresh(row)
+    assert row.status == "pending"
+    client.post(f"/admin/registrations/{row.id}", data={"decision": "reject", "reason": "无此取水户档案"})
+    db.session.refresh(row)
+    assert row.status == "rejected"
