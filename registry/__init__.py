@@ -48,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.review.routes import bp as review_bp
     from registry.web.records.routes import bp as records_bp
     from registry.web.water_users.routes import bp as water_users_bp
+    from registry.web.certificates.routes import bp as certificates_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -55,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(records_bp)
     app.register_blueprint(queue_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(certificates_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(review_bp)
 

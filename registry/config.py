@@ -34,6 +34,14 @@ DEFAULTS = {
     "PASSWORD_HASH_METHOD": "scrypt",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,
+    # Certificates (issue 5): a TTF to embed for Chinese (unset: the built-in CID font STSong-Light),
+    # the issuing authority printed on them, the public verification page's rate limit, and the
+    # rule option that revokes a certificate when its file falls below the certificate grades.
+    "CERTIFICATE_FONT": None,
+    "BUREAU_NAME": "义乌市水务局",
+    "BUREAU_NAME_EN": "Yiwu Water Bureau",
+    "VERIFY_RATELIMIT": "30 per minute",
+    "CERTIFICATE_AUTO_REVOKE": True,
 }
 
 
@@ -52,6 +60,7 @@ def load(app, overrides: dict | None = None) -> None:
     if not (overrides and "SQLALCHEMY_DATABASE_URI" in overrides):
         app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("UPLOAD_DIR", str(instance / "uploads"))
+    app.config.setdefault("BATCH_DIR", str(Path(app.config["UPLOAD_DIR"]).parent / "batches"))  # batch print files
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
 
     if app.config["ENV"] == "production":

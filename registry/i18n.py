@@ -82,7 +82,8 @@ LABELS = {
     "action": {"create": _l("created"), "update": _l("changed"), "close": _l("closed"), "renew": _l("renewed"),
                "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
                "revoke": _l("revoked"), "publish": _l("published"), "submit": _l("submitted"), "answer": _l("answered"), "lock": _l("locked"),
-               "sign_in": _l("signed in")},
+               "sign_in": _l("signed in"), "issue": _l("issued")},
+    "certificate_status": {"valid": _l("Valid"), "expired": _l("Expired"), "revoked": _l("Revoked")},
 }
 
 
@@ -109,4 +110,4 @@ def init_app(app) -> None:
 
     app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
                                  today_date=clock.today, now=utcnow, explain=explain.sentence,
-                                 explain_action=explain.action, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))
+                                 explain_action=explain.action, todo_of=explain.todo, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))

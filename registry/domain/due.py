@@ -47,7 +47,7 @@ disagree about a date.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -130,11 +130,12 @@ def reference_permit(facts: FileFacts, today: date, rules: Rules) -> PermitFact 
 
 
 def reference_permit_among(
-    valid: Iterable[PermitFact], all_permits: Iterable[PermitFact], today: date
+    valid: Sequence[PermitFact], all_permits: Iterable[PermitFact], today: date
 ) -> PermitFact | None:
     """:func:`reference_permit` given the valid permits already found (the score finds
     them once per file and reuses them)."""
-    valid = tuple(valid)
+    if len(valid) == 1:  # the usual case: no ranking to do
+        return valid[0]
     if valid:
         return max(valid, key=lambda p: (p.annual_volume_m3, p.valid_to, p.id))
     started = [p for p in all_permits if p.valid_from <= today]

@@ -109,9 +109,9 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
-from itertools import repeat
-from operator import attrgetter, mul, truediv
-from typing import Any
+from math import fsum
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from registry.domain import balance, calibration
 from registry.domain.dates import add_months, month_start
@@ -135,6 +135,7 @@ from registry.domain.facts import FileFacts, MeterFact, PermitFact
 from registry.domain.rules import RULE_IDS, OverPlanTier, Rules
 
 Record = tuple[str, int]
+_T = TypeVar("_T")
 
 
 def _copy_json(value: Any) -> Any:
@@ -247,6 +248,18 @@ class Evaluation:
         )
 
 
+def _built(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """``cls(**fields)`` for the frozen result classes above, built directly: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``, which made up
+    a quarter of scoring a file. Same instance: the fields in ``__dict__``, in order."""
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
+
+
+assert not any(hasattr(cls, "__post_init__") for cls in (Finding, RuleRow, Evaluation))
+
+
 # --- exact arithmetic ------------------------------------------------------------------
 #
 # Boundaries must be decided exactly (95 % of a 90-day window, an over-plan tier at exactly
@@ -291,25 +304,16 @@ def _decimal_of_repr(value: float | int) -> Ratio:
 
 
 def _decimal_sum(values: list[float]) -> Ratio:
-    """Σ :func:`_decimal`, exactly.
-
-    Monthly volumes mostly have one decimal: then the sum is Σ k/10 with k = round(v × 10),
-    as :func:`_decimal` shows, checked for the whole list at once (map and list equality
-    loop in C). Otherwise, or for anything but plain numbers, value by value.
-    """
-    if not values:
-        return 0, 1
-    try:
-        if -_FAST_LIMIT < min(values) and max(values) < _FAST_LIMIT:
-            tenths = list(map(round, map(mul, values, repeat(10))))
-            if list(map(truediv, tenths, repeat(10))) == values:  # each k/10 reads back
-                return sum(tenths), 10
-    except (TypeError, ValueError, OverflowError):
-        pass  # nan, or not a number: _decimal reads it (or raises) as before
-    total = (0, 1)
+    """Σ :func:`_decimal`, exactly; monthly volumes mostly have one decimal: kept in tenths."""
+    tenths, rest = 0, (0, 1)
     for value in values:
-        total = _add(total, _decimal(value))
-    return total
+        if -_FAST_LIMIT < value < _FAST_LIMIT:
+            k = round(value * 10)
+            if k / 10 == value:  # the decimal is k/10, as in _decimal
+                tenths += k
+                continue
+        rest = _add(rest, _decimal(value))
+    return _add((tenths, 10), rest)
 
 
 def _add(total: Ratio, term: Ratio) -> Ratio:
@@ -358,7 +362,8 @@ def _iso(day: date | None) -> str | None:
 @dataclass(frozen=True)
 class _Tier:
     tier: OverPlanTier
-    bound: Ratio | None  # up_to_percent as the float's exact value (Fraction-vs-float compare)
+    up_to: float | None
+    bound: Ratio | None  # up_to as the float's exact value (as Fraction-vs-float compares)
 
 
 @dataclass(frozen=True)
@@ -373,8 +378,9 @@ class _Day:
     elapsed: int  # days from 1 January to ``through``
     year_days: int
     through_iso: str | None  # last day counted, None in January
-    # records window, oldest first: (month, its due date, reading_month id, due date passed)
-    record_months: tuple[tuple[date, date, int, bool], ...]
+    # records window, oldest first: (month, its due date, reading_month id, its record,
+    # due date passed)
+    record_months: tuple[tuple[date, date, int, Record, bool], ...]
     record_month_starts: tuple[date, ...]  # their months, to bisect
 
 
@@ -426,7 +432,8 @@ def _day(today: date, rules: Rules) -> _Day:
     month = add_months(this_month, -section.records.window_months)
     while month < this_month:
         deadline = reading_due_on(month, rules)
-        months.append((month, deadline, reading_month_id(month), today > deadline))
+        month_id = reading_month_id(month)
+        months.append((month, deadline, month_id, ("reading_month", month_id), today > deadline))
         month = add_months(month, 1)
     first = today - timedelta(days=section.online_monitoring.window_days)
     last = today - timedelta(days=1)  # today is not over: its data may still arrive
@@ -454,7 +461,8 @@ def _derive(rules: Rules) -> _Derived:
                                  float(section.points_of(rule)), ()) for rule in RULE_IDS},
         target=_decimal(section.online_monitoring.target_ratio),
         tiers=tuple(
-            _Tier(t, None if t.up_to_percent is None else float(t.up_to_percent).as_integer_ratio())
+            _Tier(t, None, None) if t.up_to_percent is None
+            else _Tier(t, float(t.up_to_percent), float(t.up_to_percent).as_integer_ratio())
             for t in section.planned_use.over_plan_tiers
         ),
         grade_names=section.grade_names,
@@ -589,6 +597,13 @@ def _meter_records(meters: list[MeterFact]) -> tuple[Record, ...]:
     return tuple(records)
 
 
+def _meter_loss(code: str, group: list[MeterFact], share: int, count: int,
+                restore: str) -> _Loss:
+    """``group`` of the ``count`` meters in service loses its share of ``share`` points."""
+    params = {"count": len(group), "in_service": count, "serials": [m.serial for m in group]}
+    return _Loss(code, (share * len(group), count), params, _meter_records(group), restore)
+
+
 def _metering(c: _Context) -> _Judgement:
     section = c.rules.evaluation.metering
     points = c.facts.intake_points
@@ -631,18 +646,12 @@ def _metering(c: _Context) -> _Judgement:
     # Calibration: each meter in service is worth calibration_points ÷ meters.
     share, count = section.calibration_points, len(meters)
     verified = share * (count - len(past_life) - len(unverified))
-    for code, group, restore in (
-        ("metering.meter_unverified", unverified, "calibrate_meter"),
-        ("metering.meter_past_service_life", past_life, "replace_meter"),
-    ):
-        if group:
-            params = {
-                "count": len(group),
-                "in_service": count,
-                "serials": [m.serial for m in group],
-            }
-            losses.append(_Loss(code, (share * len(group), count), params,
-                                _meter_records(group), restore))
+    if unverified:
+        losses.append(_meter_loss("metering.meter_unverified", unverified, share, count,
+                                  "calibrate_meter"))
+    if past_life:
+        losses.append(_meter_loss("metering.meter_past_service_life", past_life, share, count,
+                                  "replace_meter"))
     earned = (coverage[0] * count + verified * coverage[1], coverage[1] * count)
     return _Judgement(earned, losses)
 
@@ -691,6 +700,41 @@ def _over_plan_tier(tiers: tuple[_Tier, ...], over: Ratio | None) -> OverPlanTie
     raise StopIteration  # as tier_for's next() on tiers without an unbounded last one
 
 
+# Most files use well within their plan: floats show it, and only files near or over a
+# limit need the exact sums below. Float errors here stay under 1e-14 relative (see
+# _clearly_within); the margin is 100,000 times that.
+_MARGIN = 1e-9
+_TINY, _HUGE = 1e-290, 1e290  # outside, subnormals or overflow would void the error bound
+
+
+def _clearly_within(volumes: list[float], basis: float, permitted: float, day: _Day,
+                    up_to: float | None) -> bool:
+    """True when use is surely within the first over-plan tier (over % below ``up_to``)
+    and not above the permitted volume; False when unsure: decide exactly.
+
+    Exactly, use is Σ decimal(vᵢ) and the allowance decimal(basis) × elapsed ÷ days. A
+    float is within 2⁻⁵³ (relative) of its decimal, fsum rounds once, each product or
+    quotient once more: with volumes ≥ 0 every float below is within 10 × 2⁻⁵³ of its
+    exact value, so a comparison that holds with the margin holds exactly.
+    """
+    if up_to is None:
+        return False
+    try:
+        if volumes and min(volumes) < 0:
+            return False
+        use = fsum(volumes)
+        basis, permitted = float(basis), float(permitted)
+    except (TypeError, ValueError, OverflowError):
+        return False  # not plain numbers: the exact path reads them (or raises) as before
+    if not (0 <= basis < _HUGE and _TINY < permitted < _HUGE):
+        return False
+    # over % < up_to  ⇔  100 × use < (100 + up_to) × allowance, the allowance being > 0
+    right = (100.0 + up_to) * (basis * day.elapsed / day.year_days)
+    if not _TINY < right < _HUGE:
+        return False
+    return 100.0 * use < right * (1 - _MARGIN) and use < permitted * (1 - _MARGIN)
+
+
 _period = attrgetter("period")
 _volume = attrgetter("volume_m3")
 _submitted = attrgetter("first_submitted_on")
@@ -726,11 +770,15 @@ def _planned_use(c: _Context) -> _Judgement:
                             permit_record, "submit_plan"))
 
     months = _months_this_year(c)
-    use_num, use_den = _decimal_sum(list(map(_volume, months)))
+    volumes = list(map(_volume, months))
     if plan is not None:
         basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
     else:
         basis, basis_kind, basis_records = c.volume, "permit", permit_record
+    within = c.derived.tiers[0]
+    if _clearly_within(volumes, basis, c.volume, day, within.up_to):
+        return _Judgement(_whole(earned + within.tier.points), losses)
+    use_num, use_den = _decimal_sum(volumes)
     # allowance = basis × elapsed ÷ days in the year. Over the common denominator
     # use_den · basis_den · year_days, use and allowance are the integers below.
     basis_num, basis_den = _decimal(basis)
@@ -755,7 +803,7 @@ def _planned_use(c: _Context) -> _Judgement:
         "basis": basis_kind,
         "basis_m3": float(basis),
     }
-    month_records = tuple(("reading_month", reading_month_id(r.period)) for r in months)
+    month_records = tuple([("reading_month", reading_month_id(r.period)) for r in months])
     if over_plan:
         params = {
             **use_params,
@@ -799,18 +847,25 @@ def _records(c: _Context) -> _Judgement:
     full = c.rules.evaluation.records.points
     day = c.day
     # The window starts no earlier than the month the file was opened.
-    first = bisect_left(day.record_month_starts, month_start(c.facts.opened_on))
+    opened_on = c.facts.opened_on
+    starts = day.record_month_starts
+    first = 0 if not starts or opened_on < starts[0] else bisect_left(starts, month_start(opened_on))
     submitted_on = dict(zip(c.periods, map(_submitted, c.facts.monthly_readings)))
-    on_time, late, missing = 0, [], []
-    for month, deadline, month_id, past_due in day.record_months[first:]:
+    on_time, late, missing, records = 0, [], [], []
+    for month, deadline, month_id, record, past_due in day.record_months[first:]:
         if month in submitted_on:
             submitted = submitted_on[month]
             if submitted is not None and submitted <= deadline:
                 on_time += 1
-            elif past_due:  # else pending: still time to submit
-                late.append(month_id)
+                continue
+            if not past_due:
+                continue  # pending: still time to submit
+            late.append(month_id)
         elif past_due:
             missing.append(month_id)
+        else:
+            continue
+        records.append(record)  # in month order, which is record id order
     counted = on_time + len(late) + len(missing)
     if counted == 0 or on_time == counted:
         return _Judgement(_whole(full))
@@ -821,9 +876,8 @@ def _records(c: _Context) -> _Judgement:
         "missing_months": missing,
         "due_day": c.rules.readings.due_day_of_next_month,
     }
-    records = tuple(("reading_month", m) for m in sorted(late + missing))
     lost = (full * (counted - on_time), counted)
-    loss = _Loss("records.late_or_missing", lost, params, records, "submit_readings")
+    loss = _Loss("records.late_or_missing", lost, params, tuple(records), "submit_readings")
     return _Judgement((full * on_time, counted), [loss])
 
 
@@ -867,29 +921,36 @@ assert tuple(rule for rule, _ in _JUDGES) == RULE_IDS
 def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, int]:
     """The row, and its points in units of 1/scale (the total adds these up exactly)."""
     scale, maximum = derived.scale, derived.maximum[rule]
+    full = maximum * scale
     numerator, denominator = judgement.points
     losses = judgement.losses
     if numerator >= maximum * denominator:  # clamped to 0 … maximum, then rounded
-        points = maximum * scale
         if not losses:
-            return derived.full_rows[rule], points
+            return derived.full_rows[rule], full
+        points = full
     elif numerator <= 0:
         points = 0
     else:
         points = _round_half_up(judgement.points, scale)
-    lost = [_round_half_up(loss.raw, scale) for loss in losses]
-    gap = maximum * scale - points - sum(lost)
-    if gap and losses:  # the largest loss (the first of equals) absorbs the rounding gap
-        largest = 0
-        for i in range(1, len(losses)):
-            if _greater(losses[i].raw, losses[largest].raw):
-                largest = i
-        lost[largest] += gap
+    if len(losses) == 1:
+        lost = [full - points]  # its rounded loss plus the whole rounding gap
+    else:
+        lost = [_round_half_up(loss.raw, scale) for loss in losses]
+        gap = full - points - sum(lost)
+        if gap and losses:  # the largest loss (the first of equals) absorbs the gap
+            largest = 0
+            for i in range(1, len(losses)):
+                if _greater(losses[i].raw, losses[largest].raw):
+                    largest = i
+            lost[largest] += gap
     findings = tuple([
-        Finding(loss.code, amount / scale, loss.params, loss.records, loss.restore)
+        _built(Finding, {"code": loss.code, "lost": amount / scale, "params": loss.params,
+                         "records": loss.records, "restore": loss.restore})
         for loss, amount in zip(losses, lost)
     ])
-    return RuleRow(rule, points / scale, float(maximum), findings), points
+    row = _built(RuleRow, {"rule": rule, "points": points / scale, "maximum": float(maximum),
+                           "findings": findings})
+    return row, points
 
 
 def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> _Context:
@@ -934,4 +995,6 @@ def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:
     total = units / derived.scale
     cap = max(caps, key=derived.grade_names.index, default=None)
     grade = derived.grade(total, veto, cap)
-    return Evaluation(total, grade, veto, cap, rules.version, today, tuple(rows))
+    return _built(Evaluation, {"total": total, "grade": grade, "veto": veto, "grade_cap": cap,
+                               "rules_version": rules.version, "evaluated_on": today,
+                               "rows": tuple(rows)})

@@ -162,14 +162,14 @@ def refresh(session: Session, rules, today: date, ids: list[int] | None = None, 
         result = scoring.evaluate(facts, today, rules)
         pending.append((facts, result, due_engine.due_items(facts, today, rules)))
         if len(pending) >= batch:
-            outcome = _store(session, pending, latest, today, outcome, progress)
+            outcome = _store(session, pending, latest, today, outcome, progress, rules)
             pending = []
     if pending:
-        outcome = _store(session, pending, latest, today, outcome, progress)
+        outcome = _store(session, pending, latest, today, outcome, progress, rules)
     return outcome
 
 
-def _store(session, pending, latest, today, outcome: Outcome, progress) -> Outcome:
+def _store(session, pending, latest, today, outcome: Outcome, progress, rules=None) -> Outcome:
     new_rows, cached, due_rows = [], [], []
     for facts, result, items in pending:
         stored = result.to_dict()
@@ -196,6 +196,10 @@ def _store(session, pending, latest, today, outcome: Outcome, progress) -> Outco
     session.execute(delete(DueItem).where(DueItem.water_user_id.in_(ids)))
     if due_rows:
         session.execute(insert(DueItem), due_rows)
+    if rules is not None:  # certificates follow the grade (a rule option, see services.certificates)
+        from registry.services import certificates
+
+        certificates.revoke_lapsed(session, today, rules, {facts.water_user_id: result for facts, result, _ in pending})
     outcome.evaluated += len(pending)
     outcome.changed += len(new_rows)
     if progress:

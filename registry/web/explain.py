@@ -98,3 +98,11 @@ def action(restore: str) -> tuple:
     """(action text, anchor, kind name or None, slug of its add page or None)."""
     text, anchor, kind = ACTIONS.get(restore, (restore, "", None))
     return text, anchor, kind, (kind.replace("_", "-") + "s") if kind else None
+
+
+def todo(evaluation) -> list[dict]:
+    """The findings of an evaluation as a to-do list: a veto first, then by points to regain."""
+    if evaluation is None:
+        return []
+    findings = [f for row in evaluation.rows for f in row["findings"]]
+    return sorted(findings, key=lambda f: (f["code"] != "permit.none_valid", -f["lost"]))

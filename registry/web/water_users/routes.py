@@ -83,11 +83,8 @@ def new():
 @login_required
 def detail(water_user_id: int):
     view = load_file(db.session, current_user, water_user_id)
-    latest = view.water_user.evaluations[0] if view.water_user.evaluations else None
-    todo = sorted((f for row in (latest.rows if latest else []) for f in row["findings"]),
-                  key=lambda f: (f["code"] != "permit.none_valid", -f["lost"]))
     return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
-                           todo=todo, can_edit=lambda kind: access.can_edit(current_user, kind))
+                           can_edit=lambda kind: access.can_edit(current_user, kind))
 
 
 @bp.route("/<int:water_user_id>/edit", methods=["GET", "POST"])

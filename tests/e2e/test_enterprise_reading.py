@@ -1,0 +1,84 @@
+"""An enterprise submits a reading, staff accept it, the enterprise sees it accepted and its
+score recomputed — in a real browser."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from registry.extensions import db
+from registry.models import WaterUser
+from tests import factories as f
+from tests.e2e.conftest import shoot
+
+pytestmark = pytest.mark.e2e
+TODAY = date.today()
+
+
+def _sign_in(page, base, username):
+    page.goto(f"{base}/login?lang=en")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f.PASSWORD)
+    page.click("main form button[type=submit]")
+
+
+def _sign_out(page):
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible():  # below 992 px the menu is folded
+        toggler.click()
+    page.click("nav form button[type=submit]")
+    page.wait_for_url("**/login")
+
+
+def test_enterprise_reading_is_accepted_and_the_score_follows(live_server, tablet):
+    point = f.IntakePointFactory(water_user=f.WaterUserFactory(name="义乌市青岩印染有限公司",
+                                                               opened_on=TODAY - timedelta(days=700)))
+    wu = point.water_user
+    permit = f.PermitFactory(water_user=wu, annual_volume_m3=50000)
+    permit.intake_points = [point]
+    meter = f.MeterFactory(intake_point=point, water_user=wu, installed_on=TODAY - timedelta(days=600), serial="EM-E2E-1")
+    f.CalibrationFactory(meter=meter, calibrated_on=TODAY - timedelta(days=30), next_due_on=TODAY + timedelta(days=700))
+    db.session.commit()
+    f.enterprise(wu, username="qingyan")
+    f.admin(username="officer")
+    from registry.domain.rules import load_rules
+    from registry.services import evaluations
+
+    evaluations.refresh(db.session, load_rules(), TODAY)
+    db.session.commit()
+    score_before = db.session.get(WaterUser, wu.id).score
+
+    page = tablet.new_page()
+    _sign_in(page, live_server, "qingyan")
+    page.wait_for_url(f"{live_server}/portal")
+    page.click("text=Submit a monthly reading")
+    last_month = (TODAY.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    page.select_option("select[name=meter_id]", label="EM-E2E-1")
+    page.fill("input[name=period]", last_month)
+    page.fill("input[name=volume_m3]", "90000")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server}/portal")
+    assert "Pending" in page.inner_text("#submissions")
+    shoot(page, "portal-pending-768x1024")
+    _sign_out(page)
+
+    _sign_in(page, live_server, "officer")
+    page.goto(f"{live_server}/review?lang=en")
+    assert "90,000.0 m³" in page.inner_text("main")
+    page.click("button:has-text('Accept')")
+    page.wait_for_load_state()
+    assert "Accepted." in page.inner_text("main")
+    _sign_out(page)
+
+    _sign_in(page, live_server, "qingyan")
+    page.wait_for_url(f"{live_server}/portal")
+    assert "Accepted" in page.inner_text("#submissions")
+    db.session.expire_all()
+    stored = db.session.get(WaterUser, wu.id)
+    if TODAY.month > 1:  # the month counts towards this year's use only after January
+        assert stored.score != score_before  # 90,000 m³ is far over the permitted 50,000 m³
+        assert stored.grade == "C" or stored.grade == "D"
+    assert f"{stored.score:.1f}" in page.inner_text("main")
+    shoot(page, "portal-accepted-768x1024")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
