@@ -2,6 +2,7 @@
 from registry.models.account import ROLES, Account, RegistrationRequest, account_divisions, account_water_users
 from registry.models.audit import AuditEvent, IdempotencyKey
 from registry.models.balance import BalanceTest
+from registry.models.communication import CHANNELS, ApiToken, Communication, MessageTemplate
 from registry.models.base import Base, utcnow
 from registry.models.document import DOCUMENT_KINDS, Document
 from registry.models.evaluation import Certificate, CertificateCounter, DueItem, Evaluation, RulesVersion
@@ -13,7 +14,7 @@ from registry.models.water_user import SOURCES, WATER_USER_STATUSES, Division, I
 
 __all__ = [
     "ROLES", "Account", "account_divisions", "account_water_users", "AuditEvent", "IdempotencyKey",
-    "BalanceTest", "Base", "RulesVersion", "DueItem", "CertificateCounter", "RegistrationRequest", "utcnow", "DOCUMENT_KINDS", "Document", "Certificate", "Evaluation",
+    "BalanceTest", "Base", "CHANNELS", "ApiToken", "Communication", "MessageTemplate", "RulesVersion", "DueItem", "CertificateCounter", "RegistrationRequest", "utcnow", "DOCUMENT_KINDS", "Document", "Certificate", "Evaluation",
     "CHECK_RESULTS", "ChecklistItem", "Inspection", "Rectification", "CALIBRATION_KINDS",
     "METER_TYPES", "Calibration", "Meter", "AnnualPlan", "Permit", "permit_intake_points",
     "READING_SOURCES", "READING_STATUSES", "Reading", "SOURCES", "WATER_USER_STATUSES", "Division",
