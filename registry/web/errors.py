@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
+from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from registry.api import problems
 from registry.extensions import db
 from registry.services import Forbidden, NotFound
 
@@ -26,7 +27,13 @@ MESSAGES = {
 }
 
 
+def _api() -> bool:
+    return request.path.startswith("/api/")
+
+
 def _page(status: int, message=None):
+    if _api():
+        return problems.response(status, str(message or MESSAGES.get(status, "")))
     return render_template("errors/error.html", status=status, message=message or MESSAGES.get(status, "")), status
 
 
@@ -45,7 +52,13 @@ def register(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err):
+        if _api():
+            return problems.from_http(err)
         return _page(err.code or 500)
+
+    @app.errorhandler(problems.Problem)
+    def problem(err):
+        return problems.response(err.status, err.detail, err.errors, err.headers)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

@@ -1,0 +1,131 @@
+"""Marshmallow schemas of the API, most of them derived from the models' columns so the
+OpenAPI document cannot drift from the database."""
+from __future__ import annotations
+
+import marshmallow as ma
+from sqlalchemy import inspect as sa_inspect
+
+from registry.models import (AnnualPlan, BalanceTest, Calibration, Inspection, IntakePoint, Meter, Permit, Reading,
+                             Rectification, WaterUser)
+
+_TECHNICAL = {"created_at", "updated_at", "closed_at", "closed_reason"}
+_FIELD_FOR = {"Integer": ma.fields.Integer, "Float": ma.fields.Float, "String": ma.fields.String,
+              "Text": ma.fields.String, "Date": ma.fields.Date, "Boolean": ma.fields.Boolean,
+              "UTCDateTime": ma.fields.DateTime, "JSON": ma.fields.Raw}
+
+
+def _columns(model):
+    return [c for c in sa_inspect(model).columns if c.key not in _TECHNICAL]
+
+
+def output_schema(model, name: str, extra: dict | None = None) -> type[ma.Schema]:
+    fields = {c.key: _FIELD_FOR.get(type(c.type).__name__, ma.fields.Raw)(dump_only=True, allow_none=c.nullable)
+              for c in _columns(model)}
+    fields["closed_at"] = ma.fields.DateTime(dump_only=True, allow_none=True)
+    fields["closed_reason"] = ma.fields.String(dump_only=True, allow_none=True)
+    fields.update(extra or {})
+    return ma.Schema.from_dict(fields, name=name)
+
+
+def input_schema(model, name: str, skip=(), extra: dict | None = None) -> type[ma.Schema]:
+    """Every writable column, all optional here: the service says what is required and why."""
+    fields = {c.key: _FIELD_FOR.get(type(c.type).__name__, ma.fields.Raw)(allow_none=True)
+              for c in _columns(model) if c.key not in {"id", "version", "water_user_id", *skip}}
+    fields.update(extra or {})
+    schema = ma.Schema.from_dict(fields, name=name)
+    schema.Meta = type("Meta", (), {"unknown": ma.RAISE})
+    return schema
+
+
+CalibrationOut = output_schema(Calibration, "Calibration")
+RectificationOut = output_schema(Rectification, "Rectification")
+ChecklistOut = ma.Schema.from_dict({"code": ma.fields.String(), "result": ma.fields.String(),
+                                    "note": ma.fields.String(allow_none=True)}, name="ChecklistItem")
+RECORD_OUT = {
+    "intake_point": output_schema(IntakePoint, "IntakePoint"),
+    "permit": output_schema(Permit, "Permit", {"intake_point_ids": ma.fields.List(ma.fields.Integer(), dump_only=True)}),
+    "plan": output_schema(AnnualPlan, "AnnualPlan"),
+    "meter": output_schema(Meter, "Meter", {"calibrations": ma.fields.List(ma.fields.Nested(CalibrationOut))}),
+    "calibration": CalibrationOut,
+    "balance_test": output_schema(BalanceTest, "BalanceTest"),
+    "inspection": output_schema(Inspection, "Inspection", {
+        "items": ma.fields.List(ma.fields.Nested(ChecklistOut)),
+        "rectifications": ma.fields.List(ma.fields.Nested(RectificationOut))}),
+    "rectification": RectificationOut,
+}
+ChecklistIn = ma.Schema.from_dict({"code": ma.fields.String(required=True), "result": ma.fields.String(required=True),
+                                   "note": ma.fields.String(allow_none=True)}, name="ChecklistItemInput")
+RECORD_IN = {
+    "intake_point": input_schema(IntakePoint, "IntakePointInput"),
+    "permit": input_schema(Permit, "PermitInput", skip=("renews_id", "revoked_on", "revoked_reason"),
+                           extra={"intake_point_ids": ma.fields.List(ma.fields.Integer())}),
+    "plan": input_schema(AnnualPlan, "AnnualPlanInput"),
+    "meter": input_schema(Meter, "MeterInput"),
+    "calibration": input_schema(Calibration, "CalibrationInput"),
+    "balance_test": input_schema(BalanceTest, "BalanceTestInput"),
+    "inspection": input_schema(Inspection, "InspectionInput", skip=("inspector_id", "signature_sha256"),
+                               extra={"items": ma.fields.List(ma.fields.Nested(ChecklistIn))}),
+    "rectification": input_schema(Rectification, "RectificationInput", skip=("verified_on",)),
+}
+
+WaterUserOut = output_schema(WaterUser, "WaterUser", {
+    "division": ma.fields.String(dump_only=True), "division_name": ma.fields.String(dump_only=True),
+    "industry": ma.fields.String(dump_only=True)})
+WaterUserIn = ma.Schema.from_dict({
+    "file_no": ma.fields.String(), "name": ma.fields.String(), "uscc": ma.fields.String(),
+    "division": ma.fields.String(), "industry": ma.fields.String(), "opened_on": ma.fields.Date(),
+    "legal_representative": ma.fields.String(allow_none=True), "contact_name": ma.fields.String(allow_none=True),
+    "contact_phone": ma.fields.String(allow_none=True), "email": ma.fields.String(allow_none=True),
+    "address": ma.fields.String(allow_none=True), "notes": ma.fields.String(allow_none=True)}, name="WaterUserInput")
+WaterUserIn.Meta = type("Meta", (), {"unknown": ma.RAISE})
+
+FindingOut = ma.Schema.from_dict({"code": ma.fields.String(), "lost": ma.fields.Float(), "reason": ma.fields.String(),
+                                  "restore": ma.fields.String(), "params": ma.fields.Dict()}, name="Finding")
+RuleRowOut = ma.Schema.from_dict({"rule": ma.fields.String(), "points": ma.fields.Float(),
+                                  "maximum": ma.fields.Float(), "reason": ma.fields.String(),
+                                  "findings": ma.fields.List(ma.fields.Nested(FindingOut))}, name="RuleRow")
+ComplianceOut = ma.Schema.from_dict({
+    "total": ma.fields.Float(allow_none=True), "grade": ma.fields.String(allow_none=True),
+    "veto": ma.fields.Boolean(), "rules_version": ma.fields.String(allow_none=True),
+    "evaluated_on": ma.fields.Date(allow_none=True), "rows": ma.fields.List(ma.fields.Nested(RuleRowOut))},
+    name="Compliance")
+
+WaterUserFileOut = output_schema(WaterUser, "WaterUserFile", {
+    "division": ma.fields.String(dump_only=True), "division_name": ma.fields.String(dump_only=True),
+    "industry": ma.fields.String(dump_only=True),
+    "intake_points": ma.fields.List(ma.fields.Nested(RECORD_OUT["intake_point"])),
+    "permits": ma.fields.List(ma.fields.Nested(RECORD_OUT["permit"])),
+    "plans": ma.fields.List(ma.fields.Nested(RECORD_OUT["plan"])),
+    "meters": ma.fields.List(ma.fields.Nested(RECORD_OUT["meter"])),
+    "balance_tests": ma.fields.List(ma.fields.Nested(RECORD_OUT["balance_test"])),
+    "inspections": ma.fields.List(ma.fields.Nested(RECORD_OUT["inspection"])),
+    "documents": ma.fields.List(ma.fields.Dict()),
+    "evaluation": ma.fields.Nested(ComplianceOut, allow_none=True),
+    "certificates": ma.fields.List(ma.fields.Dict()),
+})
+
+
+def page_schema(item, name: str) -> type[ma.Schema]:
+    return ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(item)), "page": ma.fields.Integer(),
+                                "per_page": ma.fields.Integer(), "total": ma.fields.Integer()}, name=name)
+
+
+WaterUserPage = page_schema(WaterUserOut, "WaterUserPage")
+ListArgs = ma.Schema.from_dict({
+    "q": ma.fields.String(load_default="", validate=ma.validate.Length(max=100)),
+    "division": ma.fields.String(load_default="", validate=ma.validate.Length(max=3)),
+    "grade": ma.fields.String(load_default="", validate=ma.validate.OneOf(["", "A", "B", "C", "D"])),
+    "page": ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100000)),
+    "per_page": ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))}, name="ListArgs")
+ReadingOut = output_schema(Reading, "Reading")
+ReadingsArgs = ma.Schema.from_dict({
+    "from": ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$")),
+    "to": ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"))}, name="ReadingsArgs")
+ReadingItemIn = ma.Schema.from_dict({
+    "meter_id": ma.fields.Raw(required=True), "period": ma.fields.Raw(required=True),
+    "volume_m3": ma.fields.Raw(required=True), "source": ma.fields.Raw(load_default="online")}, name="ReadingItem")
+ReadingBatchIn = ma.Schema.from_dict({"readings": ma.fields.List(ma.fields.Dict(), required=True,
+                                                                 validate=ma.validate.Length(max=10000))},
+                                     name="ReadingBatch")
+ReadingBatchOut = ma.Schema.from_dict({"created": ma.fields.Integer(), "unchanged": ma.fields.Integer()},
+                                      name="ReadingBatchResult")

@@ -1,0 +1,132 @@
+"""Many readings at once (telemetry gateways, the city platform): validated as a whole, all or
+nothing, idempotent on (meter, month), written in bulk, and the files' evaluations refreshed in the
+same transaction."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from registry import access, clock
+from registry.bulk import copy_rows
+from registry.models import READING_SOURCES, AuditEvent, Meter, Reading, WaterUser
+from registry.services.errors import Forbidden, ValidationError
+
+MAX_BATCH = 10_000
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    unchanged: int = 0
+
+
+def parse_month(value) -> date | None:
+    m = _MONTH.match(value) if isinstance(value, str) else None
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1950 <= int(m.group(1)) <= 2100:
+        return None
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def ingest(session: Session, actor, items: list, *, today: date | None = None) -> Outcome:
+    if getattr(actor, "role", None) not in ("bureau_admin", "inspector", "enterprise"):
+        raise Forbidden("reading")
+    if not isinstance(items, list) or len(items) > MAX_BATCH:
+        raise ValidationError({"readings": _l("Send a list of at most %(n)d readings.", n=MAX_BATCH)})
+    today = today or clock.today()
+    this_month = today.replace(day=1)
+    errors: dict[str, object] = {}
+    parsed = []
+    for i, item in enumerate(items):
+        key = f"readings[{i}]"
+        if not isinstance(item, dict):
+            errors[key] = _l("Each reading is an object.")
+            continue
+        meter_id = item.get("meter_id")
+        if isinstance(meter_id, bool) or not isinstance(meter_id, int):
+            errors[f"{key}.meter_id"] = _l("Give the meter's id as a whole number.")
+        period = parse_month(item.get("period"))
+        if period is None:
+            errors[f"{key}.period"] = _l("Enter a month as YYYY-MM.")
+        elif period > this_month:
+            errors[f"{key}.period"] = _l("The month cannot be in the future.")
+        volume = item.get("volume_m3")
+        if isinstance(volume, bool) or not isinstance(volume, (int, float)) or volume != volume or volume in (
+                float("inf"), float("-inf")):
+            errors[f"{key}.volume_m3"] = _l("Enter a number.")
+        elif volume < 0:
+            errors[f"{key}.volume_m3"] = _l("Cannot be negative.")
+        source = item.get("source", "online")
+        if source not in READING_SOURCES:
+            errors[f"{key}.source"] = _l("Choose one of the listed options.")
+        parsed.append((i, meter_id, period, volume, source))
+
+    ids = {m for _, m, *_ in parsed if isinstance(m, int) and not isinstance(m, bool)}
+    meters = {}
+    if ids:
+        stmt = access.scoped(select(Meter.id, Meter.water_user_id, Meter.installed_on, Meter.removed_on,
+                                    Meter.closed_at).join(WaterUser, WaterUser.id == Meter.water_user_id), actor)
+        meters = {row[0]: row for row in session.execute(stmt.where(Meter.id.in_(ids)))}
+    pairs = {(m, p) for _, m, p, *_ in parsed if m in meters and p is not None}
+    existing = {}
+    if pairs:
+        stmt = select(Reading.meter_id, Reading.period, Reading.volume_m3).where(
+            tuple_(Reading.meter_id, Reading.period).in_(list(pairs)), Reading.read_on.is_(None),
+            Reading.status != "rejected", Reading.closed_at.is_(None))
+        existing = {(r[0], r[1]): r[2] for r in session.execute(stmt)}
+
+    seen: set = set()
+    new_rows = []
+    outcome = Outcome()
+    status = "pending" if actor.role == "enterprise" else "accepted"
+    for i, meter_id, period, volume, source in parsed:
+        key = f"readings[{i}]"
+        if any(k.startswith(key + ".") or k == key for k in errors):
+            continue
+        meter = meters.get(meter_id)
+        if meter is None or meter[4] is not None:
+            errors[f"{key}.meter_id"] = _l("Unknown meter.")
+            continue
+        if period < meter[2].replace(day=1):
+            errors[f"{key}.period"] = _l("The meter was not installed yet in that month.")
+            continue
+        if meter[3] is not None and period > meter[3]:
+            errors[f"{key}.meter_id"] = _l("The meter had been removed by then.")
+            continue
+        if (meter_id, period) in seen:
+            errors[f"{key}.period"] = _l("The batch has this meter and month twice.")
+            continue
+        seen.add((meter_id, period))
+        if (meter_id, period) in existing:
+            if abs(existing[(meter_id, period)] - float(volume)) < 1e-9:
+                outcome.unchanged += 1
+            else:
+                errors[f"{key}.volume_m3"] = _l("This meter already has a different reading for that month.")
+            continue
+        new_rows.append({"water_user_id": meter[1], "meter_id": meter_id, "period": period, "read_on": None,
+                         "volume_m3": float(volume), "source": "enterprise" if actor.role == "enterprise" else source,
+                         "status": status, "submitted_on": today, "submitted_by_id": actor.id})
+    if errors:
+        raise ValidationError(errors)
+    if new_rows:
+        copy_rows(session, Reading.__table__, new_rows)
+        by_file = defaultdict(list)
+        for row in new_rows:
+            by_file[row["water_user_id"]].append(row["period"].strftime("%Y-%m"))
+        copy_rows(session, AuditEvent.__table__, [
+            {"actor_id": actor.id, "action": "create", "entity_type": "Reading", "entity_id": None,
+             "water_user_id": wu_id, "summary": f"readings via API: {len(months)}",
+             "changes": {"periods": [None, sorted(months)]}, "reason": None}
+            for wu_id, months in by_file.items()])
+        from registry.services import evaluations, rules_versions
+
+        evaluations.refresh(session, rules_versions.current(session), today, sorted(by_file))
+    session.commit()
+    outcome.created = len(new_rows)
+    return outcome

@@ -1,0 +1,61 @@
+"""API tokens: shown once, stored as sha256, revocable, scoped like their account."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.models import Account, ApiToken, utcnow
+from registry.services import audit
+from registry.services.errors import ValidationError
+
+PREFIX = "ywr_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, actor, account: Account, name: str | None = None) -> str:
+    """A new token for ``account``; the plain value is returned once and never stored."""
+    if actor is not None and getattr(actor, "id", None) != account.id and getattr(actor, "role", None) != "bureau_admin":
+        raise ValidationError({"account": _l("You may create tokens only for yourself.")})
+    name = (name or "API").strip()[:100] or "API"
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(account_id=account.id, name=name, token_hash=_digest(token))
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "create", row, entity="ApiToken", summary=f"API token {name} for {account.username}",
+                 changes={"name": [None, name], "account": [None, account.username]})
+    session.commit()
+    return token
+
+
+def account_for(session: Session, token: str | None) -> Account | None:
+    """The active account behind a Bearer token (and note when it was last used), or None."""
+    if not token or not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token),
+                                                 ApiToken.revoked_at.is_(None))).scalar_one_or_none()
+    if row is None:
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or not account.is_active:
+        return None
+    row.last_used_at = utcnow()
+    session.commit()
+    return account
+
+
+def revoke(session: Session, actor, row: ApiToken, reason: str) -> ApiToken:
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _l("Give a reason for this change.")})
+    row.revoked_at, row.revoked_reason = utcnow(), reason.strip()[:1000]
+    session.flush()
+    audit.record(session, actor, "revoke", row, entity="ApiToken", reason=row.revoked_reason,
+                 summary=f"API token {row.name}")
+    session.commit()
+    return row
