@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench import recompute
+from bench import certificates, recompute
 
-BENCHES = {"recompute": recompute.run}
+BENCHES = {"recompute": recompute.run, "certificates": certificates.run}
 
 
 def main() -> None:

@@ -4,8 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class DatabaseId(IntegerConverter):
+    """Ids in URLs fit a database integer; a larger number is simply not found (404), never a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -14,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     It never creates tables or runs migrations; ``flask db upgrade`` does that.
     """
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = DatabaseId
     from registry import config as settings
 
     settings.load(app, config)
@@ -37,6 +47,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     i18n.init_app(app)
+    from registry import api
+
+    api.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -49,6 +62,8 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.records.routes import bp as records_bp
     from registry.web.water_users.routes import bp as water_users_bp
     from registry.web.certificates.routes import bp as certificates_bp
+    from registry.web.communications.routes import bp as communications_bp
+    from registry.web.visits.routes import bp as visits_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -59,12 +74,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(certificates_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(communications_bp)
+    app.register_blueprint(visits_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from registry.web import errors
+    from registry.web import errors, security
 
     errors.register(app)
+    security.register(app)
+    app.register_blueprint(security.bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -120,3 +120,97 @@ def recompute_command(everything, file_numbers):
     elapsed = max(time.perf_counter() - started, 1e-9)
     click.echo(f"evaluated {outcome.evaluated} water users in {elapsed:.1f} s ({outcome.evaluated / elapsed:.0f} users/s); "
                f"{outcome.changed} results changed")
+
+
+@registry_cli.command("create-token")
+@click.argument("username")
+@click.option("--name", default="API", show_default=True)
+@with_appcontext
+def create_token_command(username, name):
+    """Print a new API token for USERNAME once (only its hash is stored)."""
+    from registry.models import Account
+    from registry.services.tokens import create_token
+
+    account = db.session.execute(select(Account).where(Account.username == username)).scalar_one_or_none()
+    if account is None:
+        click.echo(f"error: no account {username}", err=True)
+        sys.exit(2)
+    click.echo(create_token(db.session, None, account, name))
+
+
+@registry_cli.command("remind")
+@click.option("--dry-run", is_flag=True, help="list the reminders that would be created; change and send nothing")
+@with_appcontext
+def remind_command(dry_run):
+    """Create today's reminders (permit renewal, calibration, balance test, plan, readings,
+    rectification, certificates) once per item and step, then send the queued e-mails.
+
+    Safe to run every night: a rerun creates and sends nothing new. Without REGISTRY_MAIL_SERVER
+    and REGISTRY_MAIL_SENDER the e-mails stay queued in the outbox.
+    """
+    from registry.services import mailer, reminders, rules_versions
+
+    rules = rules_versions.current(db.session)
+    settings = reminders.Settings.from_config(current_app.config)
+    total = db.session.execute(
+        select(func.count()).select_from(WaterUser).where(WaterUser.status != "closed")).scalar_one()
+    started = time.perf_counter()
+    with click.progressbar(length=total, label="checking files", file=sys.stderr) as bar:
+        result = reminders.run(db.session, clock.today(), rules, settings, dry_run=dry_run, progress=bar.update)
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    channels = ", ".join(f"{result.created[c]} {c}" for c in ("in_app", "email", "letter"))
+    if dry_run:
+        for planned in result.planned:
+            r = planned.reminder
+            click.echo(f"would remind {planned.file_no}: {r.topic} {r.step} ({r.item_key}) by {', '.join(planned.channels)}")
+        click.echo(f"checked {result.files} water users in {elapsed:.1f} s ({result.files / elapsed:.0f} users/s); "
+                   f"would create {result.reminders} reminders ({channels}); nothing was changed or sent")
+        return
+    click.echo(f"checked {result.files} water users in {elapsed:.1f} s ({result.files / elapsed:.0f} users/s); "
+               f"created {result.reminders} reminders ({channels})")
+    mail = mailer.MailSettings.from_config(current_app.config)
+    if mail is None:
+        click.echo("mail is not configured (REGISTRY_MAIL_SERVER, REGISTRY_MAIL_SENDER): e-mails stay in the outbox")
+        return
+    from registry.models import Communication
+
+    queued = db.session.execute(select(func.count()).select_from(Communication).where(
+        Communication.channel == "email", Communication.status == "queued")).scalar_one()
+    started = time.perf_counter()
+    try:
+        with click.progressbar(length=queued, label=f"sending via {mail.where}", file=sys.stderr) as bar:
+            sent = reminders.deliver(db.session, mail, progress=bar.update)
+    except mailer.MailServerUnavailable as err:
+        click.echo(f"error: cannot send e-mail: {err}; {queued} e-mails stay queued for the next run", err=True)
+        sys.exit(1)
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    done = sent.sent + sent.failed
+    click.echo(f"sent {sent.sent} e-mails in {elapsed:.1f} s ({done / elapsed:.0f} mails/s); {sent.failed} refused "
+               f"(a letter is due for each), {sent.deferred} deferred to the next run")
+    if sent.stopped:
+        click.echo(f"error: the mail server stopped answering: {sent.stopped}", err=True)
+        sys.exit(1)
+
+
+@registry_cli.command("check-deploy")
+@with_appcontext
+def check_deploy_command():
+    """Report settings that are unsafe for production; exits 1 when any is found."""
+    config = current_app.config
+    problems = []
+    if config.get("ENV") != "production":
+        problems.append("REGISTRY_ENV is not 'production'")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append("session cookies are not Secure (serve over HTTPS with REGISTRY_ENV=production)")
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        problems.append("the database is SQLite: use PostgreSQL (REGISTRY_DATABASE_URL=postgresql+psycopg://...)")
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory"):
+        problems.append("rate limits are kept in memory: set REGISTRY_RATELIMIT_STORAGE_URI=redis://... for several workers")
+    if len(str(config.get("SECRET_KEY") or "")) < 32:
+        problems.append("REGISTRY_SECRET_KEY is shorter than 32 characters")
+    if str(config.get("PUBLIC_URL", "")).startswith("http://"):
+        problems.append("REGISTRY_PUBLIC_URL is not https:// (certificate QR codes would point to plain HTTP)")
+    for line in problems:
+        click.echo(f"unsafe: {line}")
+    click.echo("deploy check: " + ("no problems found" if not problems else f"{len(problems)} problems"))
+    sys.exit(1 if problems else 0)

@@ -42,6 +42,17 @@ DEFAULTS = {
     "BUREAU_NAME_EN": "Yiwu Water Bureau",
     "VERIFY_RATELIMIT": "30 per minute",
     "CERTIFICATE_AUTO_REVOKE": True,
+    # Reminders (issue 9): SMTP for e-mail. Without MAIL_SERVER and MAIL_SENDER nothing is sent and
+    # reminders wait in the bureau's outbox. MAIL_USE_TLS upgrades with STARTTLS, MAIL_USE_SSL
+    # connects with implicit TLS (port 465); MAIL_TIMEOUT (seconds) bounds every SMTP exchange.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_SENDER": None,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_TIMEOUT": 10,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
 }
 
 

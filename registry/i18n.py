@@ -82,8 +82,19 @@ LABELS = {
     "action": {"create": _l("created"), "update": _l("changed"), "close": _l("closed"), "renew": _l("renewed"),
                "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
                "revoke": _l("revoked"), "publish": _l("published"), "submit": _l("submitted"), "answer": _l("answered"), "lock": _l("locked"),
-               "sign_in": _l("signed in"), "issue": _l("issued")},
+               "sign_in": _l("signed in"), "issue": _l("issued"), "remind": _l("reminded"), "send": _l("sent"),
+               "fail": _l("failed to deliver"), "post": _l("posted"), "acknowledge": _l("acknowledged")},
     "certificate_status": {"valid": _l("Valid"), "expired": _l("Expired"), "revoked": _l("Revoked")},
+    "channel": {"email": _l("E-mail"), "in_app": _l("Portal notice"), "letter": _l("Letter")},
+    "communication_status": {"queued": _l("Not sent yet"), "sent": _l("Sent"), "failed": _l("Failed"),
+                             "acknowledged": _l("Acknowledged"), "letter_due": _l("Letter due"),
+                             "not_needed": _l("Not needed (acknowledged)")},
+    "topic": {"permit_renewal": _l("Permit renewal"), "calibration": _l("Meter verification"),
+              "service_life": _l("Meter service life"), "balance_test": _l("Water-balance test"),
+              "annual_plan": _l("Annual water-use plan"), "monthly_readings": _l("Monthly readings"),
+              "rectification": _l("Rectification deadline"), "certificate_issued": _l("Certificate issued"),
+              "certificate_revoked": _l("Certificate revoked")},
+    "language": {"zh_CN": _l("Chinese"), "en": _l("English")},
 }
 
 

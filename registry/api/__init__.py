@@ -6,12 +6,42 @@ the web forms; errors are ``application/problem+json`` (RFC 9457).
 """
 from __future__ import annotations
 
+import http
+
+import marshmallow as ma
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+PROBLEM = "application/problem+json"
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, with the per-field messages under ``errors``."""
+
+    type = ma.fields.String()
+    status = ma.fields.Integer()
+    title = ma.fields.String()
+    detail = ma.fields.String()
+    errors = ma.fields.Dict()
 
 
 class RegistryApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+
     def _register_error_handlers(self):
         """Errors are answered by registry.web.errors, which picks HTML or problem+json by path."""
+
+    def _register_responses(self):
+        """Document every error response as application/problem+json, as they are sent."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 api = RegistryApi()

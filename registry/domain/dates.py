@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: see isleap
 
 

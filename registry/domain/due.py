@@ -197,14 +197,21 @@ def meter_service_life_ends_on(meter: MeterFact, rules: Rules) -> date | None:
 
 
 def last_balance_test(facts: FileFacts) -> BalanceTestFact | None:
-    return max(facts.balance_tests, key=lambda t: (t.tested_on, t.id), default=None)
+    tests = facts.balance_tests
+    if len(tests) == 1:  # the usual case: nothing to compare
+        return tests[0]
+    return max(tests, key=lambda t: (t.tested_on, t.id), default=None)
 
 
 def balance_test_due_on(facts: FileFacts, rules: Rules) -> date:
     """Next water-balance test due (GB/T 12452-2022): the interval after the last test, or
     ``first_test_due_months`` after the file opened. A report naming an earlier next date
     is held to it; a later one cannot stretch the rules' interval."""
-    last = last_balance_test(facts)
+    return balance_test_due_after(last_balance_test(facts), facts, rules)
+
+
+def balance_test_due_after(last: BalanceTestFact | None, facts: FileFacts, rules: Rules) -> date:
+    """:func:`balance_test_due_on` given :func:`last_balance_test` already found."""
     due = balance.balance_test_due_on(
         None if last is None else last.tested_on, facts.opened_on, rules
     )

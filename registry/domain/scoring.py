@@ -94,7 +94,7 @@ Edge cases, decided here:
 - *Inspections*: a rectification is overdue when its status is not ``verified`` (an
   answered one awaiting verification included) and its deadline < today. One finding
   each, earliest deadline first; once the floor 0 is reached further ones lose 0.
-- *Rounding*: all arithmetic is exact (fractions; volumes read as their decimal text); each
+- *Rounding*: all arithmetic is exact (integer ratios; volumes read as their decimal text); each
   rule's points are rounded half up to ``points_decimals``; the total is the sum of the
   rounded points. Findings' ``lost`` are rounded the same way and the largest one absorbs
   the rounding gap, so a row's ``lost`` always add up to ``maximum − points``.
@@ -117,7 +117,7 @@ from registry.domain import balance, calibration
 from registry.domain.dates import add_months, month_start
 from registry.domain.due import (
     VALID_PERMIT_STATUSES,
-    balance_test_due_on,
+    balance_test_due_after,
     last_balance_test,
     meter_calibration_due_on,
     meter_service_life_ends_on,
@@ -252,9 +252,12 @@ def _built(cls: type[_T], fields: dict[str, Any]) -> _T:
     """``cls(**fields)`` for the frozen result classes above, built directly: a frozen
     dataclass's ``__init__`` sets each field through ``object.__setattr__``, which made up
     a quarter of scoring a file. Same instance: the fields in ``__dict__``, in order."""
-    instance = object.__new__(cls)
+    instance = _new(cls)
     instance.__dict__.update(fields)
     return instance
+
+
+_new = object.__new__
 
 
 assert not any(hasattr(cls, "__post_init__") for cls in (Finding, RuleRow, Evaluation))
@@ -270,13 +273,12 @@ assert not any(hasattr(cls, "__post_init__") for cls in (Finding, RuleRow, Evalu
 # division. Same values, same decisions; never normalised, because nothing needs it.
 
 Ratio = tuple[int, int]
-_POW10 = tuple(10**i for i in range(20))  # repr() writes at most 17 digits without exponent
 # Below 1e12 adjacent floats are less than 2⁻¹³ apart, far closer than 0.001: two different
 # numbers of at most three decimals never read as the same float there.
 _FAST_LIMIT = 1e12
 
 
-def _decimal(value: float | int) -> Ratio:
+def _decimal(value: float) -> Ratio:
     """A float as the decimal it was written as (``0.95`` → 95/100, not its binary value).
 
     That decimal is ``repr``'s: the shortest that reads back as the same float. Volumes have
@@ -284,21 +286,24 @@ def _decimal(value: float | int) -> Ratio:
     is the float, that decimal reads back as it, is the only one of at most three decimals
     that does (see ``_FAST_LIMIT``) and no longer one is shorter, so it is ``repr``'s.
     """
-    if -_FAST_LIMIT < value < _FAST_LIMIT:
-        for scale in (10, 100, 1000):
-            k = round(value * scale)
-            if k / scale == value:
-                return k, scale
+    try:
+        if -_FAST_LIMIT < value < _FAST_LIMIT:
+            for scale in (10, 100, 1000):
+                k = round(value * scale)
+                if k / scale == value:
+                    return k, scale
+    except TypeError:
+        pass  # not a number: float() reads it, or raises, as before
     return _decimal_of_repr(value)
 
 
-def _decimal_of_repr(value: float | int) -> Ratio:
+def _decimal_of_repr(value: float) -> Ratio:
     """:func:`_decimal` the long way: read ``repr``'s digits. Exponent forms (``1e-05``),
     inf and nan are left to Fraction, which reads them exactly (or raises) as before."""
     text = repr(float(value))
     whole, dot, digits = text.partition(".")
     if dot and "e" not in digits:
-        return int(whole + digits), _POW10[len(digits)]
+        return int(whole + digits), 10 ** len(digits)
     exact = Fraction(text)
     return exact.numerator, exact.denominator
 
@@ -307,7 +312,7 @@ def _decimal_sum(values: list[float]) -> Ratio:
     """Σ :func:`_decimal`, exactly; monthly volumes mostly have one decimal: kept in tenths."""
     tenths, rest = 0, (0, 1)
     for value in values:
-        if -_FAST_LIMIT < value < _FAST_LIMIT:
+        if type(value) is float and -_FAST_LIMIT < value < _FAST_LIMIT:
             k = round(value * 10)
             if k / 10 == value:  # the decimal is k/10, as in _decimal
                 tenths += k
@@ -349,10 +354,6 @@ def _percent(numerator: int, denominator: int) -> float | None:
         return None
 
 
-def _iso(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
 # --- what a rules version and a day fix, computed once ----------------------------------
 #
 # The nightly recompute scores every file against one rules version on one day: everything
@@ -382,6 +383,10 @@ class _Day:
     # due date passed)
     record_months: tuple[tuple[date, date, int, Record, bool], ...]
     record_month_starts: tuple[date, ...]  # their months, to bisect
+    month_records: dict[date, Record]  # reading_month records of this year's ended months
+
+
+_CACHE_SIZE = 4096  # per cache; cleared when full (they refill in a few files)
 
 
 @dataclass
@@ -391,10 +396,12 @@ class _Derived:
     rules: Rules
     scale: int  # 10 ** points_decimals
     maximum: dict[str, int]
-    full_rows: dict[str, RuleRow]  # the row of a rule at full marks: shared, it is frozen
+    full_rows: dict[str, tuple[RuleRow, int]]  # a rule at full marks: shared row (frozen),
+    # and its points in units of 1/scale
     target: Ratio  # online target_ratio, as its decimal
     tiers: tuple[_Tier, ...]
     grade_names: tuple[str, ...]
+    judges: tuple[tuple[str, Any, RuleRow, int], ...]  # (rule, judge, its full row, points)
     grades: dict[tuple[float, bool, str | None], str] = field(default_factory=dict)
     balance_required: dict[str | None, bool] = field(default_factory=dict)
     days: dict[date, _Day] = field(default_factory=dict)
@@ -402,15 +409,18 @@ class _Derived:
     def day(self, today: date) -> _Day:
         day = self.days.get(today)
         if day is None:
-            if len(self.days) >= 64:
+            if len(self.days) >= 64:  # a night uses one day; tests use many
                 self.days.clear()
             day = self.days[today] = _day(today, self.rules)
         return day
 
     def grade(self, total: float, veto: bool, cap: str | None) -> str:
+        """``rules.evaluation.grade_for``, remembered (totals are a few hundred values)."""
         key = (total, veto, cap)
         grade = self.grades.get(key)
         if grade is None:
+            if len(self.grades) >= _CACHE_SIZE:
+                self.grades.clear()
             grade = self.grades[key] = self.rules.evaluation.grade_for(total, veto=veto, cap=cap)
         return grade
 
@@ -418,23 +428,31 @@ class _Derived:
         """:func:`balance.balance_test_required`, remembered per code (a few hundred exist)."""
         required = self.balance_required.get(industry_code)
         if required is None:
+            if len(self.balance_required) >= _CACHE_SIZE:
+                self.balance_required.clear()
             required = balance.balance_test_required(industry_code, self.rules)
             self.balance_required[industry_code] = required
         return required
 
 
+def _month_starts(start: date, end: date) -> list[date]:
+    months = []
+    while start < end:
+        months.append(start)
+        start = add_months(start, 1)
+    return months
+
+
 def _day(today: date, rules: Rules) -> _Day:
     section = rules.evaluation
-    year_start, through = date(today.year, 1, 1), month_start(today)
+    year_start, this_month = date(today.year, 1, 1), month_start(today)
+    through = this_month  # planned use: the months that have ended
     elapsed = (through - year_start).days
-    this_month = month_start(today)
-    months = []
-    month = add_months(this_month, -section.records.window_months)
-    while month < this_month:
+    months = []  # records: the last window_months ended months
+    for month in _month_starts(add_months(this_month, -section.records.window_months), this_month):
         deadline = reading_due_on(month, rules)
         month_id = reading_month_id(month)
         months.append((month, deadline, month_id, ("reading_month", month_id), today > deadline))
-        month = add_months(month, 1)
     first = today - timedelta(days=section.online_monitoring.window_days)
     last = today - timedelta(days=1)  # today is not over: its data may still arrive
     return _Day(
@@ -448,17 +466,24 @@ def _day(today: date, rules: Rules) -> _Day:
         through_iso=(through - timedelta(days=1)).isoformat() if elapsed else None,
         record_months=tuple(months),
         record_month_starts=tuple(m[0] for m in months),
+        month_records={month: ("reading_month", reading_month_id(month))
+                       for month in _month_starts(year_start, through)},
     )
+
+
+def _full_row(rule: str, maximum: int, decimals: int) -> tuple[RuleRow, int]:
+    return RuleRow(rule, float(maximum), float(maximum), ()), maximum * 10**decimals
 
 
 def _derive(rules: Rules) -> _Derived:
     section = rules.evaluation
+    full_rows = {rule: _full_row(rule, section.points_of(rule), section.points_decimals)
+                 for rule in RULE_IDS}
     return _Derived(
         rules=rules,
         scale=10**section.points_decimals,
         maximum={rule: section.points_of(rule) for rule in RULE_IDS},
-        full_rows={rule: RuleRow(rule, float(section.points_of(rule)),
-                                 float(section.points_of(rule)), ()) for rule in RULE_IDS},
+        full_rows=full_rows,
         target=_decimal(section.online_monitoring.target_ratio),
         tiers=tuple(
             _Tier(t, None, None) if t.up_to_percent is None
@@ -466,6 +491,7 @@ def _derive(rules: Rules) -> _Derived:
             for t in section.planned_use.over_plan_tiers
         ),
         grade_names=section.grade_names,
+        judges=tuple((rule, judge, *full_rows[rule]) for rule, judge in _JUDGES),
     )
 
 
@@ -484,6 +510,9 @@ def _derived(rules: Rules) -> _Derived:
 
 
 # --- judging ---------------------------------------------------------------------------
+#
+# A judge returns None when its rule earns its full points and loses nothing (most rules
+# of most files), else a _Judgement with the exact points and what was lost.
 
 
 @dataclass(slots=True)
@@ -498,7 +527,7 @@ class _Loss:
 @dataclass(slots=True)
 class _Judgement:
     points: Ratio
-    losses: list[_Loss] | tuple[()] = ()
+    losses: list[_Loss]
     veto: bool = False
     cap: str | None = None
 
@@ -510,16 +539,12 @@ class _Context:
     rules: Rules
     derived: _Derived
     day: _Day
-    valid: tuple[PermitFact, ...]
-    renewal_due: tuple[PermitFact, ...]  # the valid ones within the renewal window
+    valid: list[PermitFact]
+    renewal_due: list[PermitFact]  # the valid ones within the renewal window
     reference: PermitFact | None
     volume: float
     meters: tuple[MeterFact, ...]  # in service today
     periods: list[date]  # of facts.monthly_readings, in their order
-
-
-def _whole(points: int) -> Ratio:
-    return points, 1
 
 
 def _clamped(deductions: list[tuple[int, _Loss]], points: int) -> _Judgement:
@@ -531,26 +556,18 @@ def _clamped(deductions: list[tuple[int, _Loss]], points: int) -> _Judgement:
         loss.raw = (lost, 1)
         remaining -= lost
         losses.append(loss)
-    return _Judgement(_whole(remaining), losses)
+    return _Judgement((remaining, 1), losses)
 
 
 def _permit_order(p: PermitFact) -> tuple[date, int]:
     return p.valid_to, p.id
 
 
-def _permit(c: _Context) -> _Judgement:
+def _permit(c: _Context) -> _Judgement | None:
     section = c.rules.evaluation.permit
     valid = c.valid
     if not valid:
-        latest = max(c.facts.permits, key=_permit_order, default=None)
-        params = {
-            "latest_number": None if latest is None else latest.number,
-            "latest_valid_to": None if latest is None else latest.valid_to.isoformat(),
-            "latest_status": None if latest is None else permit_status_of(latest, c.today, c.rules),
-        }
-        records = () if latest is None else (("permit", latest.id),)
-        loss = _Loss("permit.none_valid", _whole(section.points), params, records, "apply_permit")
-        return _Judgement(_whole(0), [loss], veto=section.veto_without_valid_permit)
+        return _no_valid_permit(c)
     # Valid permits pool their intake points (one permit: its own set will do).
     if len(valid) == 1:
         covered = valid[0].intake_point_ids
@@ -560,7 +577,7 @@ def _permit(c: _Context) -> _Judgement:
     uncovered = [point for point in intake_points if point.id not in covered]
     expiring = [p for p in c.renewal_due if not renewal_applied(p, c.today)]
     if not uncovered and not expiring:
-        return _Judgement(_whole(section.points))
+        return None
     deductions: list[tuple[int, _Loss]] = []
     if uncovered:
         params = {
@@ -569,7 +586,7 @@ def _permit(c: _Context) -> _Judgement:
             "names": [point.name for point in uncovered],
         }
         records = tuple(("intake_point", point.id) for point in uncovered)
-        loss = _Loss("permit.uncovered_intake", _whole(0), params, records,
+        loss = _Loss("permit.uncovered_intake", (0, 1), params, records,
                      "extend_permit_coverage")
         deductions.append((section.uncovered_intake_deduction, loss))
     if expiring:
@@ -582,10 +599,23 @@ def _permit(c: _Context) -> _Judgement:
             "numbers": [p.number for p in expiring],
         }
         records = tuple(("permit", p.id) for p in expiring)
-        loss = _Loss("permit.renewal_not_applied", _whole(0), params, records,
+        loss = _Loss("permit.renewal_not_applied", (0, 1), params, records,
                      "apply_permit_renewal")
         deductions.append((section.renewal_not_applied_deduction, loss))
     return _clamped(deductions, section.points)
+
+
+def _no_valid_permit(c: _Context) -> _Judgement:
+    section = c.rules.evaluation.permit
+    latest = max(c.facts.permits, key=_permit_order, default=None)
+    params = {
+        "latest_number": None if latest is None else latest.number,
+        "latest_valid_to": None if latest is None else latest.valid_to.isoformat(),
+        "latest_status": None if latest is None else permit_status_of(latest, c.today, c.rules),
+    }
+    records = () if latest is None else (("permit", latest.id),)
+    loss = _Loss("permit.none_valid", (section.points, 1), params, records, "apply_permit")
+    return _Judgement((0, 1), [loss], veto=section.veto_without_valid_permit)
 
 
 def _meter_records(meters: list[MeterFact]) -> tuple[Record, ...]:
@@ -611,8 +641,8 @@ def _metering(c: _Context) -> _Judgement:
     losses: list[_Loss] = []
     # Coverage: coverage_points × metered points ÷ points (0 with no point on file).
     if not points:
-        coverage = _whole(0)
-        losses.append(_Loss("metering.no_intake_points", _whole(section.coverage_points), {},
+        coverage = (0, 1)
+        losses.append(_Loss("metering.no_intake_points", (section.coverage_points, 1), {},
                             (), "register_intake_point"))
     else:
         metered = {m.intake_point_id for m in meters}
@@ -629,7 +659,7 @@ def _metering(c: _Context) -> _Judgement:
             losses.append(_Loss("metering.intake_without_meter", lost, params, records,
                                 "add_meter"))
     if not meters:
-        losses.append(_Loss("metering.no_meter_in_service", _whole(section.calibration_points),
+        losses.append(_Loss("metering.no_meter_in_service", (section.calibration_points, 1),
                             {}, (), "add_meter"))
         return _Judgement(coverage, losses)
     past_life, unverified = [], []
@@ -652,15 +682,17 @@ def _metering(c: _Context) -> _Judgement:
     if past_life:
         losses.append(_meter_loss("metering.meter_past_service_life", past_life, share, count,
                                   "replace_meter"))
+    if not losses and section.coverage_points + section.calibration_points == section.points:
+        return None  # every point metered, every meter verified
     earned = (coverage[0] * count + verified * coverage[1], coverage[1] * count)
     return _Judgement(earned, losses)
 
 
-def _online_monitoring(c: _Context) -> _Judgement:
+def _online_monitoring(c: _Context) -> _Judgement | None:
     section = c.rules.evaluation.online_monitoring
     full = section.points
     if not online_monitoring_required(c.volume, c.rules):
-        return _Judgement(_whole(full))
+        return None
     online_days = c.facts.online_days
     days = len(online_days) - len(online_days - c.day.online_window)  # days in the window
     # earned = full × min(1, days ÷ window ÷ target), target = p/q as written (0.95 = 95/100):
@@ -668,7 +700,7 @@ def _online_monitoring(c: _Context) -> _Judgement:
     window = section.window_days
     p, q = c.derived.target
     if full == 0 or days * q >= window * p:
-        return _Judgement(_whole(full))
+        return None
     params = {
         "days_with_data": days,
         "window_days": window,
@@ -677,27 +709,10 @@ def _online_monitoring(c: _Context) -> _Judgement:
         "to": c.day.online_last.isoformat(),
         "permitted_m3": float(c.volume),
     }
-    records = tuple(("meter", m.id) for m in c.meters)
+    records = tuple([("meter", m.id) for m in c.meters])
     lost = (full * (window * p - days * q), window * p)
     loss = _Loss("online.coverage", lost, params, records, "connect_online_monitoring")
     return _Judgement((full * days * q, window * p), [loss])
-
-
-def _over_plan_tier(tiers: tuple[_Tier, ...], over: Ratio | None) -> OverPlanTier:
-    """``PlannedUseScoring.tier_for`` on an exact ratio (None: over without bound).
-
-    The bound is compared as the float's exact value, as comparing a Fraction with a float
-    does; ``including`` decides the bound itself (20 % is *major*, 40 % still *major*).
-    """
-    for t in tiers:
-        if t.bound is None:
-            return t.tier
-        if over is None:
-            continue
-        left, right = over[0] * t.bound[1], t.bound[0] * over[1]  # over vs bound
-        if left < right or (t.tier.including and left == right):
-            return t.tier
-    raise StopIteration  # as tier_for's next() on tiers without an unbounded last one
 
 
 # Most files use well within their plan: floats show it, and only files near or over a
@@ -735,23 +750,42 @@ def _clearly_within(volumes: list[float], basis: float, permitted: float, day: _
     return 100.0 * use < right * (1 - _MARGIN) and use < permitted * (1 - _MARGIN)
 
 
+def _over_plan_tier(tiers: tuple[_Tier, ...], over: Ratio | None) -> OverPlanTier:
+    """``PlannedUseScoring.tier_for`` on an exact ratio (None: over without bound).
+
+    The bound is compared as the float's exact value, as comparing a Fraction with a float
+    does; ``including`` decides the bound itself (20 % is *major*, 40 % still *major*).
+    """
+    for t in tiers:
+        if t.bound is None:
+            return t.tier
+        if over is None:
+            continue
+        left, right = over[0] * t.bound[1], t.bound[0] * over[1]  # over vs bound
+        if left < right or (t.tier.including and left == right):
+            return t.tier
+    raise StopIteration  # as tier_for's next() on tiers without an unbounded last one
+
+
 _period = attrgetter("period")
 _volume = attrgetter("volume_m3")
 _submitted = attrgetter("first_submitted_on")
 
 
-def _months_this_year(c: _Context) -> list[Any]:
-    """Readings of this year's ended months (1 January ≤ period < this month), by period.
+def _months_this_year(c: _Context) -> tuple[list[Any], list[date]]:
+    """Readings of this year's ended months (1 January ≤ period < this month), by period,
+    and their periods.
 
     The loader passes readings sorted by period: then two bisections find them.
     """
     readings, periods = c.facts.monthly_readings, c.periods
     start, end = c.day.year_start, c.day.through
     if periods == sorted(periods):
-        return list(readings[bisect_left(periods, start):bisect_left(periods, end)])
+        lo, hi = bisect_left(periods, start), bisect_left(periods, end)
+        return list(readings[lo:hi]), periods[lo:hi]
     months = [r for r in readings if start <= r.period < end]
     months.sort(key=_period)  # stable: readings of one period keep their order
-    return months
+    return months, list(map(_period, months))
 
 
 def _planned_use(c: _Context) -> _Judgement:
@@ -766,10 +800,10 @@ def _planned_use(c: _Context) -> _Judgement:
         earned = 0
         params = {"year": year, "permitted_m3": float(c.volume),
                   "threshold_m3": c.rules.thresholds.plan_required_m3_per_year}
-        losses.append(_Loss("planned_use.no_plan", _whole(section.plan_points), params,
+        losses.append(_Loss("planned_use.no_plan", (section.plan_points, 1), params,
                             permit_record, "submit_plan"))
 
-    months = _months_this_year(c)
+    months, periods = _months_this_year(c)
     volumes = list(map(_volume, months))
     if plan is not None:
         basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
@@ -777,7 +811,8 @@ def _planned_use(c: _Context) -> _Judgement:
         basis, basis_kind, basis_records = c.volume, "permit", permit_record
     within = c.derived.tiers[0]
     if _clearly_within(volumes, basis, c.volume, day, within.up_to):
-        return _Judgement(_whole(earned + within.tier.points), losses)
+        earned += within.tier.points
+        return None if not losses and earned == section.points else _Judgement((earned, 1), losses)
     use_num, use_den = _decimal_sum(volumes)
     # allowance = basis × elapsed ÷ days in the year. Over the common denominator
     # use_den · basis_den · year_days, use and allowance are the integers below.
@@ -796,14 +831,16 @@ def _planned_use(c: _Context) -> _Judgement:
     volume_num, volume_den = _decimal(c.volume)
     over_permit = use_num * volume_den > volume_num * use_den  # above the permitted volume
     if not (over_plan or over_permit):
-        return _Judgement(_whole(earned), losses)
+        return _Judgement((earned, 1), losses)
     use_params = {
         "use_m3": use_num / use_den,  # as float(Fraction): int / int, correctly rounded
         "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),
     }
-    month_records = tuple([("reading_month", reading_month_id(r.period)) for r in months])
+    month_records = tuple(map(day.month_records.get, periods))
+    if None in month_records:  # a period not on the 1st: not precomputed
+        month_records = tuple([("reading_month", reading_month_id(p)) for p in periods])
     if over_plan:
         params = {
             **use_params,
@@ -811,64 +848,66 @@ def _planned_use(c: _Context) -> _Judgement:
             "over_percent": None if over is None else _percent(*over),
             "severity": tier.severity,
         }
-        losses.append(_Loss("planned_use.over_plan", _whole(tiers[0].points - tier.points),
+        losses.append(_Loss("planned_use.over_plan", (tiers[0].points - tier.points, 1),
                             params, basis_records + month_records, "reduce_intake"))
     cap = None
     if over_permit:
         cap = section.over_permit_grade_cap
         params = {**use_params, "permitted_m3": float(c.volume), "grade_cap": cap}
-        losses.append(_Loss("planned_use.over_permit", _whole(0), params,
+        losses.append(_Loss("planned_use.over_permit", (0, 1), params,
                             permit_record + month_records, "apply_permit_change"))
-    return _Judgement(_whole(earned), losses, cap=cap)
+    return _Judgement((earned, 1), losses, cap=cap)
 
 
-def _water_balance(c: _Context) -> _Judgement:
-    full = c.rules.evaluation.water_balance.points
+def _water_balance(c: _Context) -> _Judgement | None:
     if not c.derived.balance_test_required(c.facts.industry_code):
-        return _Judgement(_whole(full))
-    due_on = balance_test_due_on(c.facts, c.rules)
-    if c.today <= due_on:
-        return _Judgement(_whole(full))
+        return None
     last = last_balance_test(c.facts)
+    due_on = balance_test_due_after(last, c.facts, c.rules)
+    if c.today <= due_on:
+        return None
+    full = c.rules.evaluation.water_balance.points
     params: dict[str, Any] = {"due_on": due_on.isoformat(), "days_overdue": (c.today - due_on).days}
     if last is None:
         params |= {"opened_on": c.facts.opened_on.isoformat(),
                    "first_test_due_months": c.rules.water_balance.first_test_due_months}
-        loss = _Loss("water_balance.never_tested", _whole(full), params, (), "book_balance_test")
+        loss = _Loss("water_balance.never_tested", (full, 1), params, (), "book_balance_test")
     else:
         params |= {"last_tested_on": last.tested_on.isoformat(),
                    "interval_years": c.rules.water_balance.interval_years}
-        loss = _Loss("water_balance.overdue", _whole(full), params, (("balance_test", last.id),),
+        loss = _Loss("water_balance.overdue", (full, 1), params, (("balance_test", last.id),),
                      "book_balance_test")
-    return _Judgement(_whole(0), [loss])
+    return _Judgement((0, 1), [loss])
 
 
-def _records(c: _Context) -> _Judgement:
-    full = c.rules.evaluation.records.points
+_NO_READING = object()
+
+
+def _records(c: _Context) -> _Judgement | None:
     day = c.day
     # The window starts no earlier than the month the file was opened.
-    opened_on = c.facts.opened_on
-    starts = day.record_month_starts
+    opened_on, starts = c.facts.opened_on, day.record_month_starts
     first = 0 if not starts or opened_on < starts[0] else bisect_left(starts, month_start(opened_on))
-    submitted_on = dict(zip(c.periods, map(_submitted, c.facts.monthly_readings)))
+    submitted_on = dict(zip(c.periods, map(_submitted, c.facts.monthly_readings))).get
     on_time, late, missing, records = 0, [], [], []
     for month, deadline, month_id, record, past_due in day.record_months[first:]:
-        if month in submitted_on:
-            submitted = submitted_on[month]
-            if submitted is not None and submitted <= deadline:
-                on_time += 1
-                continue
+        submitted = submitted_on(month, _NO_READING)
+        if submitted is _NO_READING:
             if not past_due:
                 continue  # pending: still time to submit
-            late.append(month_id)
-        elif past_due:
             missing.append(month_id)
-        else:
+        elif submitted is not None and submitted <= deadline:
+            on_time += 1
             continue
+        elif not past_due:
+            continue
+        else:
+            late.append(month_id)  # late, or undated: no proof it was on time
         records.append(record)  # in month order, which is record id order
-    counted = on_time + len(late) + len(missing)
-    if counted == 0 or on_time == counted:
-        return _Judgement(_whole(full))
+    if not records:  # every month counted was on time (or none was counted)
+        return None
+    full = c.rules.evaluation.records.points
+    counted = on_time + len(records)
     params = {
         "on_time": on_time,
         "months": counted,
@@ -885,12 +924,12 @@ def _rectification_order(r: Any) -> tuple[date, int]:
     return r.deadline, r.id
 
 
-def _inspections(c: _Context) -> _Judgement:
-    section = c.rules.evaluation.inspections
+def _inspections(c: _Context) -> _Judgement | None:
     today = c.today
     overdue = [r for r in c.facts.rectifications if r.status != "verified" and r.deadline < today]
     if not overdue:
-        return _Judgement(_whole(section.points))
+        return None
+    section = c.rules.evaluation.inspections
     overdue.sort(key=_rectification_order)
     deductions = []
     for r in overdue:
@@ -900,7 +939,7 @@ def _inspections(c: _Context) -> _Judgement:
             "inspection_id": r.inspection_id,
             "status": r.status,
         }
-        loss = _Loss("inspections.overdue_rectification", _whole(0), params,
+        loss = _Loss("inspections.overdue_rectification", (0, 1), params,
                      (("rectification", r.id),), "rectify")
         deductions.append((section.overdue_rectification_deduction, loss))
     return _clamped(deductions, section.points)
@@ -918,6 +957,11 @@ _JUDGES = (
 assert tuple(rule for rule, _ in _JUDGES) == RULE_IDS
 
 
+def _finding(loss: _Loss, lost: int, scale: int) -> Finding:
+    return _built(Finding, {"code": loss.code, "lost": lost / scale, "params": loss.params,
+                            "records": loss.records, "restore": loss.restore})
+
+
 def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, int]:
     """The row, and its points in units of 1/scale (the total adds these up exactly)."""
     scale, maximum = derived.scale, derived.maximum[rule]
@@ -926,14 +970,14 @@ def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, 
     losses = judgement.losses
     if numerator >= maximum * denominator:  # clamped to 0 … maximum, then rounded
         if not losses:
-            return derived.full_rows[rule], full
+            return derived.full_rows[rule]
         points = full
     elif numerator <= 0:
         points = 0
     else:
         points = _round_half_up(judgement.points, scale)
-    if len(losses) == 1:
-        lost = [full - points]  # its rounded loss plus the whole rounding gap
+    if len(losses) == 1:  # its rounded loss plus the whole rounding gap: what is missing
+        findings: tuple[Finding, ...] = (_finding(losses[0], full - points, scale),)
     else:
         lost = [_round_half_up(loss.raw, scale) for loss in losses]
         gap = full - points - sum(lost)
@@ -943,11 +987,7 @@ def _row(rule: str, judgement: _Judgement, derived: _Derived) -> tuple[RuleRow, 
                 if _greater(losses[i].raw, losses[largest].raw):
                     largest = i
             lost[largest] += gap
-    findings = tuple([
-        _built(Finding, {"code": loss.code, "lost": amount / scale, "params": loss.params,
-                         "records": loss.records, "restore": loss.restore})
-        for loss, amount in zip(losses, lost)
-    ])
+        findings = tuple([_finding(loss, amount, scale) for loss, amount in zip(losses, lost)])
     row = _built(RuleRow, {"rule": rule, "points": points / scale, "maximum": float(maximum),
                            "findings": findings})
     return row, points
@@ -983,8 +1023,12 @@ def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:
     derived = _derived(rules)
     context = _context(facts, today, rules, derived)
     rows, units, veto, caps = [], 0, False, []
-    for rule, judge in _JUDGES:
+    for rule, judge, full_row, full_points in derived.judges:
         judgement = judge(context)
+        if judgement is None:
+            rows.append(full_row)
+            units += full_points
+            continue
         row, points = _row(rule, judgement, derived)
         rows.append(row)
         units += points
@@ -993,8 +1037,8 @@ def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:
             caps.append(judgement.cap)
     # The total is the sum of the rounded row points, each a whole number of 1/scale.
     total = units / derived.scale
-    cap = max(caps, key=derived.grade_names.index, default=None)
-    grade = derived.grade(total, veto, cap)
+    cap = max(caps, key=derived.grade_names.index) if caps else None
+    grade = derived.grades.get((total, veto, cap)) or derived.grade(total, veto, cap)
     return _built(Evaluation, {"total": total, "grade": grade, "veto": veto, "grade_cap": cap,
                                "rules_version": rules.version, "evaluated_on": today,
                                "rows": tuple(rows)})

@@ -43,7 +43,11 @@ class _Styles:
 
 
 def _p(text, style) -> Paragraph:
-    return Paragraph(escape("" if text is None else str(text)).replace("\n", "<br/>"), style)
+    text = "" if text is None else str(text)
+    if text.isascii():  # codes, dates and English read best in a Latin face
+        style = ParagraphStyle(f"{style.name}-latin", parent=style, fontName=fonts.LATIN)
+    text = fonts.printable(text, style.fontName)
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
 def _d(value) -> str:
@@ -216,7 +220,7 @@ def render(view, settings: PdfSettings | None = None) -> bytes:
         canvas.saveState()
         canvas.setFont(font, 7.5)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(MARGIN, MARGIN - 16, footer)
+        canvas.drawString(MARGIN, MARGIN - 16, fonts.printable(footer, font))
         canvas.drawRightString(A4[0] - MARGIN, MARGIN - 16, _("Page %(n)d", n=document.page))
         canvas.restoreState()
 

@@ -7,7 +7,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -17,9 +17,42 @@ LATIN_BOLD = "Helvetica-Bold"
 
 _lock = threading.Lock()
 
+# Characters outside STSong-Light's Unicode map (Adobe-GB1 via UniGB-UCS2-H), which readers show as
+# empty boxes, and the nearest ones inside it.
+_CID_SUBSTITUTES = str.maketrans({"·": "・", "•": "・", "³": "3", "²": "2", "−": "-", "⚠": "！", "✓": "√",
+                                  "✗": "×", "\u00a0": " "})
+
 
 class FontError(RuntimeError):
     """The configured font cannot be used (missing file, not a TrueType font)."""
+
+
+class _Formatted(pdfdoc.PDFObject):
+    """A PDF object whose bytes were formatted once."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def format(self, document) -> bytes:
+        return self.data
+
+
+class _CIDFont(UnicodeCIDFont):
+    """STSong-Light whose font dictionary (with its long widths array) is formatted once per
+    process instead of once per document: a third of the time a one-page certificate took."""
+
+    _formatted: dict[str, bytes] = {}
+
+    def addObjects(self, doc) -> None:
+        name = "F" + repr(len(doc.fontMapping) + 1)
+        data = self._formatted.get(name)
+        if data is None:
+            super().addObjects(doc)  # registers the dictionary the usual way; keep its bytes
+            reference = doc.idToObject["BasicFonts"].dict[name]
+            data = self._formatted[name] = doc.idToObject[reference.name].format(doc)
+            return
+        doc.idToObject["BasicFonts"].dict[name] = doc.Reference(_Formatted(data), name)
+        doc.fontMapping[self.name] = "/" + name
 
 
 @lru_cache(maxsize=8)
@@ -27,7 +60,7 @@ def cjk(path: str | None = None) -> str:
     """Register (once) and name the font that draws Chinese: the TTF at ``path``, else STSong-Light."""
     with _lock:
         if not path:
-            pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
+            pdfmetrics.registerFont(_CIDFont(CID_FONT))
             return CID_FONT
         font_file = Path(path)
         name = "Registry-" + "".join(ch if ch.isalnum() else "-" for ch in font_file.stem)[:40]
@@ -36,6 +69,11 @@ def cjk(path: str | None = None) -> str:
         except Exception as err:  # reportlab raises TTFError, IOError, struct errors...
             raise FontError(f"cannot use {path} as the certificate font: {err}") from err
         return name
+
+
+def printable(text: str, font: str) -> str:
+    """``text`` with the characters the built-in CID font lacks replaced (a TTF is trusted as is)."""
+    return text.translate(_CID_SUBSTITUTES) if font == CID_FONT else text
 
 
 def width(text: str, font: str, size: float) -> float:

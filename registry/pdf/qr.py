@@ -8,33 +8,33 @@ costs about ten times the rest of the encoding; every mask gives a valid code (I
 """
 from __future__ import annotations
 
+import re
+
 import segno
 
 MASK = 0
 QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004 §6.3.8)
+_DARK_RUN = re.compile(rb"\x01+")
 
 
-def matrix(data: str) -> tuple[tuple[int, ...], ...]:
+def matrix(data: str) -> tuple[bytearray, ...]:
+    """Rows of modules, top first: 1 dark, 0 light (no quiet zone)."""
     code = segno.make(data, error="m", micro=False, mask=MASK, boost_error=False)
     return code.matrix
 
 
 def operators(data: str, x: float, y: float, size: float) -> str:
     """PDF operators that fill the code's dark modules in a ``size``-point square whose
-    lower-left corner is (x, y); the quiet zone is left to the caller's margins."""
+    lower-left corner is (x, y); the quiet zone is left to the caller's margins. One module is
+    one unit after the ``cm``, so every rectangle is written in small integers, and all are
+    filled as one path (no seams between neighbours)."""
     rows = matrix(data)
     n = len(rows)
     module = size / n
-    ops = ["q 0 g"]
+    ops = [f"q 0 g {module:.6f} 0 0 {module:.6f} {x:.3f} {y:.3f} cm"]
     for r, row in enumerate(rows):
-        top = y + (n - 1 - r) * module
-        start = None
-        for c, dark in enumerate((*row, 0)):
-            if dark and start is None:
-                start = c
-            elif not dark and start is not None:
-                ops.append(f"{x + start * module:.3f} {top:.3f} {(c - start) * module:.3f} {module:.3f} re")
-                start = None
+        bottom = n - 1 - r
+        ops += [f"{m.start()} {bottom} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(bytes(row))]
     ops.append("f Q")
     return "\n".join(ops)
 

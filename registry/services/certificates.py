@@ -59,12 +59,13 @@ def status_of(cert: Certificate, today: date | None = None) -> str:
     return "expired" if cert.valid_until < (today or clock.today()) else "valid"
 
 
-def reason_text(cert: Certificate) -> str:
+def reason_text(cert: Certificate):
+    """The reason as people read it (a lazy translation for automatic revocations)."""
     reason = cert.revoked_reason or ""
     if reason.startswith(AUTO_GRADE):
-        return str(_l("Revoked automatically: the grade fell to %(g)s.", g=reason[len(AUTO_GRADE):]))
+        return _l("Revoked automatically: the grade fell to %(g)s.", g=reason[len(AUTO_GRADE):])
     if reason == AUTO_PERMIT:
-        return str(_l("Revoked automatically: no water-withdrawal permit is in force."))
+        return _l("Revoked automatically: no water-withdrawal permit is in force.")
     return reason
 
 
@@ -260,7 +261,7 @@ def revoke(session: Session, actor, cert: Certificate, reason: str, *, today: da
 
 def _mark_revoked(session: Session, actor, cert: Certificate, today: date, reason: str) -> None:
     cert.status, cert.revoked_on, cert.revoked_reason = "revoked", today, reason
-    audit.record(session, actor, "revoke", cert, water_user_id=cert.water_user_id, reason=reason_text(cert),
+    audit.record(session, actor, "revoke", cert, water_user_id=cert.water_user_id, reason=str(reason_text(cert)),
                  summary=f"certificate: {cert.number}", changes={"status": ["valid", "revoked"]})
 
 

@@ -10,6 +10,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
+from registry.domain.dates import add_months
 from registry.extensions import db
 from registry.models import AuditEvent, Certificate, CertificateCounter
 from registry.services import Forbidden, ValidationError, certificates, documents, records
@@ -26,14 +27,14 @@ def _issue(wu, actor=None, **kw):
 def test_grade_a_gets_a_numbered_certificate_valid_for_twelve_months(app):
     wu = graded_file("A", name="义乌市稠城精细化工有限公司")
     admin = f.admin(display_name="王科长")
-    cert = _issue(wu, admin, today=date(2026, 3, 31))
-    assert cert.number == "YWZS-2026-000001"
+    cert = _issue(wu, admin)
+    assert cert.number == f"YWZS-{TODAY.year}-000001"
     assert (cert.grade, cert.score, cert.status) == ("A", 100.0, "valid")
-    assert (cert.issued_on, cert.valid_until) == (date(2026, 3, 31), date(2027, 3, 30))
+    assert (cert.issued_on, cert.valid_until) == (TODAY, add_months(TODAY, 12) - timedelta(days=1))
     assert cert.issued_by_id == admin.id and cert.snapshot["issued_by"]["name"] == "王科长"
     assert cert.snapshot["water_user"]["name"] == "义乌市稠城精细化工有限公司"
     assert cert.snapshot["evaluation"]["grade"] == "A" and cert.snapshot["evaluation"]["rows"]
-    assert cert.snapshot["verify_url"] == "http://127.0.0.1:5000/verify/YWZS-2026-000001"
+    assert cert.snapshot["verify_url"] == f"http://127.0.0.1:5000/verify/{cert.number}"
     stored = documents.path_for(current_app.config["UPLOAD_DIR"], cert.pdf_sha256).read_bytes()
     assert stored.startswith(b"%PDF") and hashlib.sha256(stored).hexdigest() == cert.pdf_sha256
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "Certificate")).one()
@@ -63,15 +64,16 @@ def test_only_the_bureau_issues(app, role):
 
 def test_numbers_run_on_within_a_year_and_restart_with_the_next(app):
     files = [graded_file("A") for _ in range(3)]
-    issued = [_issue(files[0], today=date(2026, 12, 30)), _issue(files[1], today=date(2026, 12, 31)),
-              _issue(files[2], today=date(2027, 1, 1))]
-    assert [c.number for c in issued] == ["YWZS-2026-000001", "YWZS-2026-000002", "YWZS-2027-000001"]
+    new_year = date(TODAY.year + 1, 1, 1)
+    issued = [_issue(files[0]), _issue(files[1]), _issue(files[2], today=new_year)]
+    y = TODAY.year
+    assert [c.number for c in issued] == [f"YWZS-{y}-000001", f"YWZS-{y}-000002", f"YWZS-{y + 1}-000001"]
 
 
 def test_a_refused_issue_uses_no_number(app):
     with pytest.raises(CertificateRefused):
-        _issue(graded_file("D"), today=date(2026, 5, 1))
-    assert _issue(graded_file("A"), today=date(2026, 5, 1)).number == "YWZS-2026-000001"
+        _issue(graded_file("D"))
+    assert _issue(graded_file("A")).number == f"YWZS-{TODAY.year}-000001"
 
 
 def test_no_second_certificate_while_one_is_valid(app):
@@ -112,8 +114,8 @@ def test_revoking_needs_a_reason_and_is_audited(app):
         certificates.revoke(db.session, admin, cert, "  ")
     with pytest.raises(Forbidden):
         certificates.revoke(db.session, f.inspector(city_wide=True), cert, "整改未完成")
-    certificates.revoke(db.session, admin, cert, "整改未完成", today=date(2026, 8, 1))
-    assert (cert.status, cert.revoked_on, cert.revoked_reason) == ("revoked", date(2026, 8, 1), "整改未完成")
+    certificates.revoke(db.session, admin, cert, "整改未完成")
+    assert (cert.status, cert.revoked_on, cert.revoked_reason) == ("revoked", TODAY, "整改未完成")
     assert certificates.status_of(cert) == "revoked"
     events = db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "Certificate")).all()
     assert sorted(events) == ["issue", "revoke"]
@@ -138,16 +140,19 @@ def test_losing_the_permit_revokes_the_certificate_at_once(app):
 
 
 def test_falling_to_grade_c_revokes_when_the_rule_option_is_on(app):
+    from registry.domain.rules import load_rules
+    from registry.services import evaluations
+
     wu = graded_file("A")
     cert = _issue(wu)
     inspection = f.InspectionFactory(water_user=wu, inspected_on=TODAY - timedelta(days=30))
-    for _ in range(4):
+    for _ in range(3):  # -15
         f.RectificationFactory(inspection=inspection, water_user_id=wu.id, deadline=TODAY - timedelta(days=5))
-    # An intake point without a meter (metering) and no verification (closing the calibration) on top.
-    records.close(db.session, f.admin(), "calibration", wu.meters[0].calibrations[0], "录入错误")
+    f.IntakePointFactory(water_user=wu)  # no meter, no permit: -5 metering, -10 permit
+    evaluations.refresh(db.session, load_rules(), TODAY)  # the nightly run
+    db.session.commit()
     db.session.refresh(cert)
-    db.session.refresh(wu)
-    assert wu.grade in ("C", "D") and cert.status == "revoked"
+    assert wu.grade == "C" and cert.status == "revoked"
     assert english(certificates.reason_text(cert)).startswith("Revoked automatically")
 
 
@@ -175,10 +180,10 @@ def test_revoke_lapsed_on_its_own_reads_the_cached_grades(app):
 def test_issue_many_skips_files_that_do_not_qualify(app):
     a, c, b = graded_file("A"), graded_file("C"), graded_file("B")
     seen = []
-    ids = certificates.issue_many(db.session, f.admin(), [a.id, c.id, b.id], today=date(2026, 6, 1),
-                                  progress=seen.append)
-    numbers = [db.session.get(Certificate, i).number for i in ids]
-    assert numbers == ["YWZS-2026-000001", "YWZS-2026-000002"] and sum(seen) == 3
+    ids = certificates.issue_many(db.session, f.admin(), [a.id, c.id, b.id], progress=seen.append)
+    certs = [db.session.get(Certificate, i) for i in ids]
+    assert [c.number for c in certs] == [f"YWZS-{TODAY.year}-000001", f"YWZS-{TODAY.year}-000002"]
+    assert [c.water_user_id for c in certs] == [a.id, b.id] and sum(seen) == 3
 
 
 def test_batch_selection_is_scoped_and_filtered(app):
@@ -214,7 +219,7 @@ def test_concurrent_issues_take_numbers_one_to_n_without_gaps(app):
 
                 actor, wu = db.session.get(Account, admin_id), db.session.get(WaterUser, wu_id)
                 barrier.wait()
-                certificates.issue(db.session, actor, wu, today=date(2026, 9, 1))
+                certificates.issue(db.session, actor, wu)
             except Exception as err:  # noqa: BLE001 - reported below
                 errors.append(err)
             finally:
@@ -227,5 +232,5 @@ def test_concurrent_issues_take_numbers_one_to_n_without_gaps(app):
         t.join(60)
     assert not errors
     numbers = sorted(db.session.scalars(select(Certificate.number)))
-    assert numbers == [f"YWZS-2026-{n:06d}" for n in range(1, len(ids) + 1)]
-    assert db.session.get(CertificateCounter, 2026).last_number == len(ids)
+    assert numbers == [f"YWZS-{TODAY.year}-{n:06d}" for n in range(1, len(ids) + 1)]
+    assert db.session.get(CertificateCounter, TODAY.year).last_number == len(ids)

@@ -62,24 +62,30 @@ def _work(owner_id: int, which: str, ids: list[int], fmt: str):
 
 
 def _job(job_id: str):
+    """The signed-in officer's job, or None (said on the batch page). Only issuers have jobs:
+    for anyone else there is nothing at this address."""
+    if current_user.role not in certificates.ISSUERS:
+        abort(404)
     found = jobs.load(current_app, job_id, current_user.id)
-    if found is None:
+    if found is None and not _wants_json():
         flash(_("This batch is no longer available (batches are kept for a day); start a new one."), "info")
     return found
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json"
 
 
 @bp.route("/certificates/batch/<job_id>")
 @login_required
 def batch_job(job_id: str):
-    _issuer_only()
-    wants_json = request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json"
-    found = jobs.load(current_app, job_id, current_user.id)
-    if wants_json:
+    found = _job(job_id)
+    if _wants_json():
         if found is None:
             abort(404)
         state = found[0]
         return jsonify({k: state.get(k) for k in ("state", "done", "total")} | {"message": _message(state)})
-    if _job(job_id) is None:
+    if found is None:
         return redirect(url_for("certificates.batch"))
     return render_template("certificates/batch_job.html", job=found[0], job_id=job_id, message=_message(found[0]))
 
@@ -87,7 +93,6 @@ def batch_job(job_id: str):
 @bp.route("/certificates/batch/<job_id>/file")
 @login_required
 def batch_file(job_id: str):
-    _issuer_only()
     found = _job(job_id)
     if found is None or found[0].get("state") != "done" or not found[0].get("file"):
         return redirect(url_for("certificates.batch"))

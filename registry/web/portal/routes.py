@@ -10,9 +10,10 @@ from sqlalchemy import select
 from registry import access, clock
 from registry.extensions import db
 from registry.models import Document, DueItem, Reading, Rectification, WaterUser
-from registry.services import ValidationError, portal
+from registry.services import ValidationError, communications, portal
 from registry.services.work_queue import ANCHORS
 from registry.web import binding
+from registry.web.communications.forms import ConfirmForm as AcknowledgeForm
 from registry.web.portal.forms import AnswerForm, SubmitDocumentForm, SubmitReadingForm
 
 bp = Blueprint("portal", __name__)
@@ -40,8 +41,9 @@ def home():
     orders = list(db.session.scalars(select(Rectification).where(
         Rectification.water_user_id.in_(ids), Rectification.status != "verified", Rectification.closed_at.is_(None))
         .order_by(Rectification.deadline)))
+    notices = communications.notices(db.session, current_user, ids)
     return render_template("portal/home.html", files=files, due=due, readings=readings, docs=docs, orders=orders,
-                           anchors=ANCHORS, today=clock.today())
+                           anchors=ANCHORS, today=clock.today(), notices=notices)
 
 
 @bp.route("/portal/water-users/<int:water_user_id>/readings/new", methods=["GET", "POST"])
@@ -117,3 +119,20 @@ def answer(water_user_id: int, rectification_id: int):
         status = 400
     return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False, order=rect,
                            title=_("Answer a rectification order"), button=_("Send the answer")), status
+
+
+@bp.route("/portal/water-users/<int:water_user_id>/notices/<int:communication_id>/acknowledge", methods=["POST"])
+@login_required
+def acknowledge(water_user_id: int, communication_id: int):
+    """The enterprise confirms it has read a reminder; the file's history shows who and when."""
+    wu = _enterprise_file(water_user_id)
+    notice = communications.get(db.session, current_user, wu.id, communication_id)
+    if not AcknowledgeForm().validate_on_submit():
+        abort(400)
+    try:
+        communications.acknowledge(db.session, current_user, notice)
+    except ValidationError as err:
+        flash(str(next(iter(err.errors.values()))), "info")
+    else:
+        flash(_("Thank you: the bureau can see that you have read this reminder."), "success")
+    return redirect(url_for("portal.home", _anchor="notices"))

@@ -1,0 +1,171 @@
+"""Communications history 往来记录: what was sent to a water user, when, to whom, by which
+channel, and what became of it; and what people do with it: an enterprise acknowledges a
+notice, the bureau marks a bounced e-mail and posts the letters that are due.
+
+Every query is scoped through :mod:`registry.access`; objects out of scope are NotFound.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from registry import access
+from registry.models import Account, Communication, WaterUser, utcnow
+from registry.services import audit, reminders
+from registry.services.errors import Forbidden, NotFound, ValidationError
+
+HISTORY_LIMIT = 200
+OUTBOX_VIEWS = ("queued", "failed", "letters", "all")
+LETTER_MANAGERS = frozenset({"bureau_admin"})  # the bureau posts letters and records bounces
+
+
+def _acknowledged():
+    """True when the item of the communication was acknowledged on some channel."""
+    other = aliased(Communication)
+    return exists().where(other.item_key == Communication.item_key, other.status == "acknowledged")
+
+
+def letters_due_filter():
+    """Letters waiting to be printed and posted; an item acknowledged in the portal needs none."""
+    return (Communication.channel == "letter") & (Communication.status == "queued") & ~_acknowledged()
+
+
+@dataclass
+class HistoryRow:
+    communication: Communication
+    acknowledged_by: str | None
+    state: str  # queued | sent | failed | acknowledged | letter_due | not_needed
+
+
+def history(session: Session, account, water_user_id: int, limit: int = HISTORY_LIMIT) -> list[HistoryRow]:
+    """The file's communications, newest first, with what each needs next."""
+    if not access.in_scope(account, water_user_id):
+        raise NotFound()
+    acknowledger = aliased(Account)
+    rows = session.execute(
+        select(Communication, acknowledger, _acknowledged().label("item_acknowledged"))
+        .outerjoin(acknowledger, acknowledger.id == Communication.acknowledged_by_id)
+        .where(Communication.water_user_id == water_user_id)
+        .order_by(Communication.created_at.desc(), Communication.id.desc()).limit(limit)).all()
+    out = []
+    for comm, who, item_acknowledged in rows:
+        state = comm.status
+        if comm.channel == "letter" and comm.status == "queued":
+            state = "not_needed" if item_acknowledged else "letter_due"
+        out.append(HistoryRow(comm, who.label if who else None, state))
+    return out
+
+
+def notices(session: Session, account, water_user_ids: list[int], limit: int = 50) -> list[Communication]:
+    """In-app notices of the account's files: those to acknowledge first, then the newest."""
+    if not water_user_ids:
+        return []
+    stmt = access.scoped(
+        select(Communication).join(WaterUser, WaterUser.id == Communication.water_user_id)
+        .where(Communication.water_user_id.in_(water_user_ids), Communication.channel == "in_app"), account)
+    stmt = stmt.order_by((Communication.status == "acknowledged").asc(), Communication.created_at.desc(),
+                         Communication.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get(session: Session, account, water_user_id: int, communication_id: int) -> Communication:
+    comm = session.get(Communication, communication_id)
+    if comm is None or comm.water_user_id != water_user_id or not access.in_scope(account, water_user_id):
+        raise NotFound()
+    return comm
+
+
+def acknowledge(session: Session, actor, comm: Communication) -> Communication:
+    """The enterprise confirms it has read a notice (确认收到); asking twice changes nothing."""
+    if getattr(actor, "role", None) != "enterprise":
+        raise Forbidden("acknowledge")
+    if not access.in_scope(actor, comm.water_user_id):
+        raise NotFound()
+    if comm.channel != "in_app":
+        raise ValidationError({"_": _l("Only notices shown in the portal can be acknowledged here.")})
+    if comm.status == "acknowledged":
+        return comm
+    before = comm.status
+    comm.status, comm.acknowledged_at, comm.acknowledged_by_id = "acknowledged", utcnow(), actor.id
+    session.flush()
+    audit.record(session, actor, "acknowledge", comm, water_user_id=comm.water_user_id,
+                 summary=f"notice: {comm.subject}"[:300], changes={"status": [before, "acknowledged"]})
+    session.commit()
+    return comm
+
+
+def mark_bounced(session: Session, actor, comm: Communication, note: str | None = None) -> Communication | None:
+    """A sent e-mail came back (退信): failed, and a letter becomes due. Returns the letter."""
+    if getattr(actor, "role", None) not in LETTER_MANAGERS:
+        raise Forbidden("communication")
+    if not access.in_scope(actor, comm.water_user_id):
+        raise NotFound()
+    if comm.channel != "email" or comm.status not in ("sent", "queued"):
+        raise ValidationError({"_": _l("Only an e-mail that is queued or sent can be marked as bounced.")})
+    note = " ".join((note or "").split())[:500]
+    letter = reminders.mark_failed(session, actor, comm, f"bounced: {note}" if note else "bounced")
+    session.commit()
+    return letter
+
+
+def letters_due(session: Session, account, ids: list[int] | None = None) -> list[Communication]:
+    """Letters to print for the account's scope (or those of ``ids`` among them), oldest first."""
+    stmt = access.scoped(select(Communication).join(WaterUser, WaterUser.id == Communication.water_user_id)
+                         .where(letters_due_filter()), account)
+    if ids is not None:
+        stmt = stmt.where(Communication.id.in_(ids))
+    return list(session.scalars(stmt.order_by(Communication.created_at, Communication.id)))
+
+
+def mark_posted(session: Session, actor, ids: list[int]) -> int:
+    """The printed letters were posted (寄出): they count as sent today. Returns how many."""
+    if getattr(actor, "role", None) not in LETTER_MANAGERS:
+        raise Forbidden("communication")
+    if not ids:
+        raise ValidationError({"ids": _l("Choose at least one letter.")})
+    letters = letters_due(session, actor, ids)
+    now = utcnow()
+    for letter in letters:
+        letter.status, letter.sent_at = "sent", now
+        audit.record(session, actor, "post", letter, water_user_id=letter.water_user_id,
+                     summary=f"letter to {letter.recipient}: {letter.subject}"[:300],
+                     changes={"status": ["queued", "sent"]})
+    session.commit()
+    return len(letters)
+
+
+def outbox(account, view: str):
+    """The bureau's outbox as a select (paginated by the page): e-mails not sent, failed ones,
+    letters due, or everything."""
+    stmt = access.scoped(select(Communication, WaterUser).join(WaterUser, WaterUser.id == Communication.water_user_id),
+                         account)
+    if view == "queued":
+        stmt = stmt.where(Communication.channel == "email", Communication.status == "queued")
+    elif view == "failed":
+        stmt = stmt.where(Communication.channel == "email", Communication.status == "failed")
+    elif view == "letters":
+        stmt = stmt.where(letters_due_filter())
+    else:
+        stmt = stmt.where(Communication.channel != "in_app")
+    return stmt.order_by(Communication.created_at.desc(), Communication.id.desc())
+
+
+def counts(session: Session, account) -> dict[str, int]:
+    """How many in each outbox view, for the tabs."""
+    out = {}
+    for view in OUTBOX_VIEWS:
+        stmt = outbox(account, view).order_by(None).with_only_columns(func.count(Communication.id))
+        out[view] = session.execute(stmt).scalar_one()
+    return out
+
+
+def letter_data(comm: Communication, wu: WaterUser, today):
+    """What the printed letter says: the stored text, addressed to the file as it is today."""
+    from registry.pdf.letter import LetterData
+
+    return LetterData(reference=f"YW-L{comm.id:06d}", name=wu.name, contact=wu.contact_name or "",
+                      address=wu.address or "", file_no=wu.file_no, subject=comm.subject, body=comm.body,
+                      dated=today)

@@ -1,0 +1,226 @@
+"""An inspector on an iPad-sized touch screen: opens a due visit, fills the checklist with one
+problem and a photo, loses the connection, reloads, finds the draft, sends it once the connection
+is back — exactly once; the file, its timeline and the enterprise's portal show the result."""
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.models import Document, Inspection, Reading, Rectification
+from registry.services.validators import CHECKLIST_CODES
+from tests import factories as f
+from tests.e2e.conftest import ARTIFACTS, shoot
+from tests.e2e.test_enterprise_reading import _sign_in, _sign_out
+
+pytestmark = pytest.mark.e2e
+TODAY = date.today()
+REQUIREMENT = "水表铅封缺失，限期加封"
+
+
+def _photo(width=1600, height=1200) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 110, 190)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _site():
+    point = f.IntakePointFactory(water_user=f.WaterUserFactory(
+        name="义乌市青岩印染有限公司", division_code="001", opened_on=TODAY - timedelta(days=700),
+        address="浙江省义乌市稠城街道青岩路88号，靠近义乌江取水泵站东侧的厂区内"))
+    wu = point.water_user
+    f.PermitFactory(water_user=wu).intake_points = [point]
+    f.MeterFactory(intake_point=point, water_user=wu, installed_on=TODAY - timedelta(days=600), serial="EM-TAB-1")
+    db.session.commit()
+    f.inspector(divisions=("001",), username="zhang", display_name="张检查员")
+    f.enterprise(wu, username="qingyan")
+    from registry.domain.rules import load_rules
+    from registry.services import evaluations
+
+    evaluations.refresh(db.session, load_rules(), TODAY)
+    db.session.commit()
+    return wu
+
+
+def _shoot_screen(page, name: str) -> None:
+    """What the inspector sees (not the whole page): the sticky bar at the bottom of the screen."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _no_horizontal_scroll(page):
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+
+def _count(model):
+    db.session.expire_all()
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _open_form(page, base, wu):
+    page.goto(f"{base}/visits/{wu.id}/inspect?lang=en")
+    page.wait_for_selector("#inspection-form.is-ready")
+
+
+def _wait_offline_copy(page):
+    """The service worker has kept this page (the form is offline-ready)."""
+    page.wait_for_function("caches.match(location.pathname).then(function (hit) { return !!hit; })")
+
+
+def _sign(page):
+    """Draw a signature with a finger: touch events through the DevTools protocol."""
+    canvas = page.locator("#signature-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    x0, y = box["x"] + 40, box["y"] + box["height"] / 2
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y}]})
+    for i in range(1, 30):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [
+            {"x": x0 + i * 12, "y": y + (25 if i % 2 else -25)}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_function("document.getElementById('signature-data').value.indexOf('data:image/png') === 0")
+
+
+def _fill_checklist(page, problem="meter_present_sealed"):
+    for code in CHECKLIST_CODES:
+        page.locator(f"label[for=item-{code}-{'problem' if code == problem else 'ok'}]").tap()
+    page.fill(f"#note-{problem}", REQUIREMENT)
+    assert page.locator(f"#rectify-{problem}").is_visible()  # a problem opens its rectification order
+
+
+def test_inspection_survives_offline_reload_and_is_sent_exactly_once(live_server, tablet):
+    wu = _site()
+    page = tablet.new_page()
+    _sign_in(page, live_server, "zhang")
+    page.goto(f"{live_server}/visits?lang=en")
+    assert wu.name in page.inner_text("#visits") and "Overdue" in page.inner_text("#visits")
+    shoot(page, "visits-768x1024")
+    _no_horizontal_scroll(page)
+
+    page.locator(f"a[href='/visits/{wu.id}/inspect']").tap()
+    page.wait_for_selector("#inspection-form.is-ready")
+    _wait_offline_copy(page)
+    key = page.input_value("input[name=idempotency_key]")
+    _fill_checklist(page)
+    page.set_input_files("#photo-meter_present_sealed",
+                         files=[{"name": "IMG_0042.JPG", "mimeType": "image/jpeg", "buffer": _photo()}])
+    page.wait_for_selector("[data-thumbs-for=meter_present_sealed] img")
+    page.select_option("#reading-meter_id", label="EM-TAB-1 · Electromagnetic DN100")
+    page.fill("#reading-volume_m3", "321")
+    page.fill("#findings", "取水口周边整洁")
+    _sign(page)
+    page.wait_for_function("document.getElementById('draft-status').textContent.indexOf('Draft saved on this device') === 0")
+    shoot(page, "inspection-form-768x1024")
+    page.locator("#item-meter_present_sealed").scroll_into_view_if_needed()
+    _shoot_screen(page, "inspection-form-screen-768x1024")
+    _no_horizontal_scroll(page)
+
+    tablet.set_offline(True)
+    page.wait_for_selector("#offline-banner", state="visible")
+    page.reload()
+    page.wait_for_selector("#inspection-form.is-ready")
+    assert "Draft from this device restored" in page.inner_text("#draft-status")
+    assert page.input_value("input[name=idempotency_key]") == key
+    assert page.input_value("#note-meter_present_sealed") == REQUIREMENT
+    assert page.is_checked("#item-meter_present_sealed-problem") and page.is_checked("#item-records_kept-ok")
+    assert page.locator("[data-thumbs-for=meter_present_sealed] img").count() == 1
+    assert page.input_value("#reading-volume_m3") == "321"
+    page.wait_for_selector("#offline-banner", state="visible")  # served by the service worker's copy
+    page.evaluate("window.scrollTo(0, 0)")
+    _shoot_screen(page, "inspection-offline-restored-768x1024")
+
+    tablet.set_offline(False)
+    page.wait_for_selector("#offline-banner", state="hidden")
+    page.locator("#send-inspection").tap()
+    page.wait_for_url(f"{live_server}/visits/{wu.id}/inspections/*")
+    assert REQUIREMENT in page.inner_text("#record-orders")
+    assert page.locator("#record-photos img").count() == 1
+    assert (_count(Inspection), _count(Rectification), _count(Reading), _count(Document)) == (1, 1, 1, 2)
+
+    # The same draft arriving again (an answer lost on the way) is the same inspection, not a second.
+    again = page.request.post(f"{live_server}/visits/{wu.id}/inspect", headers={"Accept": "application/json"},
+                              multipart={"idempotency_key": key, "inspected_on": TODAY.isoformat(), "site_contact": "李海燕"})
+    assert again.ok and again.json()["redirect"] == page.url.replace(live_server, "")
+    assert _count(Inspection) == 1
+    assert page.evaluate("localStorage.length") == 0  # the sent draft is gone from the device
+
+    page.goto(f"{live_server}/water-users/{wu.id}?lang=en")
+    assert REQUIREMENT in page.inner_text("#inspections")
+    assert "Inspection photo" in page.inner_text("#documents") and "321" in page.inner_text("#readings")
+    timeline = page.inner_text("#timeline")
+    assert "created inspection" in timeline and "created rectification order" in timeline
+    shoot(page, "file-768x1024")
+    _no_horizontal_scroll(page)
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    _no_horizontal_scroll(page)
+    shoot(page, "file-1024x768")
+    page.goto(f"{live_server}/visits?lang=en")
+    _no_horizontal_scroll(page)
+    shoot(page, "visits-1024x768")
+    _open_form(page, live_server, wu)
+    _fill_checklist(page, problem="records_kept")
+    _no_horizontal_scroll(page)
+    shoot(page, "inspection-form-1024x768")
+    _shoot_screen(page, "inspection-form-screen-1024x768")
+    page.evaluate("localStorage.clear()")
+    _sign_out(page)
+
+    _sign_in(page, live_server, "qingyan")
+    page.wait_for_url(f"{live_server}/portal")
+    assert REQUIREMENT in page.inner_text("main")
+
+
+def test_send_while_offline_waits_for_the_connection_and_sends_once(live_server, tablet):
+    wu = _site()
+    page = tablet.new_page()
+    _sign_in(page, live_server, "zhang")
+    _open_form(page, live_server, wu)
+    _fill_checklist(page)
+    tablet.set_offline(True)
+    page.wait_for_selector("#offline-banner", state="visible")
+    page.locator("#send-inspection").tap()
+    page.locator("#send-inspection").tap()  # impatient: a second tap changes nothing
+    assert "will be sent as soon as the connection returns" in page.inner_text("#draft-status")
+    assert _count(Inspection) == 0
+    tablet.set_offline(False)
+    page.wait_for_url(f"{live_server}/visits/{wu.id}/inspections/*")
+    assert (_count(Inspection), _count(Rectification)) == (1, 1)
+
+
+def test_a_photo_that_is_not_an_image_or_too_large_is_refused_and_the_draft_kept(app, live_server, tablet):
+    app.config["PHOTO_MAX_BYTES"] = 200 * 1024
+    wu = _site()
+    page = tablet.new_page()
+    _sign_in(page, live_server, "zhang")
+    _open_form(page, live_server, wu)
+    page.fill("#note-permit_displayed", "许可证未上墙")
+    page.set_input_files("#photo-permit_displayed",
+                         files=[{"name": "seal.jpg", "mimeType": "image/jpeg", "buffer": b"this is no photo"}])
+    error = page.locator("#err-photo-permit_displayed")
+    error.wait_for(state="visible")
+    assert "“seal.jpg” is not a photo" in error.inner_text()
+    page.set_input_files("#photo-permit_displayed", files=[{"name": "huge.jpg", "mimeType": "image/jpeg",
+                                                            "buffer": _photo(3000, 3000) + b"\0" * 300_000}])
+    page.wait_for_function("document.getElementById('err-photo-permit_displayed').textContent.indexOf('huge.jpg') > 0")
+    assert "larger than 0.2 MB" in error.inner_text()
+    assert page.locator("[data-thumbs-for=permit_displayed] img").count() == 0
+    page.evaluate("window.scrollTo(0, document.getElementById('item-permit_displayed').offsetTop - 80)")
+    _shoot_screen(page, "inspection-photo-refused-768x1024")
+
+    # The server refuses what slips past the tablet (here: sent without the page's checks), nothing is written.
+    answer = page.request.post(f"{live_server}/visits/{wu.id}/inspect?lang=en", headers={"Accept": "application/json"},
+                               multipart={"idempotency_key": "x", "photo-permit_displayed": {
+                                   "name": "seal.jpg", "mimeType": "image/jpeg", "buffer": b"no photo"}})
+    assert answer.status == 400
+    assert any("seal.jpg" in e["message"] for e in answer.json()["errors"])
+    assert _count(Inspection) == 0
+
+    page.reload()
+    page.wait_for_selector("#inspection-form.is-ready")
+    assert page.input_value("#note-permit_displayed") == "许可证未上墙"
