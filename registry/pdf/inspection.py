@@ -37,7 +37,8 @@ class _Styles:
         self.h2 = ParagraphStyle("h2", fontSize=12, leading=16, spaceBefore=9, spaceAfter=4,
                                  textColor=colors.Color(0.11, 0.23, 0.42), **base)
         self.cell = ParagraphStyle("cell", fontSize=9, leading=12, **base)
-        self.caption = ParagraphStyle("caption", fontSize=7.5, leading=9.5, textColor=colors.Color(0.3, 0.3, 0.35), **base)
+        self.caption = ParagraphStyle("caption", fontSize=7.5, leading=9.5, alignment=1,
+                                      textColor=colors.Color(0.3, 0.3, 0.35), **base)
         self.note = ParagraphStyle("note", fontSize=8.5, leading=11, textColor=colors.grey, **base)
 
 
@@ -76,8 +77,9 @@ class _Record:
         return self.story
 
     def header(self) -> None:
+        # " / " and not "·": the built-in CID font has no middle dot.
         self.story += [_p(_("Site inspection record"), self.s.title),
-                       _p(f"{self.settings.authority} · {_('Record no. %(n)d', n=self.insp.id)} · "
+                       _p(f"{self.settings.authority} / {_('Record no. %(n)d', n=self.insp.id)} / "
                           + _("printed %(d)s", d=clock.today().isoformat()), self.s.subtitle), Spacer(1, 4 * mm)]
 
     def facts(self) -> None:
@@ -139,14 +141,17 @@ class _Record:
         drawn = next((d for d in self.files if d.kind == "signature"), None)
         image = _image(documents.path_for(self.upload_dir, drawn.sha256), 70 * mm, 24 * mm) if drawn else None
         blank = Spacer(1, 24 * mm)
-        rows = [[_p(_("Site contact (signature)"), s.cell), _p(_("Inspector (signature)"), s.cell)],
-                [image or blank, blank],
-                [_p(_("Name: %(n)s", n=self.insp.site_contact or ""), s.cell),
-                 _p(_("Name: %(n)s", n=self.insp.inspector.label if self.insp.inspector else ""), s.cell)],
-                [_p(_("Date: %(d)s", d=self.insp.inspected_on.isoformat()), s.cell), _p(_("Date:"), s.cell)]]
-        table = Table(rows, colWidths=[FRAME_WIDTH / 2] * 2)
-        table.setStyle(TableStyle([("LINEBELOW", (0, 1), (-1, 1), 0.6, colors.black), ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
-                                   ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 18)]))
+        inspector = self.insp.inspector.label if self.insp.inspector else ""
+        # Three columns, the middle one empty, so each signature has a line of its own.
+        rows = [[_p(_("Site contact (signature)"), s.cell), "", _p(_("Inspector (signature)"), s.cell)],
+                [image or blank, "", blank],
+                [_p(_("Name: %(n)s", n=self.insp.site_contact or ""), s.cell), "", _p(_("Name: %(n)s", n=inspector), s.cell)],
+                [_p(_("Date: %(d)s", d=self.insp.inspected_on.isoformat()), s.cell), "", _p(_("Date:"), s.cell)]]
+        side = (FRAME_WIDTH - 16 * mm) / 2
+        table = Table(rows, colWidths=[side, 16 * mm, side])
+        table.setStyle(TableStyle([("LINEBELOW", (0, 1), (0, 1), 0.6, colors.black),
+                                   ("LINEBELOW", (2, 1), (2, 1), 0.6, colors.black),
+                                   ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 2)]))
         self.story += [Spacer(1, 6 * mm), KeepTogether([_p(_("Signatures"), s.h2), table])]
 
 
@@ -155,7 +160,7 @@ def render(insp, files, upload_dir: str, settings: PdfSettings) -> bytes:
     record = _Record(insp, files, upload_dir, settings)
     out = io.BytesIO()
     font = fonts.cjk(settings.font_path)
-    footer = f"{settings.authority} · {insp.water_user.file_no} · {insp.inspected_on.isoformat()}"
+    footer = f"{settings.authority} / {insp.water_user.file_no} / {insp.inspected_on.isoformat()}"
 
     def page(canvas, doc) -> None:
         canvas.saveState()

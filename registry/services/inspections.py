@@ -217,7 +217,7 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
     labels = {code: str(text) for code, text in CHECKLIST_LABELS.items()}
     for n, (code, name, image) in enumerate(clean.photos, start=1):
         _attach(session, actor, wu, insp, upload_dir, image, kind="inspection_photo",
-                title=f"{labels[code]} · {insp.inspected_on.isoformat()}", filename=name)
+                title=f"{labels[code]} {insp.inspected_on.isoformat()}", filename=name)
     if clean.signature is not None:
         doc = _attach(session, actor, wu, insp, upload_dir, clean.signature, kind="signature",
                       title=str(_l("Signature of %(name)s", name=insp.site_contact or "")),

@@ -169,6 +169,8 @@ def test_inspection_survives_offline_reload_and_is_sent_exactly_once(live_server
     shoot(page, "inspection-form-1024x768")
     _shoot_screen(page, "inspection-form-screen-1024x768")
     page.evaluate("localStorage.clear()")
+    page.goto(f"{live_server}/?lang=en")
+    page.wait_for_load_state("networkidle")  # no request of the visit page still in flight to re-set the session
     _sign_out(page)
 
     _sign_in(page, live_server, "qingyan")

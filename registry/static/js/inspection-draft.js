@@ -50,7 +50,8 @@
       };
       if (!navigator.onLine) { return Promise.resolve(done(false)); }
       if (!this.url) { return Promise.resolve(done(true)); }
-      return fetch(this.url, { method: "HEAD", cache: "no-store", credentials: "same-origin" })
+      // Without the session cookie: a probe is not activity, so the server's idle sign-out still works.
+      return fetch(this.url, { method: "HEAD", cache: "no-store", credentials: "omit" })
         .then(function () { return done(true); }, function () { return done(false); });
     },
     start: function (url) {
