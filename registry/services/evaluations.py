@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from registry.bulk import copy_rows
 from registry.domain import due as due_engine
 from registry.domain import scoring
 from registry.domain.dates import add_months, month_start
@@ -46,9 +47,11 @@ class _Stream:
 
 
 def _stream(session: Session, stmt, ids):
+    """Plain rows through the session's connection (Core): no ORM bookkeeping per row."""
     if ids is not None:
         stmt = stmt.where(stmt.selected_columns[0].in_(ids))
-    return _Stream(session.execute(stmt.execution_options(yield_per=STREAM_CHUNK)))
+    connection = session.connection()
+    return _Stream(connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(stmt))
 
 
 def iter_facts(session: Session, today: date, ids: list[int] | None = None) -> Iterator[FileFacts]:
@@ -187,15 +190,18 @@ def _store(session, pending, latest, today, outcome: Outcome, progress, rules=No
                              "record_id": item.record[1] if item.record else None,
                              "due_on": item.due_on, "params": _plain(item.params)})
     ids = [facts.water_user_id for facts, _, _ in pending]
+    connection = session.connection()
     if new_rows:
-        session.execute(insert(Evaluation), new_rows)
-    session.execute(update(WaterUser.__table__).where(WaterUser.__table__.c.id == bindparam("wu_id"))
-                    .values(grade=bindparam("grade"), score=bindparam("score"), evaluated_on=bindparam("evaluated_on"),
-                            rules_version=bindparam("rules_version")), cached)
+        copy_rows(session, Evaluation.__table__, new_rows)
+    table = WaterUser.__table__
+    connection.execute(update(table).where(table.c.id == bindparam("wu_id"))
+                       .values(grade=bindparam("grade"), score=bindparam("score"),
+                               evaluated_on=bindparam("evaluated_on"), rules_version=bindparam("rules_version")),
+                       cached)
     # Due items are a derived cache of this refresh, replaced whole (records themselves are never deleted).
-    session.execute(delete(DueItem).where(DueItem.water_user_id.in_(ids)))
+    connection.execute(delete(DueItem.__table__).where(DueItem.__table__.c.water_user_id.in_(ids)))
     if due_rows:
-        session.execute(insert(DueItem), due_rows)
+        copy_rows(session, DueItem.__table__, due_rows)
     if rules is not None:  # certificates follow the grade (a rule option, see services.certificates)
         from registry.services import certificates
 
