@@ -111,6 +111,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from math import fsum
 from operator import attrgetter
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from registry.domain import balance, calibration
@@ -545,6 +546,7 @@ class _Context:
     volume: float
     meters: tuple[MeterFact, ...]  # in service today
     periods: list[date]  # of facts.monthly_readings, in their order
+    periods_sorted: bool  # as the loader passes them: then slices are found by bisection
 
 
 def _clamped(deductions: list[tuple[int, _Loss]], points: int) -> _Judgement:
@@ -772,17 +774,14 @@ _volume = attrgetter("volume_m3")
 _submitted = attrgetter("first_submitted_on")
 
 
-def _months_this_year(c: _Context) -> tuple[list[Any], list[date]]:
+def _months_this_year(c: _Context) -> tuple[Sequence[Any], list[date]]:
     """Readings of this year's ended months (1 January ≤ period < this month), by period,
-    and their periods.
-
-    The loader passes readings sorted by period: then two bisections find them.
-    """
+    and their periods."""
     readings, periods = c.facts.monthly_readings, c.periods
     start, end = c.day.year_start, c.day.through
-    if periods == sorted(periods):
+    if c.periods_sorted:
         lo, hi = bisect_left(periods, start), bisect_left(periods, end)
-        return list(readings[lo:hi]), periods[lo:hi]
+        return readings[lo:hi], periods[lo:hi]
     months = [r for r in readings if start <= r.period < end]
     months.sort(key=_period)  # stable: readings of one period keep their order
     return months, list(map(_period, months))
@@ -883,12 +882,22 @@ def _water_balance(c: _Context) -> _Judgement | None:
 _NO_READING = object()
 
 
+def _submitted_on(c: _Context, start: date) -> dict[date, date | None]:
+    """period → first submission of its reading (the last one of a period counts), for
+    the periods from ``start`` to this month at least."""
+    periods, readings = c.periods, c.facts.monthly_readings
+    if c.periods_sorted:  # only the window's readings
+        lo, hi = bisect_left(periods, start), bisect_left(periods, c.day.through)
+        periods, readings = periods[lo:hi], readings[lo:hi]
+    return dict(zip(periods, map(_submitted, readings)))
+
+
 def _records(c: _Context) -> _Judgement | None:
     day = c.day
     # The window starts no earlier than the month the file was opened.
     opened_on, starts = c.facts.opened_on, day.record_month_starts
     first = 0 if not starts or opened_on < starts[0] else bisect_left(starts, month_start(opened_on))
-    submitted_on = dict(zip(c.periods, map(_submitted, c.facts.monthly_readings))).get
+    submitted_on = _submitted_on(c, starts[first] if first < len(starts) else day.through).get
     on_time, late, missing, records = 0, [], [], []
     for month, deadline, month_id, record, past_due in day.record_months[first:]:
         submitted = submitted_on(month, _NO_READING)
@@ -1003,6 +1012,7 @@ def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> 
             if status == "renewal_due":
                 renewal_due.append(permit)
     reference = reference_permit_among(valid, facts.permits, today)
+    periods = list(map(_period, facts.monthly_readings))
     return _Context(
         facts,
         today,
@@ -1014,7 +1024,8 @@ def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> 
         reference,
         0.0 if reference is None else reference.annual_volume_m3,  # annual_permitted_volume
         meters_in_service(facts, today),
-        list(map(_period, facts.monthly_readings)),
+        periods,
+        periods == sorted(periods),
     )
 
 

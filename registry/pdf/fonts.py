@@ -13,7 +13,6 @@ from reportlab.pdfbase.ttfonts import TTFont
 
 CID_FONT = "STSong-Light"
 LATIN = "Helvetica"
-LATIN_BOLD = "Helvetica-Bold"
 
 _lock = threading.Lock()
 

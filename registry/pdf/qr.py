@@ -15,6 +15,7 @@ import segno
 MASK = 0
 QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004 §6.3.8)
 _DARK_RUN = re.compile(rb"\x01+")
+_RUN_OPS: dict[tuple[int, int, int], str] = {}  # at most 177³ keys (version 40); a few thousand in practice
 
 
 def matrix(data: str) -> tuple[bytearray, ...]:
@@ -34,7 +35,12 @@ def operators(data: str, x: float, y: float, size: float) -> str:
     ops = [f"q 0 g {module:.6f} 0 0 {module:.6f} {x:.3f} {y:.3f} cm"]
     for r, row in enumerate(rows):
         bottom = n - 1 - r
-        ops += [f"{m.start()} {bottom} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(bytes(row))]
+        for run in _DARK_RUN.finditer(bytes(row)):
+            key = (run.start(), bottom, run.end())
+            op = _RUN_OPS.get(key)
+            if op is None:  # the same runs recur from code to code: format each once
+                op = _RUN_OPS[key] = f"{key[0]} {bottom} {key[2] - key[0]} 1 re"
+            ops.append(op)
     ops.append("f Q")
     return "\n".join(ops)
 

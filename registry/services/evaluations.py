@@ -50,8 +50,10 @@ def _stream(session: Session, stmt, ids):
     """Plain rows through the session's connection (Core): no ORM bookkeeping per row."""
     if ids is not None:
         stmt = stmt.where(stmt.selected_columns[0].in_(ids))
-    connection = session.connection()
-    return _Stream(connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(stmt))
+    # Options on the statement, not the connection: on the session's connection they would
+    # outlive this query and put the following UPDATEs in server-side cursors (SQLAlchemy 2.1).
+    stmt = stmt.execution_options(stream_results=True, yield_per=STREAM_CHUNK)
+    return _Stream(session.connection().execute(stmt))
 
 
 def iter_facts(session: Session, today: date, ids: list[int] | None = None) -> Iterator[FileFacts]:

@@ -11,6 +11,8 @@ photo is more than a record needs. So every image is
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 from dataclasses import dataclass
 
@@ -100,9 +102,6 @@ def clean_signature(content: bytes, *, max_bytes: int = SIGNATURE_MAX_BYTES) -> 
 
 def decode_data_url(value: str | None) -> bytes | None:
     """The bytes of a ``data:image/png;base64,...`` URL as a canvas writes it; None when empty."""
-    import base64
-    import binascii
-
     value = (value or "").strip()
     if not value:
         return None

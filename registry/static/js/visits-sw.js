@@ -31,7 +31,8 @@ self.addEventListener("fetch", function (event) {
 
   if (request.mode === "navigate") {
     event.respondWith(fetch(request).then(function (response) {
-      if (response.ok && !response.redirected && response.type === "basic") {
+      var type = response.headers.get("Content-Type") || "";
+      if (response.ok && !response.redirected && response.type === "basic" && type.indexOf("text/html") === 0) {
         var copy = response.clone();
         caches.open(CACHE).then(function (cache) { return cache.put(request, copy); });
       }

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func
 
 from registry import access, clock
 from registry.extensions import db
-from registry.models import Reading
+from registry.models import Inspection, Reading, Rectification
 from registry.pdf import PdfSettings
 from registry.services import ValidationError, inspections, photos, records
 from registry.services.validators import CHECKLIST_CODES
@@ -100,12 +100,15 @@ def _glance(wu) -> dict:
     for reading in db.session.scalars(db.select(Reading).where(*live).join(
             latest, and_(latest.c.meter_id == Reading.meter_id, latest.c.period == Reading.period))):
         previous[reading.meter_id] = reading
-    orders = [r for i in wu.inspections for r in i.rectifications if r.closed_at is None and r.status != "verified"]
-    return {"meters": meters, "previous": previous, "orders": sorted(orders, key=lambda r: r.deadline),
+    orders = db.session.scalars(db.select(Rectification).join(Inspection).where(
+        Rectification.water_user_id == wu.id, Rectification.closed_at.is_(None), Inspection.closed_at.is_(None),
+        Rectification.status != "verified").order_by(Rectification.deadline)).all()
+    last = db.session.scalars(db.select(Inspection).where(Inspection.water_user_id == wu.id, Inspection.closed_at.is_(None))
+                              .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(1)).first()
+    return {"meters": meters, "previous": previous, "orders": orders, "last": last,
             "due": inspections.due_items_of(db.session, [wu.id], today).get(wu.id, []), "today": today,
             "photo_max_bytes": _photo_limit(), "photo_megabytes": inspections.megabytes(_photo_limit()),
-            "offline_assets": [url_for("static", filename=f) for f in STATIC_FOR_OFFLINE],
-            "last": max((i for i in wu.inspections if i.closed_at is None), key=lambda i: i.inspected_on, default=None)}
+            "offline_assets": [url_for("static", filename=f) for f in STATIC_FOR_OFFLINE]}
 
 
 @bp.route("/visits/<int:water_user_id>/inspections/<int:inspection_id>")
