@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 
 PG_ADMIN_URL = os.environ.get("REGISTRY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_BENCH_DB = os.environ.get("REGISTRY_BENCH_DB", "registry_bench")  # dropped and re-created by each bench
 
 
 def database_url(kind: str) -> str:
@@ -18,10 +19,10 @@ def database_url(kind: str) -> str:
         return f"sqlite:///{tempfile.mkdtemp(prefix='registry-bench-')}/bench.db"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS registry_bench WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE registry_bench"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{PG_BENCH_DB}"'))
     admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/registry_bench"
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB
 
 
 def make_app(url: str):
