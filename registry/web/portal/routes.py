@@ -2,7 +2,7 @@
 that wait for staff review. Staff review them at /review."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -52,20 +52,11 @@ def submit_reading(water_user_id: int):
     wu = _enterprise_file(water_user_id)
     form = SubmitReadingForm()
     form.meter_id.choices = [("", "—")] + [(str(m.id), m.serial) for m in wu.meters if m.in_service]
-    if request.method == "GET":
-        form.idempotency_key.data = binding.new_key()
-    status, summary = 200, None
-    if form.validate_on_submit():
-        try:
-            portal.submit_reading(db.session, current_user, wu, binding.values(form),
-                                  idempotency_key=form.idempotency_key.data)
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("Reading submitted. The bureau reviews it; you will see here when it is accepted."), "success")
-            return redirect(url_for("portal.home"))
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(form, lambda: portal.submit_reading(
+        db.session, current_user, wu, binding.values(form), idempotency_key=form.idempotency_key.data))
+    if saved:
+        flash(_("Reading submitted. The bureau reviews it; you will see here when it is accepted."), "success")
+        return redirect(url_for("portal.home"))
     return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False,
                            title=_("Submit a monthly reading"), button=_("Submit the reading")), status
 
@@ -75,25 +66,11 @@ def submit_reading(water_user_id: int):
 def submit_document(water_user_id: int):
     wu = _enterprise_file(water_user_id)
     form = SubmitDocumentForm()
-    if request.method == "GET":
-        form.idempotency_key.data = binding.new_key()
-    status, summary = 200, None
-    if form.validate_on_submit():
-        upload = form.file.data
-        content = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1) if upload else b""
-        try:
-            portal.submit_document(db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data},
-                                   filename=getattr(upload, "filename", "") or "", content=content,
-                                   upload_dir=current_app.config["UPLOAD_DIR"],
-                                   max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
-                                   idempotency_key=form.idempotency_key.data)
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("Document submitted for review."), "success")
-            return redirect(url_for("portal.home"))
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(form, lambda: portal.submit_document(
+        db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data}, **binding.upload_of(form)))
+    if saved:
+        flash(_("Document submitted for review."), "success")
+        return redirect(url_for("portal.home"))
     return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=True,
                            title=_("Submit a document"), button=_("Submit the document")), status
 

@@ -28,25 +28,11 @@ def new_document(water_user_id: int):
     wu = access.get_water_user(current_user, water_user_id)
     access.require_edit(current_user, "document")
     form = DocumentForm()
-    if request.method == "GET":
-        form.idempotency_key.data = binding.new_key()
-    status, summary = 200, None
-    if form.validate_on_submit():
-        upload = form.file.data
-        content = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1) if upload else b""
-        try:
-            service.attach(db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data},
-                           filename=getattr(upload, "filename", "") or "", content=content,
-                           upload_dir=current_app.config["UPLOAD_DIR"],
-                           max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
-                           idempotency_key=form.idempotency_key.data)
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("The document was attached."), "success")
-            return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor="documents"))
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(form, lambda: service.attach(
+        db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data}, **binding.upload_of(form)))
+    if saved:
+        flash(_("The document was attached."), "success")
+        return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor="documents"))
     return render_template("records/document_form.html", form=form, wu=wu, summary=summary), status
 
 
