@@ -13,11 +13,14 @@ def main() -> None:
     parser.add_argument("names", nargs="*", default=list(BENCHES), choices=list(BENCHES) + [[]])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the generated demo data as a seed and reuse it in later runs (recompute)")
     args = parser.parse_args()
     for name in args.names or list(BENCHES):
         for kind in args.db.split(","):
             print(f"== {name} on {kind}, {args.users:,} water users ==", flush=True)
-            BENCHES[name](kind, args.users)
+            options = {"reuse": args.reuse} if name == "recompute" else {}
+            BENCHES[name](kind, args.users, **options)
 
 
 if __name__ == "__main__":

@@ -9,27 +9,46 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 
-from bench.common import database_url, make_app, peak_rss_mb, timed
+from bench.common import database_url, make_app, peak_rss_mb, seeded_database_url, timed
 
 NAIVE_SAMPLE = 2_000
+SEED = 2026
 
 
-def run(kind: str, users: int) -> None:
+def _fill(url: str, users: int, today) -> None:
+    """Migrate the empty database at ``url`` and fill it with ``users`` demo water users."""
     from flask_migrate import upgrade
-    from sqlalchemy import func, select
+
+    from registry.demo import generate
+    from registry.extensions import db
+
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        with timed("demo data", users):
+            generate(db.session, users=users, seed=SEED, today=today, chunk=2000)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run(kind: str, users: int, reuse: bool = False) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import select
 
     from registry import clock
-    from registry.demo import generate
     from registry.extensions import db
     from registry.models import WaterUser
     from registry.services import evaluations, rules_versions
 
-    app = make_app(database_url(kind))
+    today = clock.today()
+    if reuse:  # demo data depends on the day: one seed per size, seed and day
+        url = seeded_database_url(kind, f"{users}_{SEED}_{today:%Y%m%d}", lambda u: _fill(u, users, today))
+    else:
+        url = database_url(kind)
+        _fill(url, users, today)
+    app = make_app(url)
     with app.app_context():
-        upgrade()
-        today = clock.today()
-        with timed("demo data", users) as t:
-            generate(db.session, users=users, seed=2026, today=today, chunk=2000)
+        upgrade()  # a kept seed gets any migration added since
         rules = rules_versions.current(db.session)
         ids = list(db.session.scalars(select(WaterUser.id).where(WaterUser.status != "closed")))
 

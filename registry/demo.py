@@ -53,13 +53,16 @@ class Counts:
 
 
 class Generator:
-    def __init__(self, seed: int, today: date, start_index: int = 0, serials: dict | None = None):
+    def __init__(self, seed: int, today: date, start_index: int = 0, serials: dict | None = None,
+                 usccs: set[str] | None = None):
         self.rng = random.Random(seed)
         self.today = today
         self.index = start_index
         # Permit serials run per source and year of issue (D330782S2021-0120).
         self.serials: dict[tuple[str, int], int] = serials or {}
         self.names: set[str] = set()
+        # Codes are unique: 10⁸ random bodies repeat within a few thousand files (birthday bound).
+        self.usccs: set[str] = usccs or set()
 
     # --- one water user, as plain rows -------------------------------------------------------
     def water_user(self) -> dict:
@@ -75,10 +78,14 @@ class Generator:
         if name in self.names:
             name = name.replace("有限公司", f"{i + 1}厂有限公司")
         self.names.add(name)
+        uscc = make_uscc(rng)
+        while uscc in self.usccs:
+            uscc = make_uscc(rng)
+        self.usccs.add(uscc)
         return {
             "file_no": f"YW-{i + 1:06d}",
             "name": name,
-            "uscc": make_uscc(rng),
+            "uscc": uscc,
             "legal_representative": rng.choice(FIRST) + rng.choice(GIVEN),
             "contact_name": rng.choice(FIRST) + rng.choice(GIVEN),
             "contact_phone": f"1{rng.choice('3589')}{rng.randint(100000000, 999999999)}",
@@ -281,7 +288,8 @@ def generate(session: Session, *, users: int, seed: int, today: date, chunk: int
     for number in session.scalars(select(Permit.number)):
         key = (number[7], int(number[8:12]))
         serials[key] = max(serials.get(key, 0), int(number[13:]))
-    gen = Generator(seed, today, start_index=start, serials=serials)
+    gen = Generator(seed, today, start_index=start, serials=serials,
+                    usccs=set(session.scalars(select(WaterUser.uscc))))
     counts = Counts()
     ids = _Ids(session)
     done = 0

@@ -57,6 +57,16 @@ def test_demo_files_are_valid_and_varied(app):
     assert db.session.execute(select(func.count()).select_from(Meter)).scalar_one() > 100
 
 
+def test_more_demo_data_with_the_same_seed_adds_files_with_their_own_codes(app):
+    # The same seed draws the same codes again; the unique code (统一社会信用代码) must not stop the run.
+    generate(db.session, users=20, seed=7, today=TODAY)
+    generate(db.session, users=20, seed=7, today=TODAY)
+    codes = list(db.session.scalars(select(WaterUser.uscc)))
+    assert len(codes) == len(set(codes)) == 40
+    for code in codes:
+        validate_uscc(code)
+
+
 def test_demo_accounts_follow_the_spec(app):
     result = app.test_cli_runner().invoke(args=["registry", "demo-data", "--users", "5", "--seed", "1"])
     assert result.exit_code == 0, result.output
