@@ -67,6 +67,16 @@ class MonthlyReadingFact:
 
 
 @dataclass(frozen=True)
+class OnlineDaysCount:
+    """Days from ``first`` to ``last`` (inclusive) with an online reading, counted by the loader
+    (a nightly run need not carry every daily reading of every online meter)."""
+
+    first: date
+    last: date
+    days: int
+
+
+@dataclass(frozen=True)
 class BalanceTestFact:
     id: int
     tested_on: date
@@ -93,5 +103,8 @@ class FileFacts:
     meters: tuple[MeterFact, ...] = ()
     monthly_readings: tuple[MonthlyReadingFact, ...] = ()
     online_days: frozenset[date] = field(default_factory=frozenset)  # days with an online reading
+    # Instead of online_days: their count over the window being judged (scoring refuses
+    # a count over any other window).
+    online_counted: OnlineDaysCount | None = None
     balance_tests: tuple[BalanceTestFact, ...] = ()
     rectifications: tuple[RectificationFact, ...] = ()

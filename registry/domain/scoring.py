@@ -76,7 +76,9 @@ Edge cases, decided here:
   where the due date is the certificate's ``last_next_due_on`` when given, else
   ``calibration.calibration_due_on``; both dates are the last verified day.
 - *Online monitoring*: the window is the ``window_days`` days ending *yesterday* (today's
-  readings may still be arriving); the denominator is always ``window_days``.
+  readings may still be arriving); the denominator is always ``window_days``. The days
+  with data are ``online_counted.days`` when the loader counted them (over exactly this
+  window: another window is an error, not a guess), else those of ``online_days`` in it.
 - *Planned use*: year-to-date use is the sum of accepted monthly readings of this calendar
   year for months that have ended (January: none, so use 0 ≤ allowance 0 is within). The
   allowance is this year's plan (else the permitted volume) × days from 1 January to the
@@ -695,8 +697,15 @@ def _online_monitoring(c: _Context) -> _Judgement | None:
     full = section.points
     if not online_monitoring_required(c.volume, c.rules):
         return None
-    online_days = c.facts.online_days
-    days = len(online_days) - len(online_days - c.day.online_window)  # days in the window
+    counted = c.facts.online_counted
+    if counted is None:
+        online_days = c.facts.online_days
+        days = len(online_days) - len(online_days - c.day.online_window)  # days in the window
+    elif counted.first == c.day.online_first and counted.last == c.day.online_last:
+        days = counted.days
+    else:
+        raise ValueError(f"online days counted from {counted.first} to {counted.last}, "
+                         f"not over the window {c.day.online_first} to {c.day.online_last}")
     # earned = full × min(1, days ÷ window ÷ target), target = p/q as written (0.95 = 95/100):
     # full marks from days·q ≥ window·p on, so 19 of 20 days at 0.95 is exactly enough.
     window = section.window_days
@@ -1027,6 +1036,13 @@ def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> 
         periods,
         periods == sorted(periods),
     )
+
+
+def online_window(today: date, rules: Rules) -> tuple[date, date]:
+    """First and last day of the online-monitoring window judged on ``today`` (for a loader
+    that counts days with data: ``FileFacts.online_counted``)."""
+    day = _derived(rules).day(today)
+    return day.online_first, day.online_last
 
 
 def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:

@@ -73,6 +73,31 @@ def test_stored_result_is_what_the_scoring_rules_say(db_session):
     assert (latest.total, latest.grade, latest.rows) == (expected.total, expected.grade, expected.to_dict()["rows"])
 
 
+def test_online_days_are_counted_in_the_window_as_the_rule_counts_them(db_session):
+    wu, meter = _compliant_file()
+    wu.permits[0].annual_volume_m3 = 20_000  # online monitoring required
+    yesterday = TODAY - timedelta(days=1)
+
+    def online(day, **kw):
+        f.ReadingFactory(meter=meter, period=day.replace(day=1), read_on=day, volume_m3=30.0,
+                         source=kw.pop("source", "online"), **kw)
+
+    for n in range(80):  # 80 of the 90 days ending yesterday
+        online(yesterday - timedelta(days=n))
+    online(TODAY)  # today's data may still be arriving: not counted
+    online(TODAY - timedelta(days=91))  # before the window
+    online(yesterday - timedelta(days=85), status="rejected")
+    online(yesterday - timedelta(days=86), source="manual")
+    db_session.commit()
+    evaluations.refresh(db_session, load_rules(), TODAY)
+    db_session.commit()
+    row = next(r for r in _evaluations(wu)[-1].rows if r["rule"] == "online_monitoring")
+    # 80/90 ÷ 0.95 × 10 = 9.36 → 9.4
+    assert row["points"] == 9.4 and row["findings"][0]["params"]["days_with_data"] == 80
+    listed = next(evaluations.iter_facts(db_session, TODAY, [wu.id]))  # the days themselves
+    assert _evaluations(wu)[-1].rows == scoring.evaluate(listed, TODAY, load_rules()).to_dict()["rows"]
+
+
 def _count_queries(fn) -> int:
     count = 0
 

@@ -21,12 +21,13 @@ from registry.domain.facts import (
     IntakePointFact,
     MeterFact,
     MonthlyReadingFact,
+    OnlineDaysCount,
     PermitFact,
     PlanFact,
     RectificationFact,
 )
 from registry.domain.rules import RULE_IDS, load_rules
-from registry.domain.scoring import Evaluation, Finding, RuleRow, evaluate
+from registry.domain.scoring import Evaluation, Finding, RuleRow, evaluate, online_window
 
 RULES = load_rules("YW-2026.1")
 TODAY = date(2026, 7, 15)
@@ -341,6 +342,21 @@ def test_online_window_ends_yesterday():
     f = finding("online_monitoring", file(online_days=online(85)))
     assert (f.code, f.restore) == ("online.coverage", "connect_online_monitoring")
     assert f.params["from"] == "2026-04-16" and f.params["to"] == "2026-07-14"
+
+
+@pytest.mark.parametrize("days", [90, 86, 85, 40, 0])
+def test_online_days_counted_by_the_loader_score_as_the_days_themselves(days):
+    first, last = online_window(TODAY, RULES)
+    assert (first, last) == (date(2026, 4, 16), date(2026, 7, 14))
+    counted = file(online_days=frozenset(), online_counted=OnlineDaysCount(first, last, days))
+    assert score(counted) == score(file(online_days=online(days)))
+
+
+def test_online_days_counted_over_another_window_are_refused():
+    first, last = online_window(TODAY, RULES)
+    stale = OnlineDaysCount(first - timedelta(days=1), last - timedelta(days=1), 90)
+    with pytest.raises(ValueError, match="window"):
+        score(file(online_days=frozenset(), online_counted=stale))
 
 
 # --- planned use 计划用水 (15) -----------------------------------------------------------
