@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.certificates.routes import bp as certificates_bp
     from registry.web.communications.routes import bp as communications_bp
     from registry.web.visits.routes import bp as visits_bp
+    from registry.web.tokens.routes import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -76,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(communications_bp)
     app.register_blueprint(visits_bp)
+    app.register_blueprint(tokens_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

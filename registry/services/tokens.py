@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Account, ApiToken, utcnow
 from registry.services import audit
-from registry.services.errors import ValidationError
+from registry.services.errors import NotFound, ValidationError
 
 PREFIX = "ywr_"
 
@@ -23,7 +23,11 @@ def create_token(session: Session, actor, account: Account, name: str | None = N
     """A new token for ``account``; the plain value is returned once and never stored."""
     if actor is not None and getattr(actor, "id", None) != account.id and getattr(actor, "role", None) != "bureau_admin":
         raise ValidationError({"account": _l("You may create tokens only for yourself.")})
-    name = (name or "API").strip()[:100] or "API"
+    name = "API" if name is None else name.strip()
+    if not name:
+        raise ValidationError({"name": _l("Give the token a name, e.g. the system that will use it.")})
+    if len(name) > 100:
+        raise ValidationError({"name": _l("At most %(n)d characters.", n=100)})
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(account_id=account.id, name=name, token_hash=_digest(token))
     session.add(row)
@@ -50,7 +54,28 @@ def account_for(session: Session, token: str | None) -> Account | None:
     return account
 
 
+def visible_to(session: Session, actor, *, everyone: bool = False) -> list[tuple[ApiToken, Account]]:
+    """(token, its account) for the actor's own tokens, live ones first, newest first; every
+    account's when a bureau admin asks for ``everyone``. Revoked tokens stay listed: nothing is
+    deleted."""
+    stmt = (select(ApiToken, Account).join(Account, Account.id == ApiToken.account_id)
+            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc()))
+    if not (everyone and getattr(actor, "role", None) == "bureau_admin"):
+        stmt = stmt.where(ApiToken.account_id == actor.id)
+    return [tuple(row) for row in session.execute(stmt.limit(1000))]
+
+
+def get_for(session: Session, actor, token_id: int) -> ApiToken:
+    """A token the actor may manage: its own, or any for a bureau admin; otherwise NotFound."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.account_id != actor.id and getattr(actor, "role", None) != "bureau_admin"):
+        raise NotFound("token")
+    return row
+
+
 def revoke(session: Session, actor, row: ApiToken, reason: str) -> ApiToken:
+    if row.revoked_at is not None:
+        raise ValidationError({"reason": _l("This token was already revoked.")})
     if not (reason or "").strip():
         raise ValidationError({"reason": _l("Give a reason for this change.")})
     row.revoked_at, row.revoked_reason = utcnow(), reason.strip()[:1000]

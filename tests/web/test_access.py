@@ -95,6 +95,12 @@ def world(app):
     tokens = {role: create_token(db.session, None, account, "crawler") for role, account in accounts.items()}
     mine["account"] = accounts["enterprise"]
     theirs["account"] = f.enterprise(theirs["wu"], username="ent2")
+    from registry.models import ApiToken
+
+    for side in (mine, theirs):  # each enterprise's own token, named by id in /account/tokens/<token_id>/…
+        create_token(db.session, None, side["account"], "gateway")
+        side["token"] = db.session.scalars(db.select(ApiToken).where(ApiToken.account_id == side["account"].id)
+                                           .order_by(ApiToken.id.desc())).first()
     return {"mine": mine, "theirs": theirs, "accounts": accounts, "tokens": tokens}
 
 
@@ -145,6 +151,8 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = "permit_renewal"
                 elif arg == "language":
                     values[arg] = "zh_CN"
+                elif arg == "token_id":
+                    values[arg] = target["token"].id if "token" in target else 1
             url = _build(rule, values)
             if not _routes_to(app, url, rule.endpoint, methods[0]):
                 continue  # e.g. a record kind the API does not serve under that name
@@ -234,7 +242,7 @@ def test_enterprise_reads_its_file_but_no_staff_page(app, client, auth, world):
     for endpoint, method, url in _urls(app, world["mine"]):
         if endpoint in ("water_users.detail", "water_users.evaluation", "main.index", "auth.login", "auth.logout",
                         "records.download_document", "auth.change_password", "auth.register",
-                        "certificates.download", *PUBLIC) \
+                        "certificates.download", "tokens.index", "tokens.revoke", *PUBLIC) \
                 or endpoint.startswith(("portal.", "api_")):  # the API's own scoping: tests/api
             continue
         response = _call(client, method, url)
