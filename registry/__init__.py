@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.communications.routes import bp as communications_bp
     from registry.web.visits.routes import bp as visits_bp
     from registry.web.tokens.routes import bp as tokens_bp
+    from registry.web.exchange.routes import bp as exchange_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -78,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(communications_bp)
     app.register_blueprint(visits_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(exchange_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -214,3 +214,6 @@ def check_deploy_command():
         click.echo(f"unsafe: {line}")
     click.echo("deploy check: " + ("no problems found" if not problems else f"{len(problems)} problems"))
     sys.exit(1 if problems else 0)
+
+
+from registry import cli_exchange  # noqa: E402,F401  registers `registry import` and `registry export`

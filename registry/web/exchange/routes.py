@@ -1,0 +1,126 @@
+"""Spreadsheet import and export in the web UI (/exchange/...): upload → dry run → confirm, the
+list's export links and the template. Bureau administrators import; staff export their scope."""
+from __future__ import annotations
+
+import tempfile
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+
+from registry import access
+from registry.extensions import db
+from registry.services import exchange
+from registry.services.exchange_columns import KINDS
+from registry.services.file_view import ListFilters
+from registry.services.spreadsheets import MIME, format_of
+from registry.web.exchange import uploads
+
+bp = Blueprint("exchange", __name__, url_prefix="/exchange")
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Spreadsheet (.xlsx or .csv)"))
+
+
+class ConfirmForm(FlaskForm):
+    pass
+
+
+def _staff_only():
+    if not current_user.is_staff:
+        abort(404)
+
+
+def _importer_only():
+    """Token pages: another person's upload, or an account that cannot import, finds nothing."""
+    if not access.can_edit(current_user, "water_user_create"):
+        abort(404)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def upload():
+    _staff_only()
+    if not access.can_edit(current_user, "water_user_create"):
+        abort(403)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return render_template("exchange/upload.html", form=form), 400 if request.method == "POST" else 200
+    storage = form.file.data
+    fmt = format_of(getattr(storage, "filename", "") or "")
+    if not storage or not getattr(storage, "filename", ""):
+        form.file.errors = [_("Choose a spreadsheet to upload.")]
+    elif fmt is None:
+        form.file.errors = [_("The file must be an Excel workbook (.xlsx) or a CSV file (.csv).")]
+    if form.file.errors:
+        return render_template("exchange/upload.html", form=form), 400
+    saved = uploads.save(current_app.config["UPLOAD_DIR"], current_user.id, storage, fmt)
+    return redirect(url_for("exchange.review", token=saved.token))
+
+
+@bp.route("/import/<token>")
+@login_required
+def review(token):
+    """The dry run: what the file would change, or every cell that fails."""
+    _importer_only()
+    saved = uploads.load(current_app.config["UPLOAD_DIR"], token, current_user.id)
+    if saved is None:
+        flash(_("That upload is no longer available; upload the file again."), "warning")
+        return redirect(url_for("exchange.upload"))
+    report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=False)
+    return render_template("exchange/review.html", report=report, upload=saved, form=ConfirmForm(),
+                           kinds=KINDS), 200 if report.ok else 422
+
+
+@bp.route("/import/<token>/apply", methods=["POST"])
+@login_required
+def apply(token):
+    _importer_only()
+    saved = uploads.load(current_app.config["UPLOAD_DIR"], token, current_user.id)
+    if saved is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("exchange.review", token=token))
+    report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=True)
+    if not report.ok:  # the registry changed since the dry run: show why, keep the file
+        return render_template("exchange/review.html", report=report, upload=saved, form=ConfirmForm(),
+                               kinds=KINDS), 422
+    uploads.discard(saved)
+    flash(_("Imported %(rows)d rows: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+            rows=report.rows, created=sum(c.created for c in report.counts.values()),
+            updated=sum(c.updated for c in report.counts.values()),
+            unchanged=sum(c.unchanged for c in report.counts.values())), "success")
+    return redirect(url_for("water_users.index"))
+
+
+@bp.route("/export")
+@login_required
+def export():
+    """The water users the list shows with these filters (and their records), in the account's scope."""
+    _staff_only()
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in MIME:
+        abort(404)
+    kind = request.args.get("kind")
+    kinds = [kind] if kind in KINDS else None
+    filters = ListFilters(**{k: (request.args.get(k) or "")[:100] for k in ("q", "division", "industry", "status",
+                                                                           "due")})
+    out = tempfile.TemporaryFile()
+    exchange.export(db.session, current_user, out, fmt, kinds=kinds, filters=filters)
+    out.seek(0)
+    name = f"registry-{(kinds or ['all'])[0] if fmt == 'xlsx' else (kinds or ['water_users'])[0]}.{fmt}"
+    return send_file(out, mimetype=MIME[fmt], as_attachment=True, download_name=name)
+
+
+@bp.route("/template.xlsx")
+@login_required
+def template():
+    _staff_only()
+    out = tempfile.TemporaryFile()
+    exchange.template(out)
+    out.seek(0)
+    return send_file(out, mimetype=MIME["xlsx"], as_attachment=True, download_name="registry-import-template.xlsx")

@@ -1,0 +1,114 @@
+"""Import and export in the web UI: upload, dry run, confirm; export of the filtered list."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.models import Reading, WaterUser
+from tests import factories as f
+from tests.conftest import csrf_token
+
+HEADER = "档案号,表号,月份,取水量(m³)\n"
+
+
+def _meter():
+    wu = f.WaterUserFactory(file_no="YW-2020-0001")
+    return wu, f.MeterFactory(intake_point=f.IntakePointFactory(water_user=wu), water_user=wu, serial="SN-WEB-1",
+                              installed_on=date(2020, 1, 1))
+
+
+def _upload(client, content: bytes, name="readings.csv"):
+    page = client.get("/exchange/import").get_data(as_text=True)
+    data = {"file": (io.BytesIO(content), name)}
+    if 'name="csrf_token"' in page:
+        data["csrf_token"] = csrf_token(page)
+    return client.post("/exchange/import", data=data, content_type="multipart/form-data")
+
+
+def _download(client, url: str) -> bytes:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    data = response.get_data()
+    response.close()
+    return data
+
+
+def test_bureau_uploads_sees_the_dry_run_then_confirms(app, client, auth):
+    f.admin(username="admin")
+    wu, meter = _meter()
+    auth.login("admin")
+    app.config["WTF_CSRF_ENABLED"] = True  # the upload and the confirmation carry the token
+    response = _upload(client, (HEADER + f"{wu.file_no},SN-WEB-1,2025-01,120\n{wu.file_no},SN-WEB-1,2025-02,130\n")
+                       .encode("utf-8-sig"))
+    assert response.status_code == 302
+    review = client.get(response.headers["Location"])
+    body = review.get_data(as_text=True)
+    assert review.status_code == 200 and "月取水量" in body and "导入这些更改" in body
+    assert db.session.scalar(select(func.count()).select_from(Reading)) == 0  # a dry run keeps nothing
+
+    token = response.headers["Location"].rsplit("/", 1)[1]
+    applied = client.post(f"/exchange/import/{token}/apply", data={"csrf_token": csrf_token(body)})
+    assert applied.status_code == 302
+    assert sorted(db.session.scalars(select(Reading.volume_m3))) == [120, 130]
+    # the file is gone once imported: the token answers nothing
+    assert client.post(f"/exchange/import/{token}/apply", data={"csrf_token": csrf_token(body)}).status_code == 404
+
+
+def test_a_bad_cell_is_shown_in_the_error_table_and_there_is_no_confirm_button(app, client, auth):
+    f.admin(username="admin")
+    wu, meter = _meter()
+    auth.login("admin")
+    response = _upload(client, (HEADER + f"{wu.file_no},SN-WEB-1,2025-01,abc\n").encode())
+    review = client.get(response.headers["Location"])
+    body = review.get_data(as_text=True)
+    assert review.status_code == 422
+    assert "<td>2</td><td>D</td><td>取水量(m³)</td>" in body and "请输入数字" in body
+    assert "导入这些更改" not in body
+
+
+def test_malformed_files_get_a_message_not_an_error_page(app, client, auth):
+    f.admin(username="admin")
+    auth.login("admin")
+    for content, name in ((b"%PDF-1.4 not a sheet", "scan.xlsx"), (b"", "empty.csv"), (b"a,b\n1,2\n", "x.csv")):
+        response = _upload(client, content, name)
+        review = client.get(response.headers["Location"])
+        assert review.status_code == 422, name
+        assert "error-summary" in review.get_data(as_text=True)
+    response = _upload(client, b"hello", "notes.txt")
+    assert response.status_code == 400 and ".xlsx" in response.get_data(as_text=True)
+
+
+def test_export_follows_the_list_filters_and_the_inspector_scope(app, client, auth):
+    f.WaterUserFactory(file_no="YW-A-001", division_code="001", name="义乌市甲公司")
+    f.WaterUserFactory(file_no="YW-B-002", division_code="100", name="义乌市乙公司")
+    f.WaterUserFactory(file_no="YW-A-003", division_code="001", name="义乌市丙公司")
+    f.inspector(divisions=("001",), username="insp")
+    auth.login("insp")
+    listing = client.get("/water-users/?q=甲").get_data(as_text=True)
+    assert "/exchange/export?format=csv&amp;kind=water_users&amp;q=" in listing
+
+    csv_body = _download(client, "/exchange/export?format=csv&kind=water_users").decode("utf-8")
+    assert csv_body.startswith("\ufeff档案号,单位名称")  # BOM: Excel reads it as UTF-8
+    assert "YW-A-001" in csv_body and "YW-A-003" in csv_body and "YW-B-002" not in csv_body
+
+    book = load_workbook(io.BytesIO(_download(client, "/exchange/export?format=xlsx&q=甲")), read_only=True)
+    assert [r[0] for r in book["取水户"].iter_rows(min_row=2, values_only=True)] == ["YW-A-001"]
+    book.close()
+
+
+def test_only_the_bureau_imports_and_enterprises_export_nothing(app, client, auth):
+    wu = f.WaterUserFactory()
+    f.inspector(username="insp")
+    f.enterprise(wu, username="ent")
+    auth.login("insp")
+    assert client.get("/exchange/import").status_code == 403
+    assert _download(client, "/exchange/template.xlsx").startswith(b"PK")
+    auth.logout()
+    auth.login("ent")
+    assert client.get("/exchange/export?format=csv").status_code == 404
+    assert client.get("/exchange/import").status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(WaterUser)) == 1
