@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench import certificates, recompute
+from bench import certificates, imports, recompute
 
-BENCHES = {"recompute": recompute.run, "certificates": certificates.run}
+BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run}
 
 
 def main() -> None:
