@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench import certificates, imports, recompute
+from bench import api_readings, certificates, imports, recompute
 
-BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run}
+BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run, "api-readings": api_readings.run}
 
 
 def main() -> None:
@@ -14,12 +14,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--reuse", action="store_true",
-                        help="keep the generated demo data as a seed and reuse it in later runs (recompute)")
+                        help="keep the generated demo data as a seed and reuse it in later runs "
+                             "(recompute, api-readings)")
+    parser.add_argument("--readings", type=int, default=30_000,
+                        help="api-readings: readings posted, and as many inserted the naive way")
     args = parser.parse_args()
     for name in args.names or list(BENCHES):
         for kind in args.db.split(","):
             print(f"== {name} on {kind}, {args.users:,} water users ==", flush=True)
-            options = {"reuse": args.reuse} if name == "recompute" else {}
+            options = {"recompute": {"reuse": args.reuse},
+                       "api-readings": {"reuse": args.reuse, "readings": args.readings}}.get(name, {})
             BENCHES[name](kind, args.users, **options)
 
 

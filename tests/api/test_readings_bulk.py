@@ -1,0 +1,83 @@
+"""Bulk readings (issue 8): an archive month sent as backfill is stored but cannot change the
+score, so the file is not re-evaluated for it; a month the rules look at is."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from registry.domain.dates import add_months
+from registry.extensions import db
+from registry.models import DueItem, Evaluation, Reading
+from registry.services import evaluations, rules_versions
+from registry.services.readings_bulk import first_scored_month
+from tests import factories as f
+
+TODAY = date.today()
+
+
+def _post(api, meter, months, volume=80.0):
+    return api.post("/api/v1/readings", json={"readings": [
+        {"meter_id": meter.id, "period": f"{m:%Y-%m}", "volume_m3": volume, "source": "online"} for m in months]})
+
+
+def _state(wu_id):
+    evaluations_ = db.session.scalars(select(Evaluation.id).where(Evaluation.water_user_id == wu_id)).all()
+    due = db.session.execute(select(DueItem.kind, DueItem.record_id, DueItem.due_on, DueItem.status)
+                             .where(DueItem.water_user_id == wu_id).order_by(DueItem.kind, DueItem.record_id)).all()
+    return evaluations_, due
+
+
+def test_backfilled_archive_months_are_stored_and_leave_the_score_as_a_full_refresh_finds_it(api_as):
+    meter = f.MeterFactory(installed_on=TODAY - timedelta(days=6 * 365))
+    f.PermitFactory(water_user=meter.water_user)
+    wu_id = meter.water_user_id
+    rules = rules_versions.current(db.session)
+    evaluations.refresh(db.session, rules, TODAY, [wu_id])
+    db.session.commit()
+    before = _state(wu_id)
+    first = first_scored_month(rules, TODAY)
+    archive = [add_months(first, -n) for n in range(1, 25)]
+
+    response = _post(api_as(f.admin()), meter, archive)
+
+    assert response.status_code == 200 and response.json == {"created": 24, "unchanged": 0}
+    assert db.session.scalar(select(func.count()).select_from(Reading).where(Reading.meter_id == meter.id)) == 24
+    assert _state(wu_id) == before
+    # the nightly full refresh agrees: nothing it would store differs from what is there
+    outcome = evaluations.refresh(db.session, rules, TODAY, [wu_id])
+    db.session.commit()
+    assert outcome.changed == 0 and _state(wu_id)[0] == before[0]
+    assert _state(wu_id)[1] == before[1]
+
+
+def test_a_reading_of_a_scored_month_re_evaluates_the_file(api_as):
+    meter = f.MeterFactory(installed_on=TODAY - timedelta(days=6 * 365))
+    f.PermitFactory(water_user=meter.water_user)
+    rules = rules_versions.current(db.session)
+    evaluations.refresh(db.session, rules, TODAY, [meter.water_user_id])
+    db.session.commit()
+    before = _state(meter.water_user_id)
+
+    last_month = add_months(TODAY.replace(day=1), -1)
+    assert _post(api_as(f.admin()), meter, [last_month]).status_code == 200
+
+    after = _state(meter.water_user_id)
+    assert after != before  # the records rule counts the month, and last month's reading is no longer due
+
+
+def test_a_full_batch_of_10000_readings_is_accepted_and_a_resend_changes_nothing(api_as):
+    """10,000 is the documented maximum; PostgreSQL once refused it (a row-value IN of 10,000
+    pairs exceeded its stack depth)."""
+    meters = [f.MeterFactory(installed_on=TODAY - timedelta(days=12 * 365)) for _ in range(100)]
+    first = add_months(first_scored_month(rules_versions.current(db.session), TODAY), -1)
+    batch = [{"meter_id": m.id, "period": f"{add_months(first, -n):%Y-%m}", "volume_m3": 10.0, "source": "online"}
+             for m in meters for n in range(100)]
+    api = api_as(f.admin())
+
+    assert api.post("/api/v1/readings", json={"readings": batch}).json == {"created": 10_000, "unchanged": 0}
+    assert api.post("/api/v1/readings", json={"readings": batch}).json == {"created": 0, "unchanged": 10_000}
+    batch[-1]["volume_m3"] = -1
+    refused = api.post("/api/v1/readings", json={"readings": batch})
+    assert refused.status_code == 422 and list(refused.json["errors"]) == ["readings[9999].volume_m3"]
+    assert db.session.scalar(select(func.count()).select_from(Reading)) == 10_000
