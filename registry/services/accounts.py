@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from registry.models import ROLES, Account, Division, RegistrationRequest, WaterUser, utcnow
 from registry.services import audit
+from registry.services.checks import CONTROL_CHARS, Checker, refuse_control
 from registry.services.errors import ValidationError
 from registry.services.records import _commit
 
@@ -56,13 +57,8 @@ def create_account(session: Session, actor, *, username: str, role: str, passwor
         errors["username"] = _l("This username is taken.")
     if role not in ROLES:
         errors["role"] = _l("Choose one of the listed options.")
-    divisions = [session.get(Division, code) for code in division_codes]
-    if any(d is None for d in divisions):
-        errors["divisions"] = _l("Choose one of Yiwu's 14 divisions.")
-    water_users = [session.execute(select(WaterUser).where(WaterUser.file_no == f)).scalar_one_or_none()
-                   for f in file_numbers]
-    if any(w is None for w in water_users):
-        errors["water_users"] = _l("No water user has this file number.")
+    divisions, water_users = _scope_refs(session, division_codes, file_numbers, errors)
+    display_name = _profile(display_name, None, errors)[0]
     if role == "inspector" and not (divisions or city_wide):
         errors["divisions"] = _l("An inspector needs divisions or city-wide scope.")
     if role == "enterprise" and not water_users:
@@ -85,6 +81,8 @@ def create_account(session: Session, actor, *, username: str, role: str, passwor
 
 def authenticate(session: Session, username: str, password: str) -> Account:
     """The account for these credentials; ValidationError naming no detail an attacker could use."""
+    if not isinstance(username, str) or len(username) > 60 or CONTROL_CHARS.search(username):
+        raise ValidationError({"_": _l("Wrong username or password.")})  # no account could have this name
     account = session.execute(select(Account).where(Account.username == username)).scalar_one_or_none()
     now = utcnow()
     if account is not None and account.locked_until is not None and account.locked_until > now:
@@ -121,6 +119,33 @@ def _scope_of(account: Account) -> dict:
             "water_users": sorted(w.file_no for w in account.water_users), "active": account.active}
 
 
+def _plain(value, max_len: int) -> bool:
+    """A code or file number that could be stored (no control characters, not too long)."""
+    return isinstance(value, str) and 0 < len(value) <= max_len and not CONTROL_CHARS.search(value)
+
+
+def _scope_refs(session: Session, division_codes, file_numbers, errors: dict) -> tuple[list, list]:
+    """The divisions and water users an account is linked to; unknown ones noted in ``errors``."""
+    divisions = [session.get(Division, code) if _plain(code, 3) else None for code in division_codes]
+    if any(d is None for d in divisions):
+        errors["divisions"] = _l("Choose one of Yiwu's 14 divisions.")
+    water_users = [session.execute(select(WaterUser).where(WaterUser.file_no == f)).scalar_one_or_none()
+                   if _plain(f, 30) else None for f in file_numbers]
+    if any(w is None for w in water_users):
+        errors["water_users"] = _l("No water user has this file number.")
+    return divisions, water_users
+
+
+def _profile(display_name, email, errors: dict) -> tuple[str | None, str | None]:
+    """The display name and e-mail as stored, or their errors added to ``errors``."""
+    c = Checker({"display_name": display_name, "email": email})
+    c.text("display_name", required=False, max_len=100)
+    c.pattern("email", r"[^@\s]+@[^@\s]+\.[^@\s]+", _l("Enter an e-mail address like name@example.com."),
+              required=False, max_len=200)
+    errors.update({k: v for k, v in c.errors.items() if k not in errors})
+    return c.out.get("display_name"), c.out.get("email")
+
+
 def update_account(session: Session, actor, account: Account, *, display_name=None, email=None,
                    division_codes=(), file_numbers=(), city_wide=False) -> Account:
     """Change who the account is and what it may see (links to divisions or water users)."""
@@ -128,24 +153,17 @@ def update_account(session: Session, actor, account: Account, *, display_name=No
 
     access.require_edit(actor, "account")
     errors = {}
-    divisions = [session.get(Division, code) for code in division_codes]
-    if any(d is None for d in divisions):
-        errors["divisions"] = _l("Choose one of Yiwu's 14 divisions.")
-    water_users = [session.execute(select(WaterUser).where(WaterUser.file_no == f)).scalar_one_or_none()
-                   for f in file_numbers]
-    if any(w is None for w in water_users):
-        errors["water_users"] = _l("No water user has this file number.")
+    divisions, water_users = _scope_refs(session, division_codes, file_numbers, errors)
+    display_name, email = _profile(display_name, email, errors)
     if account.role == "inspector" and not (divisions or city_wide) and not errors:
         errors["divisions"] = _l("An inspector needs divisions or city-wide scope.")
     if account.role == "enterprise" and not water_users and not errors:
         errors["water_users"] = _l("An enterprise account needs at least one water user.")
-    if display_name and len(display_name) > 100:
-        errors["display_name"] = _l("At most %(n)d characters.", n=100)
     if errors:
         raise ValidationError(errors)
     before = _scope_of(account)
-    account.display_name = (display_name or "").strip() or None
-    account.email = (email or "").strip() or None
+    account.display_name = display_name
+    account.email = email
     account.city_wide = bool(city_wide) and account.role == "inspector"
     account.divisions = [d for d in divisions if d] if account.role == "inspector" else []
     account.water_users = [w for w in water_users if w] if account.role == "enterprise" else []
@@ -163,6 +181,7 @@ def set_active(session: Session, actor, account: Account, active: bool, reason: 
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for this change.")})
+    refuse_control("reason", reason)
     if account.id == getattr(actor, "id", None) and not active:
         raise ValidationError({"reason": _l("You cannot disable your own account.")})
     before = account.active
@@ -271,6 +290,7 @@ def decide_registration(session: Session, actor, row: RegistrationRequest, appro
         row.account_id = account.id
     elif not (reason or "").strip():
         raise ValidationError({"reason": _l("Say why the request is rejected.")})
+    refuse_control("reason", (reason or "").strip())
     row.status = "approved" if approve else "rejected"
     row.reason = (reason or "").strip()[:1000] or None
     row.reviewed_by_id, row.reviewed_at = actor.id, utcnow()

@@ -29,6 +29,7 @@ from registry.models import Account, Certificate, CertificateCounter, Evaluation
 from registry.pdf import PdfSettings
 from registry.pdf.certificate import CertificateData, render
 from registry.services import audit, documents, evaluations, rules_versions
+from registry.services.checks import idempotency_key as clean_key, refuse_control
 from registry.services.errors import Forbidden, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def issue(session: Session, actor, wu: WaterUser, *, today: date | None = None, 
           idempotency_key: str | None = None) -> Certificate:
     """Issue a certificate for ``wu`` from its evaluation as of today, or refuse saying why."""
     _require_issuer(actor)
+    idempotency_key = clean_key(idempotency_key)
     again = _existing_for_key(session, idempotency_key)
     if again is not None:
         return again
@@ -252,6 +254,7 @@ def revoke(session: Session, actor, cert: Certificate, reason: str, *, today: da
         raise ValidationError({"reason": _l("Give a reason for revoking the certificate: the verification page shows it.")})
     if len(reason) > 1000:
         raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
+    refuse_control("reason", reason)
     if cert.status == "revoked":
         raise ValidationError({"reason": _l("This certificate is already revoked.")})
     _mark_revoked(session, actor, cert, today or clock.today(), reason)

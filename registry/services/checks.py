@@ -12,6 +12,35 @@ from registry.services.errors import ValidationError
 
 _MISSING = ("", None)
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number cannot name a row (and overflows the driver)
+
+
+def database_id(value) -> int | None:
+    """A submitted id as an int, or None when it cannot name a row: not ASCII digits ("²".isdigit()
+    is true in Python), zero, or beyond a database integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
+
+def idempotency_key(key) -> str | None:
+    """A form's or client's idempotency key as stored (64 characters), or None for one that could not
+    be stored (control characters: PostgreSQL text refuses NUL); such a key is simply not honoured."""
+    if not isinstance(key, str) or not key or CONTROL_CHARS.search(key):
+        return None
+    return key[:64]
+
+
+def refuse_control(field: str, text: str | None, *, multiline: bool = True) -> None:
+    """Free text (a reason, a note) with control characters is refused, naming the field."""
+    if text and (CONTROL_CHARS.search(text) or (not multiline and ("\n" in text or "\r" in text))):
+        raise ValidationError({field: _l("Contains control characters.")})
 
 
 class Checker:

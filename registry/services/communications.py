@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from registry import access
 from registry.models import Account, Communication, WaterUser, utcnow
 from registry.services import audit, reminders
+from registry.services.checks import refuse_control
 from registry.services.errors import Forbidden, NotFound, ValidationError
 
 HISTORY_LIMIT = 200
@@ -106,6 +107,7 @@ def mark_bounced(session: Session, actor, comm: Communication, note: str | None 
     if comm.channel != "email" or comm.status not in ("sent", "queued"):
         raise ValidationError({"_": _l("Only an e-mail that is queued or sent can be marked as bounced.")})
     note = " ".join((note or "").split())[:500]
+    refuse_control("note", note)
     letter = reminders.mark_failed(session, actor, comm, f"bounced: {note}" if note else "bounced")
     session.commit()
     return letter

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from registry import access
 from registry.models import DOCUMENT_KINDS, Document, IdempotencyKey, WaterUser
 from registry.services import audit
-from registry.services.checks import Checker
+from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
 from registry.services.errors import ValidationError
 from registry.services.records import _commit, existing_for_key
 
@@ -53,6 +53,7 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
     """Attach a file. Staff attach directly; the portal passes status "pending" for review."""
     if status == "accepted":
         access.require_edit(actor, "document")
+    idempotency_key = clean_key(idempotency_key)
     again = existing_for_key(session, idempotency_key)
     if again is not None:
         return again
@@ -89,6 +90,9 @@ def close(session: Session, actor, doc: Document, reason: str) -> Document:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for closing this record.")})
+    if len(reason) > 1000:
+        raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
+    refuse_control("reason", reason)
     if doc.closed_at is not None:
         raise ValidationError({"reason": _l("This record is already closed.")})
     from registry.models import utcnow

@@ -28,7 +28,7 @@ from registry import access, clock
 from registry.models import (ChecklistItem, Document, DueItem, IdempotencyKey, Inspection, Reading, Rectification,
                              WaterUser, utcnow)
 from registry.services import audit, documents, photos, records, validators
-from registry.services.checks import Checker
+from registry.services.checks import Checker, idempotency_key as clean_key
 from registry.services.errors import NotFound, ValidationError
 from registry.services.validators import CHECKLIST_CODES
 from registry.services.work_queue import status_expression
@@ -199,6 +199,7 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
     access.require_edit(actor, "inspection")
     if not access.in_scope(actor, wu.id):
         raise NotFound()
+    idempotency_key = clean_key(idempotency_key)
     again = records.existing_for_key(session, idempotency_key)
     if isinstance(again, Inspection) and again.water_user_id == wu.id:
         return again  # the same draft sent again (a retry after a lost answer): already recorded

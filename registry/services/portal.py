@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from registry import access, clock
 from registry.models import Document, Reading, Rectification, WaterUser, utcnow
 from registry.services import audit, documents, validators
-from registry.services.checks import Checker
+from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
 from registry.services.errors import Forbidden, NotFound, ValidationError
 from registry.services.records import _commit, existing_for_key
 from registry.models import IdempotencyKey
@@ -25,6 +25,7 @@ def _own_file(actor, wu: WaterUser) -> None:
 
 def submit_reading(session: Session, actor, wu: WaterUser, data: dict, *, idempotency_key: str | None = None) -> Reading:
     _own_file(actor, wu)
+    idempotency_key = clean_key(idempotency_key)
     again = existing_for_key(session, idempotency_key)
     if again is not None:
         return again
@@ -84,6 +85,7 @@ def review(session: Session, actor, obj, decision: str, reason: str | None = Non
         raise ValidationError({"reason": _l("Say why the submission is rejected: the enterprise will read it.")})
     if len(reason) > 1000:
         raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
+    refuse_control("reason", reason)
     before = obj.status
     obj.status = "accepted" if decision == "accept" else "rejected"
     obj.rejected_reason = reason or None if decision == "reject" else None

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from registry import access
 from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem, IdempotencyKey, Inspection,
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, utcnow)
-from registry.services import audit, validators
+from registry.services import audit, checks, validators
 from registry.services.errors import NotFound, StaleEdit, ValidationError
 
 
@@ -94,6 +94,15 @@ def _integrity(err: IntegrityError) -> ValidationError:
     return ValidationError({"_": _l("The record conflicts with another one; reload and try again.")})
 
 
+def _flush(session: Session) -> None:
+    """Flush (for ids and snapshots); a unique constraint lost to another request becomes a field error."""
+    try:
+        session.flush()
+    except IntegrityError as err:
+        session.rollback()
+        raise _integrity(err) from err
+
+
 def _commit(session: Session, water_user_id: int | None = None) -> None:
     """Commit the change once; first refresh the file's evaluation in the same transaction, so
     the score never lags behind the records it judges."""
@@ -113,9 +122,10 @@ def _commit(session: Session, water_user_id: int | None = None) -> None:
 
 def existing_for_key(session: Session, key: str | None):
     """The record a create form with this idempotency key already made, if any."""
-    if not key:
+    key = checks.idempotency_key(key)
+    if key is None:
         return None
-    seen = session.get(IdempotencyKey, key[:64])
+    seen = session.get(IdempotencyKey, key)
     if seen is None:
         return None
     model = {k.model.__name__: k.model for k in KINDS.values()} | {"WaterUser": WaterUser}
@@ -126,6 +136,7 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
            idempotency_key: str | None = None, action: str = "create", extra: dict | None = None):
     kind = KINDS[kind_name]
     access.require_edit(actor, kind_name)
+    idempotency_key = checks.idempotency_key(idempotency_key)
     again = existing_for_key(session, idempotency_key)
     if again is not None:
         return again
@@ -138,7 +149,7 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
         obj.inspector_id = actor.id if getattr(actor, "role", None) == "inspector" else obj.inspector_id
         obj.items = [ChecklistItem(**i) for i in items or []]
     session.add(obj)
-    session.flush()
+    _flush(session)
     after = _snap(obj)
     audit.record(session, actor, action, obj, water_user_id=water_user.id, summary=_summary(kind_name, obj),
                  changes={k: [None, v] for k, v in after.items() if v not in (None, [], "")})
@@ -160,7 +171,7 @@ def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected
     before = _snap(obj)
     values = kind.validate(session, dict(data), water_user, obj)
     _apply(session, obj, values)
-    session.flush()
+    _flush(session)
     changes = audit.diff(before, _snap(obj))
     if changes:
         audit.record(session, actor, "update", obj, water_user_id=water_user.id,
@@ -178,6 +189,7 @@ def close(session: Session, actor, kind_name: str, obj, reason: str):
         raise ValidationError({"reason": _l("Give a reason for closing this record.")})
     if len(reason) > 1000:
         raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
+    checks.refuse_control("reason", reason)
     if obj.closed_at is not None:
         raise ValidationError({"reason": _l("This record is already closed.")})
     obj.closed_at = utcnow()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Account, ApiToken, utcnow
 from registry.services import audit
+from registry.services.checks import refuse_control
 from registry.services.errors import NotFound, ValidationError
 
 PREFIX = "ywr_"
@@ -28,6 +29,7 @@ def create_token(session: Session, actor, account: Account, name: str | None = N
         raise ValidationError({"name": _l("Give the token a name, e.g. the system that will use it.")})
     if len(name) > 100:
         raise ValidationError({"name": _l("At most %(n)d characters.", n=100)})
+    refuse_control("name", name, multiline=False)
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(account_id=account.id, name=name, token_hash=_digest(token))
     session.add(row)
@@ -78,6 +80,7 @@ def revoke(session: Session, actor, row: ApiToken, reason: str) -> ApiToken:
         raise ValidationError({"reason": _l("This token was already revoked.")})
     if not (reason or "").strip():
         raise ValidationError({"reason": _l("Give a reason for this change.")})
+    refuse_control("reason", reason.strip())
     row.revoked_at, row.revoked_reason = utcnow(), reason.strip()[:1000]
     session.flush()
     audit.record(session, actor, "revoke", row, entity="ApiToken", reason=row.revoked_reason,

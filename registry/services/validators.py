@@ -21,7 +21,7 @@ from registry.domain.rules import load_rules
 from registry.domain.uscc import UsccError, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
-from registry.services.checks import Checker
+from registry.services.checks import CONTROL_CHARS, Checker, database_id
 
 USCC_MESSAGES = {
     "length": _l("A USCC has exactly 18 characters (GB 32100)."),
@@ -98,9 +98,8 @@ def intake_point(session: Session, data: dict, wu: WaterUser, current) -> dict:
 
 def _own(session: Session, model, ident, wu: WaterUser):
     """A record of this water user by id, or None (ids of other files are not accepted)."""
-    try:
-        ident = int(ident)
-    except (TypeError, ValueError):
+    ident = database_id(ident)
+    if ident is None:
         return None
     found = session.get(model, ident)
     return found if found is not None and found.water_user_id == wu.id and found.closed_at is None else None
@@ -148,8 +147,8 @@ def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None
     c.date("approved_on", required=False, not_future=True)
     c.text("notes", required=False, max_len=2000, multiline=True)
     if year is not None:
-        stmt = select(func.count()).where(AnnualPlan.water_user_id == wu.id, AnnualPlan.year == year,
-                                          AnnualPlan.closed_at.is_(None))
+        # Closed plans count too: the schema keeps one plan row per water user and year.
+        stmt = select(func.count()).where(AnnualPlan.water_user_id == wu.id, AnnualPlan.year == year)
         if current is not None:
             stmt = stmt.where(AnnualPlan.id != current.id)
         if session.execute(stmt).scalar_one():
@@ -289,6 +288,9 @@ def inspection(session: Session, data: dict, wu: WaterUser, current: Inspection 
         note = str(item.get("note") or "").strip()
         if len(note) > 1000:
             c.fail(f"note-{code}", _l("At most %(n)d characters.", n=1000))
+            continue
+        if CONTROL_CHARS.search(note):
+            c.fail(f"note-{code}", _l("Contains control characters."))
             continue
         if item["result"] == "problem" and not note:
             c.fail(f"note-{code}", _l("Describe the problem."))

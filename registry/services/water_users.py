@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from registry import access
 from registry.models import WaterUser
 from registry.services import audit, validators
+from registry.services.checks import idempotency_key as clean_key, refuse_control
 from registry.services.errors import StaleEdit, ValidationError
 from registry.services.records import _commit, existing_for_key
 from registry.models import IdempotencyKey
@@ -14,6 +15,7 @@ from registry.models import IdempotencyKey
 
 def create(session: Session, actor, data: dict, *, idempotency_key: str | None = None) -> WaterUser:
     access.require_edit(actor, "water_user_create")
+    idempotency_key = clean_key(idempotency_key)
     again = existing_for_key(session, idempotency_key)
     if again is not None:
         return again
@@ -59,6 +61,7 @@ def set_status(session: Session, actor, wu: WaterUser, status: str, reason: str)
         raise ValidationError({"reason": _l("Give a reason for this change of status.")})
     if len(reason) > 1000:
         raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
+    refuse_control("reason", reason)
     if wu.status == "closed":
         raise ValidationError({"status": _l("This file is closed and can no longer be changed.")})
     if status == wu.status:

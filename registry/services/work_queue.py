@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, literal, select
 
 from registry import access
 from registry.models import Account, DueItem, WaterUser, account_divisions
+from registry.services.checks import database_id
 
 DUE_KINDS = ("permit_renewal", "calibration", "service_life", "balance_test", "annual_plan", "monthly_readings",
              "rectification")
@@ -43,8 +44,8 @@ def queue(session, account, filters: QueueFilters, today: date):
         stmt = stmt.where(WaterUser.division_code == filters.division)
     if filters.kind in DUE_KINDS:
         stmt = stmt.where(DueItem.kind == filters.kind)
-    if filters.inspector.isdigit():
-        inspector = session.get(Account, int(filters.inspector))
+    if database_id(filters.inspector) is not None:
+        inspector = session.get(Account, database_id(filters.inspector))
         if inspector is not None and inspector.role == "inspector" and not inspector.city_wide:
             stmt = stmt.where(WaterUser.division_code.in_(
                 select(account_divisions.c.division_code).where(account_divisions.c.account_id == inspector.id)))

@@ -21,7 +21,7 @@ class BatchForm(FlaskForm):
     which = RadioField(_l("Certificates"), [Optional()], default="valid", choices=options([
         ("valid", _l("Print the valid certificates")),
         ("missing", _l("Issue and print for files that earn one and hold none"))]))
-    division = SelectField(_l("Division"), [Optional()], choices=[], validate_choice=False)
-    grade = SelectField(_l("Grade"), [Optional()], choices=[], validate_choice=False)
+    division = SelectField(_l("Division"), [Optional()], choices=[])
+    grade = SelectField(_l("Grade"), [Optional()], choices=[])
     output = RadioField(_l("Output"), [Optional()], default="pdf", choices=options([
         ("pdf", _l("One PDF to print")), ("zip", _l("A ZIP of one PDF per certificate"))]))

@@ -21,6 +21,7 @@ from registry.models import WaterUser
 from registry.pdf import PdfSettings
 from registry.pdf import letter as letter_pdf
 from registry.services import ValidationError, communications
+from registry.services.checks import database_id
 from registry.services.mailer import MailSettings
 from registry.web import paging
 from registry.web.communications.forms import BounceForm, ConfirmForm
@@ -67,7 +68,7 @@ def _ids() -> list[int] | None:
     raw = request.values.getlist("ids")
     if not raw:
         return None
-    return [int(v) for v in raw if v.isdigit() and len(v) < 10][:5000]  # ids fit a database integer
+    return [i for i in map(database_id, raw) if i is not None][:5000]
 
 
 @bp.route("/communications/letters.pdf")
