@@ -63,7 +63,7 @@ def import_command(path, dry_run, username):
     actor = _actor(username)
     total = exchange.count_rows(Path(path), fmt)
     started = time.perf_counter()
-    with click.progressbar(length=total or None, label="checking" if dry_run else "importing", file=sys.stderr) as bar:
+    with click.progressbar(length=max(total, 1), label="checking" if dry_run else "importing", file=sys.stderr) as bar:
         report = exchange.run(db.session, actor, Path(path), fmt, apply=not dry_run, progress=_Ticks(bar))
     elapsed = max(time.perf_counter() - started, 1e-9)
     for kind, counts in report.kinds():
@@ -103,7 +103,8 @@ def export_command(path, kinds, template):
         click.echo(f"wrote the template to {path}")
         return
     started = time.perf_counter()
-    with open(path, "wb") as fh, click.progressbar(length=None, label="exporting", file=sys.stderr) as bar:
+    total = exchange.export_count(db.session, None, fmt, kinds=list(kinds) or None)
+    with open(path, "wb") as fh, click.progressbar(length=max(total, 1), label="exporting", file=sys.stderr) as bar:
         rows = exchange.export(db.session, None, fh, fmt, kinds=list(kinds) or None, progress=_Ticks(bar))
     elapsed = max(time.perf_counter() - started, 1e-9)
     click.echo(f"exported {rows} rows to {path} in {elapsed:.1f} s ({rows / elapsed:,.0f} rows/s)")

@@ -19,7 +19,7 @@ from typing import Callable
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from registry import access, clock
@@ -175,7 +175,12 @@ def _changes(obj, cleaned: dict) -> dict:
 # -- one handler per kind: (context, sheet, row number, values) ------------------------------
 
 def _water_user(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> None:
-    existing = ctx.water_user(values.get("file_no")) if values.get("file_no") else None
+    if values.get("file_no"):
+        existing = ctx.water_user(values["file_no"])
+    elif "file_no" not in values and values.get("uscc"):  # keyed on the USCC (a sheet without file numbers)
+        existing = ctx.session.scalar(select(WaterUser).where(WaterUser.uscc == str(values["uscc"]).upper()))
+    else:
+        existing = None
     data = {c.field: getattr(existing, c.field) for c in sheet.kind.columns} if existing else {}
     data.update(values)
     try:
@@ -431,11 +436,12 @@ def _kind_of(name: str, header: list[str]) -> Kind | None:
         if normal(name) in kind.sheet_names():
             return kind
     titles = {normal(h) for h in header if h}
-    best = max(KINDS.values(), key=lambda k: (all(titles & k.column(f).names() for f in k.keys),
-                                              sum(1 for c in k.columns if titles & c.names())))
-    if all(titles & best.column(f).names() for f in best.keys):
-        return best
-    return None
+
+    def present(kind):
+        return {c.field for c in kind.columns if titles & c.names()}
+
+    best = max(KINDS.values(), key=lambda k: (k.has_key(present(k)), len(present(k))))
+    return best if best.has_key(present(best)) else None
 
 
 def _map_header(report: Report, kind: Kind, name: str, header: list[str]) -> dict[str, int] | None:
@@ -453,7 +459,7 @@ def _map_header(report: Report, kind: Kind, name: str, header: list[str]) -> dic
             ok = False
         else:
             positions[column.field] = index
-    for key in kind.keys:
+    for key in () if kind.has_key(positions) else kind.keys:
         if key not in positions:
             report.fail(CellError(name, 1, None, kind.column(key).zh, _l("The column %(title)s is missing.",
                                                                          title=kind.column(key).zh)))
@@ -597,10 +603,8 @@ def _queries(ids):
     }
 
 
-def export(session: Session, account, fileobj, fmt: str, *, kinds: list[str] | None = None, filters=None,
-           progress: Callable[[int], None] | None = None) -> int:
-    """Write the water users the account may see (narrowed by the list's ``filters``), one sheet
-    per kind (CSV: the first kind only). Returns the number of rows written."""
+def _plan(session: Session, account, fmt: str, kinds, filters):
+    """The kinds to write and their queries, limited to what the account may see and the list's filters."""
     from registry.services.file_view import ListFilters, water_user_list
 
     if account is not None and getattr(account, "role", None) not in ("bureau_admin", "inspector"):
@@ -614,21 +618,32 @@ def export(session: Session, account, fileobj, fmt: str, *, kinds: list[str] | N
         ids = water_user_list(session, account, filters or ListFilters()).with_only_columns(
             WaterUser.id).order_by(None)
     queries = _queries(ids)
+    return [(KINDS[name], *queries[name]) for name in chosen]
+
+
+def export_count(session: Session, account, fmt: str, *, kinds: list[str] | None = None, filters=None) -> int:
+    """How many rows ``export`` would write (for a progress bar)."""
+    return sum(session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+               for _kind, stmt, _shape in _plan(session, account, fmt, kinds, filters))
+
+
+def export(session: Session, account, fileobj, fmt: str, *, kinds: list[str] | None = None, filters=None,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Write the water users the account may see (narrowed by the list's ``filters``), one sheet
+    per kind (CSV: the first kind only). Returns the number of rows written."""
     written = 0
     tick = progress or (lambda n: None)
 
-    def rows(name):
+    def rows(stmt, shape):
         nonlocal written
-        stmt, shape = queries[name]
         for row in session.execute(stmt.execution_options(yield_per=5000)):
             written += 1
             tick(1)
             yield shape(row)
 
     with Writer(fileobj, fmt) as out:
-        for name in chosen:
-            kind = KINDS[name]
-            out.sheet(kind.zh, [c.zh for c in kind.columns], rows(name))
+        for kind, stmt, shape in _plan(session, account, fmt, kinds, filters):
+            out.sheet(kind.zh, [c.zh for c in kind.columns], rows(stmt, shape))
     return written
 
 

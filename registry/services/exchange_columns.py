@@ -41,6 +41,10 @@ class Kind:
     en: str
     columns: tuple[Column, ...]
     keys: tuple[str, ...]  # the natural key: fields that must have a column
+    other_key: str | None = None  # a column that may stand in for the key (water users: the USCC)
+
+    def has_key(self, fields) -> bool:
+        return all(f in fields for f in self.keys) or (self.other_key is not None and self.other_key in fields)
 
     def column(self, field: str) -> Column | None:
         return next((c for c in self.columns if c.field == field), None)
@@ -75,7 +79,7 @@ WATER_USERS = Kind("water_users", "取水户", "Water users", (
     Column("opened_on", "建档日期", "Opened on", "date", _l("Required. Date as YYYY-MM-DD, not in the future."),
            "2021-03-15"),
     Column("notes", "备注", "Notes", "text", _l("Optional."), None),
-), keys=("file_no",))
+), keys=("file_no",), other_key="uscc")
 
 INTAKE_POINTS = Kind("intake_points", "取水口", "Intake points", (
     FILE_NO,

@@ -184,3 +184,43 @@ def test_inspectors_cannot_import(app, tmp_path):
 
     with pytest.raises(Forbidden):
         exchange.run(db.session, f.inspector(), tmp_path / "x.csv", "csv", apply=False)
+
+
+def test_import_command_dry_run_then_import_with_counts_and_rate(app, tmp_path):
+    wu, meters = _meters(1)
+    path = tmp_path / "readings.csv"
+    path.write_text("表号,月份,取水量(m³)\nSN-000,2025-01,10\nSN-000,2025-02,20\n", encoding="utf-8-sig")
+    runner = app.test_cli_runner()
+
+    dry = runner.invoke(args=["registry", "import", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "readings: 2 to create, 0 to update, 0 unchanged" in dry.output and "rows/s" in dry.output
+    assert _count(Reading) == 0
+
+    done = runner.invoke(args=["registry", "import", str(path)])
+    assert done.exit_code == 0 and "readings: 2 created" in done.output and _count(Reading) == 2
+
+    path.write_text("表号,月份,取水量(m³)\nSN-000,2099-01,10\n", encoding="utf-8-sig")
+    failed = runner.invoke(args=["registry", "import", str(path)])
+    assert failed.exit_code == 1 and "第 2 行 B 列（月份）" in failed.output and "nothing was changed" in failed.output
+
+
+def test_export_command_writes_what_import_reads(app, tmp_path):
+    _meters(2)
+    runner = app.test_cli_runner()
+    out = tmp_path / "meters.csv"
+    result = runner.invoke(args=["registry", "export", str(out), "--kind", "meters"])
+    assert result.exit_code == 0 and "exported 2 rows" in result.output
+    assert out.read_bytes().startswith("\ufeff档案号,表号".encode())
+    assert "meters: 0 to create, 0 to update, 2 unchanged" in runner.invoke(
+        args=["registry", "import", str(out), "--dry-run"]).output
+
+
+def test_a_sheet_without_file_numbers_is_matched_on_the_uscc(app, tmp_path):
+    wu = f.WaterUserFactory(contact_name="李海燕")
+    path = tmp_path / "contacts.csv"
+    path.write_text(f"统一社会信用代码,联系人\n{wu.uscc.lower()},张伟\n", encoding="utf-8")
+    report = exchange.run(db.session, f.admin(), path, "csv", apply=True)
+    assert report.applied and report.counts["water_users"].updated == 1
+    db.session.refresh(wu)
+    assert wu.contact_name == "张伟"
