@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from registry import access, clock
 from registry.domain import balance as balance_rules
@@ -195,6 +195,15 @@ class ListFilters:
     industry: str = ""
     status: str = ""
     due: str = ""  # permit_expiring | permit_expired | no_permit
+    grade: str = ""  # A | B | C | D | none (not evaluated yet)
+    opened: str = ""  # YYYY-MM: files opened that month
+
+    FIELDS = ("q", "division", "industry", "status", "grade", "due", "opened")
+
+    @classmethod
+    def of(cls, args) -> ListFilters:
+        """The filters in a query string (the list page, its export links, the dashboard's links)."""
+        return cls(**{k: (args.get(k) or "")[:100] for k in cls.FIELDS})
 
 
 def water_user_list(session: Session, account, filters: ListFilters, today: date | None = None):
@@ -208,17 +217,20 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
     stmt = access.scoped(select(WaterUser, permit_end), account)
     q = CONTROL_CHARS.sub("", filters.q or "").strip()[:100]
     if q:
-        like = f"%{_escape_like(q)}%"
-        by_permit = exists().where(Permit.water_user_id == WaterUser.id,
-                                   Permit.number.ilike(like, escape="\\"))
-        stmt = stmt.where(or_(WaterUser.name.ilike(like, escape="\\"), WaterUser.file_no.ilike(like, escape="\\"),
-                              WaterUser.uscc.ilike(like, escape="\\"), by_permit))
+        stmt = stmt.where(WaterUser.id.in_(_matching_ids(q)))
     if filters.division:
         stmt = stmt.where(WaterUser.division_code == filters.division)
     if filters.industry:
         stmt = stmt.where(WaterUser.industry_code == filters.industry)
     if filters.status:
         stmt = stmt.where(WaterUser.status == filters.status)
+    if filters.grade == "none":
+        stmt = stmt.where(WaterUser.grade.is_(None))
+    elif filters.grade:
+        stmt = stmt.where(WaterUser.grade == filters.grade)
+    opened = _month_of(filters.opened)
+    if opened is not None:
+        stmt = stmt.where(WaterUser.opened_on >= opened, WaterUser.opened_on < add_months(opened, 1))
     window = date.fromordinal(today.toordinal() + rules.permit.renewal_window_days)
     if filters.due == "permit_expiring":
         stmt = stmt.where(and_(permit_end >= today, permit_end <= window))
@@ -227,6 +239,30 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
     elif filters.due == "no_permit":
         stmt = stmt.where(permit_end.is_(None))
     return stmt.order_by(WaterUser.file_no)
+
+
+def _month_of(text: str) -> date | None:
+    """2026-03 → 2026-03-01; anything else → None (the filter is ignored, as an unknown division is)."""
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1) if len(text) == 7 and 1900 <= year <= 2999 else None
+    except ValueError:
+        return None
+
+
+def _matching_ids(q: str):
+    """Ids of the files whose name, file number, USCC or a permit number contains ``q``.
+
+    A union of one select per table rather than an OR with EXISTS on the list query: each side is
+    a simple ILIKE, which PostgreSQL answers from its trigram index (pg_trgm GIN); an OR mixing a
+    subquery would read every water user instead.
+    """
+    like = f"%{_escape_like(q)}%"
+    user = aliased(WaterUser)
+    return union(
+        select(user.id).where(or_(user.name.ilike(like, escape="\\"), user.file_no.ilike(like, escape="\\"),
+                                  user.uscc.ilike(like, escape="\\"))),
+        select(Permit.water_user_id).where(Permit.number.ilike(like, escape="\\")))
 
 
 def _escape_like(text: str) -> str:

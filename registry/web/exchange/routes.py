@@ -107,8 +107,7 @@ def export():
         abort(404)
     kind = request.args.get("kind")
     kinds = [kind] if kind in KINDS else None
-    filters = ListFilters(**{k: (request.args.get(k) or "")[:100] for k in ("q", "division", "industry", "status",
-                                                                           "due")})
+    filters = ListFilters.of(request.args)
     out = tempfile.TemporaryFile()
     exchange.export(db.session, current_user, out, fmt, kinds=kinds, filters=filters)
     out.seek(0)

@@ -11,6 +11,8 @@ from registry import access, clock
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.models import AuditEvent, Permit, WaterUser
+from registry.services import dashboard
+from registry.web.main import figures
 
 bp = Blueprint("main", __name__)
 
@@ -34,4 +36,5 @@ def index():
     recent = db.session.execute(
         select(AuditEvent, WaterUser).join(WaterUser, AuditEvent.water_user_id == WaterUser.id)
         .where(scope).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(15)).all()
-    return render_template("main/index.html", by_status=by_status, expiring=expiring, recent=recent, today=today)
+    return render_template("main/index.html", by_status=by_status, expiring=expiring, recent=recent, today=today,
+                           dash=dashboard.summary(db.session, current_user, today), figures=figures)

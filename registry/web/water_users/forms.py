@@ -38,3 +38,5 @@ class SearchForm(FlaskForm):
     industry = SelectField(_l("Industry"), [Optional()], choices=[], validate_choice=False)
     status = SelectField(_l("Status"), [Optional()], choices=[], validate_choice=False)
     due = SelectField(_l("Permit"), [Optional()], choices=[], validate_choice=False)
+    grade = SelectField(_l("Grade"), [Optional()], choices=[], validate_choice=False)
+    opened = StringField(_l("Opened in (month)"), [Optional()], render_kw={"type": "month", "placeholder": "2026-03"})

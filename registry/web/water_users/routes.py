@@ -47,7 +47,8 @@ def index():
     form.status.choices = [("", _("Any status"))] + [(s, LABELS["status"][s]) for s in WATER_USER_STATUSES]
     form.due.choices = [("", _("Any")), ("permit_expiring", _("Renewal due")),
                         ("permit_expired", _("Expired")), ("no_permit", _("No permit"))]
-    filters = ListFilters(**{k: (request.args.get(k) or "")[:100] for k in ("q", "division", "industry", "status", "due")})
+    form.grade.choices = [("", _("Any grade")), *[(g, g) for g in "ABCD"], ("none", _("Not evaluated"))]
+    filters = ListFilters.of(request.args)
     page = paging.paginate(db.session, water_user_list(db.session, current_user, filters),
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("water_users/list.html", form=form, page=page, filters=filters,
