@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from registry.models.account import Account
 from registry.models.base import Base, UTCDateTime, utcnow
@@ -26,6 +26,32 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
     actor: Mapped[Account | None] = relationship()
+
+
+class AuditTrailIsAppendOnly(Exception):
+    """Raised when code tries to change or delete an audit event through the ORM."""
+
+
+def _refuse(what: str):
+    raise AuditTrailIsAppendOnly(f"audit events are append-only: {what} refused")
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _no_update(_mapper, _connection, target):
+    _refuse(f"UPDATE of audit event {target.id}")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _no_delete(_mapper, _connection, target):
+    _refuse(f"DELETE of audit event {target.id}")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_change(state):
+    """``session.execute(update(AuditEvent)...)`` and bulk deletes skip the mapper events above."""
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ is AuditEvent:
+        _refuse("bulk UPDATE/DELETE")
 
 
 class IdempotencyKey(Base):

@@ -202,11 +202,14 @@ def reset_password(session: Session, actor, account: Account) -> str:
 
     access.require_edit(actor, "account")
     temporary = secrets.token_urlsafe(9)
+    before = {"must_change_password": account.must_change_password, "locked_until": audit.snapshot(account)["locked_until"]}
     account.password_hash = hash_password(temporary)
     account.must_change_password = True
     account.failed_logins, account.locked_until = 0, None
     session.flush()
-    audit.record(session, actor, "reset_password", account, summary=f"account {account.username}")
+    # The trail says the password changed, never what it is (no hash either).
+    changes = {"password": ["(set)", "(one-time)"], **audit.diff(before, {"must_change_password": True, "locked_until": None})}
+    audit.record(session, actor, "reset_password", account, summary=f"account {account.username}", changes=changes)
     _commit(session)
     return temporary
 
@@ -222,11 +225,15 @@ def change_password(session: Session, account: Account, current: str, new: str, 
         raise ValidationError({"new": err.errors["password"]}) from None
     if check_password_hash(account.password_hash, new):
         raise ValidationError({"new": _l("Choose a password different from the current one.")})
+    was_one_time = account.must_change_password
     account.password_hash = hash_password(new)
     account.must_change_password = False
     account.password_changed_at = utcnow()
     session.flush()
-    audit.record(session, account, "change_password", account, summary=f"account {account.username}")
+    changes = {"password": ["(set)", "(changed)"]}  # never the password or its hash
+    if was_one_time:
+        changes["must_change_password"] = [True, False]
+    audit.record(session, account, "change_password", account, summary=f"account {account.username}", changes=changes)
     _commit(session)
 
 
