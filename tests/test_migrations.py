@@ -21,13 +21,15 @@ def empty_url(tmp_path):
     if not url:
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
+    # Named after the test database, so that two runs on different databases never share it.
+    scratch = f"{url.rsplit('/', 1)[1]}_migrations"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS registry_migrations_test WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE registry_migrations_test"))
-    yield url.rsplit("/", 1)[0] + "/registry_migrations_test"
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+    yield url.rsplit("/", 1)[0] + "/" + scratch
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS registry_migrations_test WITH (FORCE)"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
     admin.dispose()
 
 

@@ -92,7 +92,10 @@ class DueItem(Base):
     """
 
     __tablename__ = "due_items"
-    __table_args__ = (Index("ix_due_items_due_on", "due_on"),)
+    __table_args__ = (
+        Index("ix_due_items_due_on", "due_on"),
+        Index("ix_due_items_status_due_on", "status", "due_on"),  # the work queue's overdue / due soon filter
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, CheckConstraint, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (Column, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
@@ -25,6 +26,9 @@ class Permit(Record, Base):
     __table_args__ = (
         CheckConstraint("valid_to > valid_from", name="valid_to_after_valid_from"),
         CheckConstraint("annual_volume_m3 >= 0", name="annual_volume_non_negative"),
+        # The list's "latest permit end" per file (due filters) reads this index only.
+        Index("ix_permits_water_user_valid_to", "water_user_id", "valid_to"),
+        Index("ix_permits_number_trgm", "number", postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops"}),
     )
 
     water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)

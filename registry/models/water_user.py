@@ -37,10 +37,16 @@ class WaterUser(Record, Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
         Index("ix_water_users_division_status", "division_code", "status"),
+        Index("ix_water_users_status", "status"),
+        Index("ix_water_users_opened_on", "opened_on"),  # the list's "opened in month" filter
+        # Substring search (ILIKE '%...%') on PostgreSQL: trigram GIN indexes (extension pg_trgm,
+        # created by the migration). SQLite has neither; there they are plain indexes.
+        *(Index(f"ix_water_users_{column}_trgm", column, postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"}) for column in ("name", "file_no", "uscc")),
     )
 
     file_no: Mapped[str] = mapped_column(String(30), unique=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
     legal_representative: Mapped[str | None] = mapped_column(String(100))
     contact_name: Mapped[str | None] = mapped_column(String(100))

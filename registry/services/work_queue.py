@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, literal, select
+from sqlalchemy import and_, case, literal, or_, select
 
 from registry import access
 from registry.models import Account, DueItem, WaterUser, account_divisions
@@ -32,6 +32,14 @@ def status_expression(today: date):
                 else_=DueItem.status)
 
 
+def status_is(wanted: str, today: date):
+    """``status_expression(today) == wanted`` written on the columns themselves, so that the index
+    on (status, due_on) can answer it."""
+    if wanted == "overdue":
+        return or_(DueItem.status == "overdue", and_(DueItem.status == "due_soon", DueItem.due_on < today))
+    return and_(DueItem.status == wanted, or_(DueItem.due_on.is_(None), DueItem.due_on >= today))
+
+
 def queue(session, account, filters: QueueFilters, today: date):
     """A select of (DueItem, WaterUser, status), most urgent first, scoped to the account."""
     status = status_expression(today).label("status")
@@ -39,7 +47,7 @@ def queue(session, account, filters: QueueFilters, today: date):
                           account)
             .where(WaterUser.status == "active"))
     if filters.status in ("overdue", "due_soon"):
-        stmt = stmt.where(status == filters.status)
+        stmt = stmt.where(status_is(filters.status, today))
     if filters.division:
         stmt = stmt.where(WaterUser.division_code == filters.division)
     if filters.kind in DUE_KINDS:
