@@ -37,7 +37,7 @@ def _breakdowns(items, name_of, key: str, title: str):
                 note=f"+{number(b.opened_recently)}" if b.opened_recently else "", label_link=_list(**{key: b.code}))
             for b in items]
     return hbars(rows, _grade_series(), title=title, fmt=number,
-                 desc=_("Active files by grade; +N: files opened in the last 12 months."))
+                 desc=_("Active files by grade; +N after a bar: files opened in the last 12 months."))
 
 
 def divisions(d: Dashboard):
