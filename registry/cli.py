@@ -217,3 +217,4 @@ def check_deploy_command():
 
 
 from registry import cli_exchange  # noqa: E402,F401  registers `registry import` and `registry export`
+from registry import cli_backup  # noqa: E402,F401  registers `registry dump` and `registry load`
