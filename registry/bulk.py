@@ -29,6 +29,20 @@ def _defaults(table: Table) -> dict:
     return out
 
 
+class JsonText(str):
+    """A JSON column's value already serialized: written as it is."""
+
+    __slots__ = ()
+
+
+def _json(v):
+    if v is None:
+        return None
+    if type(v) is JsonText:
+        return str(v)  # a plain str for the driver
+    return json.dumps(v, ensure_ascii=False)
+
+
 def _to_sqlite(column):
     """A converter for one column's values, chosen once from its type (not per value)."""
     type_name = type(column.type).__name__
@@ -45,13 +59,13 @@ def _to_sqlite(column):
     if type_name == "Boolean":
         return lambda v: int(v) if v is not None else None
     if type_name == "JSON":
-        return lambda v: json.dumps(v, ensure_ascii=False) if v is not None else None
+        return _json
     return None
 
 
 def _to_pg(column):
     if type(column.type).__name__ == "JSON":
-        return lambda v: json.dumps(v, ensure_ascii=False) if v is not None else None
+        return _json
     return None
 
 

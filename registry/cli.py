@@ -1,6 +1,7 @@
 """``flask --app wsgi registry ...``: accounts and demo data (spec.md, "Command line")."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -97,8 +98,10 @@ def demo_logins_command():
 @registry_cli.command("recompute")
 @click.option("--all", "everything", is_flag=True, help="every open file (the nightly run, and after a rules change)")
 @click.option("--water-user", "file_numbers", multiple=True, metavar="FILE_NO")
+@click.option("--workers", type=click.IntRange(min=1), default=lambda: min(os.cpu_count() or 1, 4),
+              show_default="the number of CPUs, at most 4", help="processes judging files in parallel (--all)")
 @with_appcontext
-def recompute_command(everything, file_numbers):
+def recompute_command(everything, file_numbers, workers):
     """Recompute compliance evaluations and due items; prints count and rate."""
     from registry.services import evaluations, rules_versions
 
@@ -115,8 +118,11 @@ def recompute_command(everything, file_numbers):
     rules = rules_versions.current(db.session)
     started = time.perf_counter()
     with click.progressbar(length=total, label=f"evaluating ({rules.version})", file=sys.stderr) as bar:
-        outcome = evaluations.refresh(db.session, rules, clock.today(), ids, progress=bar.update)
-        db.session.commit()
+        if ids is None:  # committed batch by batch
+            outcome = evaluations.recompute(db.session, rules, clock.today(), workers=workers, progress=bar.update)
+        else:
+            outcome = evaluations.refresh(db.session, rules, clock.today(), ids, progress=bar.update)
+            db.session.commit()
     elapsed = max(time.perf_counter() - started, 1e-9)
     click.echo(f"evaluated {outcome.evaluated} water users in {elapsed:.1f} s ({outcome.evaluated / elapsed:.0f} users/s); "
                f"{outcome.changed} results changed")

@@ -1045,6 +1045,14 @@ def online_window(today: date, rules: Rules) -> tuple[date, date]:
     return day.online_first, day.online_last
 
 
+def monthly_readings_since(today: date, rules: Rules) -> date:
+    """The first month whose reading a judgement on ``today`` reads (the records window, this
+    year's use, and last month for the due list): a loader may leave out earlier months."""
+    day = _derived(rules).day(today)
+    last_month = add_months(month_start(today), -1)
+    return min(day.year_start, last_month, *day.record_month_starts[:1])
+
+
 def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:
     """Score ``facts`` on ``today`` against ``rules`` (see the module doc for every case)."""
     derived = _derived(rules)

@@ -2,23 +2,28 @@
 with ``domain.scoring`` and ``domain.due``, and keep the results.
 
 Set-based: one streamed SELECT per kind of record, each ordered by water user and merged in
-step, so recomputing 100,000 files issues the same dozen queries as recomputing one. A new
-evaluation row is written only when the result changes (the rows are the score history); the
-water user's cached grade and its due items are refreshed with it.
+step, so recomputing 100,000 files issues the same dozen queries as recomputing one (the
+nightly :func:`recompute` repeats them per batch of 5,000 files, as it does its writes). Only
+what the rules read is loaded: online readings as a count of days in the window, monthly
+readings from the first month judged. A new evaluation row is written only when the result
+changes (the rows are the score history); the water user's cached grade and its due items are
+refreshed with it.
 """
 from __future__ import annotations
 
 import gc
+import json
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import Text, and_, bindparam, cast, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import NullPool
 
-from registry.bulk import copy_rows
+from registry.bulk import JsonText, copy_rows
 from registry.domain import due as due_engine
 from registry.domain import scoring
 from registry.domain.dates import add_months, month_start
@@ -48,22 +53,30 @@ class _Stream:
         return out
 
 
-def _stream(session: Session, stmt, ids):
+def _stream(session: Session, stmt, ids, between=None, fetch_all=False):
     """Plain rows through the session's connection (Core): no ORM bookkeeping per row."""
     if ids is not None:
         stmt = stmt.where(stmt.selected_columns[0].in_(ids))
+    if between is not None:
+        stmt = stmt.where(stmt.selected_columns[0].between(*between))
     # Options on the statement, not the connection: on the session's connection they would
     # outlive this query and put the following UPDATEs in server-side cursors (SQLAlchemy 2.1).
+    if fetch_all:
+        return _Stream(session.connection().execute(stmt).all())
     stmt = stmt.execution_options(stream_results=True, yield_per=STREAM_CHUNK)
     return _Stream(session.connection().execute(stmt))
 
 
-def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, rules=None) -> Iterator[FileFacts]:
-    """The facts of every open file (or of ``ids``), in water-user order, streamed.
+def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, rules=None,
+               between: tuple[int, int] | None = None, fetch_all: bool = False) -> Iterator[FileFacts]:
+    """The facts of every open file (or of ``ids``, or with an id from ``between[0]`` to
+    ``between[1]``), in water-user order, streamed.
 
     With ``rules``, online readings come as the count of days with data in the rules' window
     (``online_counted``: one row per online file instead of one per day and meter); without,
-    as the days themselves (``online_days``, the last ``ONLINE_WINDOW_DAYS``).
+    as the days themselves (``online_days``, the last ``ONLINE_WINDOW_DAYS``). ``fetch_all``
+    reads every row at the first step instead of streaming (the read is over sooner: on
+    SQLite, a writer waits for it).
     """
     live_renewal = aliased(Permit)
     superseded = (select(live_renewal.id).where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
@@ -109,6 +122,8 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
     }
     counted: _OnlineCounts | None = None
     if rules is not None:
+        # Only the months and days the rules read.
+        queries["monthly"] = queries["monthly"].where(Reading.period >= scoring.monthly_readings_since(today, rules))
         first, last = scoring.online_window(today, rules)
         queries["online"] = (
             select(Reading.water_user_id, func.count(func.distinct(Reading.read_on)))
@@ -116,11 +131,13 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
                    Reading.status != "rejected", Reading.closed_at.is_(None))
             .group_by(Reading.water_user_id).order_by(Reading.water_user_id))
         counted = _OnlineCounts(first, last)
-    streams = {name: _stream(session, stmt, ids) for name, stmt in queries.items()}
+    streams = {name: _stream(session, stmt, ids, between, fetch_all) for name, stmt in queries.items()}
     users = select(WaterUser.id, WaterUser.opened_on, WaterUser.industry_code, WaterUser.status).where(
         WaterUser.status != "closed").order_by(WaterUser.id)
     if ids is not None:
         users = users.where(WaterUser.id.in_(ids))
+    if between is not None:
+        users = users.where(WaterUser.id.between(*between))
     # The driving list is read whole (small rows), so refreshing water_users never races its cursor.
     for wu_id, opened_on, industry, status in session.execute(users).all():
         yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()},
@@ -177,14 +194,18 @@ class Outcome:
     changed: int = 0
 
 
-def _latest(session: Session, ids: list[int] | None) -> dict[int, tuple]:
-    """The latest stored result per water user: (total, grade, veto, rules_version, rows)."""
-    newest = select(Evaluation.water_user_id, func.max(Evaluation.id).label("id")).group_by(Evaluation.water_user_id)
-    if ids is not None:
+def _latest(session: Session, ids: list[int]) -> dict[int, tuple]:
+    """The latest stored result of each of ``ids``: (total, grade, veto, rules_version, rows
+    as stored JSON text)."""
+    newest = select(Evaluation.water_user_id, func.max(Evaluation.id).label("id"))
+    low, high = min(ids), max(ids)
+    if high - low < 2 * len(ids):  # about a run of ids (a batch of the nightly run): the range
+        newest = newest.where(Evaluation.water_user_id.between(low, high))
+    else:
         newest = newest.where(Evaluation.water_user_id.in_(ids))
-    newest = newest.subquery()
+    newest = newest.group_by(Evaluation.water_user_id).subquery()
     stmt = select(Evaluation.water_user_id, Evaluation.total, Evaluation.grade, Evaluation.veto,
-                  Evaluation.rules_version, Evaluation.rows).join(newest, newest.c.id == Evaluation.id)
+                  Evaluation.rules_version, cast(Evaluation.rows, Text)).join(newest, newest.c.id == Evaluation.id)
     return {r[0]: tuple(r[1:]) for r in session.execute(stmt)}
 
 
@@ -192,23 +213,85 @@ def refresh(session: Session, rules, today: date, ids: list[int] | None = None, 
             progress: Callable[[int], None] | None = None, batch: int = 5000) -> Outcome:
     """Recompute and store evaluations and due items for ``ids`` (None: every open file).
 
-    Runs inside the caller's transaction; the caller commits (a service, once; the CLI, per run).
+    Runs inside the caller's transaction; the caller commits (a service, once).
     """
     with _collector_paused():
         outcome = Outcome()
-        latest = _latest(session, ids)
-        pending: list[tuple[FileFacts, scoring.Evaluation, list]] = []
+        pending: list[_Judged] = []
         # Writes wait until a batch is judged: the streams stay open while we read.
         for facts in iter_facts(session, today, ids, rules=rules):
-            result = scoring.evaluate(facts, today, rules)
-            pending.append((facts, result, due_engine.due_items(facts, today, rules)))
+            pending.append(_judge(facts, today, rules))
             if len(pending) >= batch:
-                outcome = _store(session, pending, latest, today, outcome, progress, rules)
+                _store(session, pending, today, outcome, progress, rules)
                 pending = []
                 gc.collect(1)  # whatever cyclic garbage the batch left, among young objects only
         if pending:
-            outcome = _store(session, pending, latest, today, outcome, progress, rules)
+            _store(session, pending, today, outcome, progress, rules)
         return outcome
+
+
+def recompute(session: Session, rules, today: date, *, workers: int = 1,
+              progress: Callable[[int], None] | None = None, batch: int = 5000) -> Outcome:
+    """The nightly run over every open file (``registry recompute --all``), committed batch by
+    batch, judged by ``workers`` processes.
+
+    Each worker reads and judges a run of water-user ids over its own connection and hands
+    back plain rows; this process writes them in id order and commits each batch, so
+    SQLite readers (the workers, the web) wait for one batch at most, never for the run, and
+    an interrupted run keeps the batches it finished. The same queries per batch whatever
+    the number of workers; ``workers=1`` judges in this process.
+    """
+    runs = _id_runs(session, batch)
+    outcome = Outcome()
+    if workers <= 1 or len(runs) <= 1:
+        with _collector_paused():
+            for run in runs:
+                judged = [_judge(f, today, rules) for f in iter_facts(session, today, rules=rules, between=run)]
+                _store(session, judged, today, outcome, progress, rules)
+                session.commit()
+                del judged
+                gc.collect(1)
+        return outcome
+    import multiprocessing
+
+    session.commit()  # nothing of ours open while the workers read
+    url = session.get_bind().url
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with context.Pool(min(workers, len(runs)), initializer=_worker_start, initargs=(url, rules, today)) as pool:
+        with _collector_paused():
+            for judged in pool.imap(_worker_judge, runs):
+                _store(session, judged, today, outcome, progress, rules)
+                session.commit()
+                del judged
+                gc.collect(1)
+    return outcome
+
+
+def _id_runs(session: Session, size: int) -> list[tuple[int, int]]:
+    """First and last id of each run of ``size`` open files, in id order."""
+    ids = session.scalars(select(WaterUser.id).where(WaterUser.status != "closed").order_by(WaterUser.id)).all()
+    return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+
+
+_WORKER: dict = {}
+
+
+def _worker_start(url, rules, today) -> None:
+    """A worker process: its own engine (nothing shared with the parent's connections)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url, poolclass=NullPool)
+    _WORKER.update(session=Session(engine), rules=rules, today=today)
+
+
+def _worker_judge(run: tuple[int, int]) -> list[_Judged]:
+    session, rules, today = _WORKER["session"], _WORKER["rules"], _WORKER["today"]
+    with _collector_paused():
+        try:
+            return [_judge(f, today, rules)
+                    for f in iter_facts(session, today, rules=rules, between=run, fetch_all=True)]
+        finally:
+            session.rollback()  # release the read snapshot (SQLite: its shared lock)
 
 
 @contextmanager
@@ -225,24 +308,66 @@ def _collector_paused():
             gc.enable()
 
 
-def _store(session, pending, latest, today, outcome: Outcome, progress, rules=None) -> Outcome:
+class _Judged(NamedTuple):
+    """One file judged, as plain values ready to store (cheap to hand from a worker)."""
+
+    water_user_id: int
+    total: float
+    grade: str
+    veto: bool
+    rules_version: str
+    rows: str  # the rule rows as JSON text
+    due: list[tuple]  # (kind, status, record_type, record_id, due_on, params as JSON text), not ok
+    permit_row: scoring.RuleRow | None  # when the permit rule lost points (certificates read it)
+
+
+class _Verdict(NamedTuple):
+    """What ``certificates.revoke_lapsed`` reads of a result: its grade and permit row."""
+
+    grade: str
+    rows: tuple
+
+
+def _judge(facts: FileFacts, today: date, rules) -> _Judged:
+    result = scoring.evaluate(facts, today, rules)
+    items = due_engine.due_items(facts, today, rules)
+    rows = result.to_dict()["rows"]
+    permit = next((row for row in result.rows if row.rule == "permit"), None)
+    return _Judged(
+        facts.water_user_id, result.total, result.grade, result.veto, result.rules_version,
+        JsonText(json.dumps(rows, ensure_ascii=False)),  # as copy_rows would write it
+        [(item.kind, item.status, item.record[0] if item.record else None, item.record[1] if item.record else None,
+          item.due_on, JsonText(json.dumps(_plain(item.params), ensure_ascii=False)))
+         for item in items if item.status != "ok"],
+        permit if permit is not None and permit.findings else None)
+
+
+def _unchanged(latest: tuple | None, judged: _Judged) -> bool:
+    """Whether ``judged`` is what the latest stored evaluation says (then no history row)."""
+    if latest is None or latest[:4] != (judged.total, judged.grade, judged.veto, judged.rules_version):
+        return False
+    # Stored by this module, the text is the same; written otherwise, compare the values.
+    return latest[4] == judged.rows or json.loads(latest[4]) == json.loads(judged.rows)
+
+
+_DUE_COLUMNS = ("kind", "status", "record_type", "record_id", "due_on", "params")
+
+
+def _store(session, pending: list[_Judged], today, outcome: Outcome, progress, rules=None) -> None:
+    ids = [judged.water_user_id for judged in pending]
+    latest = _latest(session, ids)
     new_rows, cached, due_rows = [], [], []
-    for facts, result, items in pending:
-        stored = result.to_dict()
-        key = (result.total, result.grade, result.veto, result.rules_version, stored["rows"])
-        if latest.get(facts.water_user_id) != key:
-            new_rows.append({"water_user_id": facts.water_user_id, "evaluated_on": today, "rules_version": result.rules_version,
-                             "total": result.total, "grade": result.grade, "veto": result.veto, "rows": stored["rows"]})
-        cached.append({"wu_id": facts.water_user_id, "grade": result.grade, "score": result.total,
-                       "evaluated_on": today, "rules_version": result.rules_version})
-        for item in items:
-            if item.status == "ok":
-                continue
-            due_rows.append({"water_user_id": facts.water_user_id, "kind": item.kind, "status": item.status,
-                             "record_type": item.record[0] if item.record else None,
-                             "record_id": item.record[1] if item.record else None,
-                             "due_on": item.due_on, "params": _plain(item.params)})
-    ids = [facts.water_user_id for facts, _, _ in pending]
+    for judged in pending:
+        wu_id = judged.water_user_id
+        if not _unchanged(latest.get(wu_id), judged):
+            new_rows.append({"water_user_id": wu_id, "evaluated_on": today, "rules_version": judged.rules_version,
+                             "total": judged.total, "grade": judged.grade, "veto": judged.veto, "rows": judged.rows})
+        cached.append({"wu_id": wu_id, "grade": judged.grade, "score": judged.total,
+                       "evaluated_on": today, "rules_version": judged.rules_version})
+        for item in judged.due:
+            row = dict(zip(_DUE_COLUMNS, item))
+            row["water_user_id"] = wu_id
+            due_rows.append(row)
     connection = session.connection()
     if new_rows:
         copy_rows(session, Evaluation.__table__, new_rows)
@@ -258,12 +383,13 @@ def _store(session, pending, latest, today, outcome: Outcome, progress, rules=No
     if rules is not None:  # certificates follow the grade (a rule option, see services.certificates)
         from registry.services import certificates
 
-        certificates.revoke_lapsed(session, today, rules, {facts.water_user_id: result for facts, result, _ in pending})
+        verdicts = {j.water_user_id: _Verdict(j.grade, () if j.permit_row is None else (j.permit_row,))
+                    for j in pending}
+        certificates.revoke_lapsed(session, today, rules, verdicts)
     outcome.evaluated += len(pending)
     outcome.changed += len(new_rows)
     if progress:
         progress(len(pending))
-    return outcome
 
 
 def _plain(params: dict) -> dict:

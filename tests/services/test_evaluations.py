@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
+from registry.domain import due as due_engine
 from registry.domain import scoring
 from registry.domain.rules import load_rules
 from registry.extensions import db
@@ -96,6 +97,53 @@ def test_online_days_are_counted_in_the_window_as_the_rule_counts_them(db_sessio
     assert row["points"] == 9.4 and row["findings"][0]["params"]["days_with_data"] == 80
     listed = next(evaluations.iter_facts(db_session, TODAY, [wu.id]))  # the days themselves
     assert _evaluations(wu)[-1].rows == scoring.evaluate(listed, TODAY, load_rules()).to_dict()["rows"]
+
+
+def _due(wu_id) -> set:
+    return {(d.kind, d.status, d.record_type, d.record_id, d.due_on)
+            for d in db.session.scalars(select(DueItem).where(DueItem.water_user_id == wu_id))}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_nightly_run_in_batches_and_processes_stores_what_the_rules_say(db_session, workers):
+    files = []
+    for n in range(7):
+        wu, meter = _compliant_file()
+        if n % 3 == 1:
+            records.close(db_session, f.admin(), "permit", wu.permits[0], "录入错误")  # no permit: veto
+        if n % 3 == 2:
+            f.CalibrationFactory(meter=meter, calibrated_on=TODAY - timedelta(days=900),
+                                 next_due_on=TODAY - timedelta(days=30))
+            db_session.execute(db.text("UPDATE calibrations SET closed_at = CURRENT_TIMESTAMP "
+                                       "WHERE meter_id = :m AND next_due_on > :d"), {"m": meter.id, "d": TODAY})
+        files.append(wu)
+    db_session.commit()
+    before = {wu.id: len(_evaluations(wu)) for wu in files}
+    rules = load_rules()
+    outcome = evaluations.recompute(db_session, rules, TODAY, workers=workers, batch=2)  # 4 batches
+    # The two files whose permit was closed were evaluated then (same result): no new row.
+    assert (outcome.evaluated, outcome.changed) == (7, 5)
+    for wu in files:
+        facts = next(evaluations.iter_facts(db_session, TODAY, [wu.id]))
+        expected = scoring.evaluate(facts, TODAY, rules)
+        latest = _evaluations(wu)[-1]
+        assert (latest.total, latest.grade, latest.veto, latest.rows) == (
+            expected.total, expected.grade, expected.veto, expected.to_dict()["rows"])
+        db_session.refresh(wu)
+        assert (wu.grade, wu.score, wu.evaluated_on) == (expected.grade, expected.total, TODAY)
+        due = {(i.kind, i.status, i.record[0] if i.record else None, i.record[1] if i.record else None, i.due_on)
+               for i in due_engine.due_items(facts, TODAY, rules) if i.status != "ok"}
+        assert _due(wu.id) == due
+    assert any(("calibration", "overdue") == d[:2] for wu in files for d in _due(wu.id))
+    assert {wu.grade for wu in files} >= {"D"}
+    # Nothing changed since: the history does not grow, the due list stays.
+    due_before = {wu.id: _due(wu.id) for wu in files}
+    counted = {wu.id: len(_evaluations(wu)) for wu in files}
+    again = evaluations.recompute(db_session, rules, TODAY, workers=workers, batch=2)
+    assert (again.evaluated, again.changed) == (outcome.evaluated, 0)
+    assert {wu.id: len(_evaluations(wu)) for wu in files} == counted
+    assert {wu.id: _due(wu.id) for wu in files} == due_before
+    assert sum(counted.values()) == sum(before.values()) + 5
 
 
 def _count_queries(fn) -> int:
