@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import exists, func, or_, select, union
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from registry import access, clock
@@ -232,13 +232,41 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
     if opened is not None:
         stmt = stmt.where(WaterUser.opened_on >= opened, WaterUser.opened_on < add_months(opened, 1))
     window = date.fromordinal(today.toordinal() + rules.permit.renewal_window_days)
+    # On the permits themselves, not on the computed latest end: a condition on the correlated
+    # max() was evaluated for every water user (1.9 s at 100,000 files); these are answered from
+    # the valid_to indexes. Latest end in [today, window] = a live permit ending in it and none
+    # ending later; before today = a live permit and none ending today or later; none = no live permit.
     if filters.due == "permit_expiring":
-        stmt = stmt.where(and_(permit_end >= today, permit_end <= window))
+        stmt = stmt.where(WaterUser.id.in_(_live_permits(Permit.valid_to.between(today, window))),
+                          ~_live_permit_exists(Permit.valid_to > window))
     elif filters.due == "permit_expired":
-        stmt = stmt.where(permit_end < today)
+        stmt = stmt.where(WaterUser.id.in_(_live_permits(Permit.valid_to < today)),
+                          ~_live_permit_exists(Permit.valid_to >= today))
     elif filters.due == "no_permit":
-        stmt = stmt.where(permit_end.is_(None))
+        stmt = stmt.where(~_live_permit_exists())
     return stmt.order_by(WaterUser.file_no)
+
+
+def _live_permits(*conditions):
+    return select(Permit.water_user_id).where(Permit.closed_at.is_(None), Permit.revoked_on.is_(None), *conditions)
+
+
+def _live_permit_exists(*conditions):
+    return exists().where(Permit.water_user_id == WaterUser.id, Permit.closed_at.is_(None),
+                          Permit.revoked_on.is_(None), *conditions)
+
+
+def water_user_rows(session: Session, ids: list[int]) -> list[tuple]:
+    """(WaterUser, latest permit end) of the files ``ids``, in list order: one page of the list,
+    its computed column worked out for those rows only (paging.paginate_keys)."""
+    if not ids:
+        return []
+    permit_end = (select(func.max(Permit.valid_to))
+                  .where(Permit.water_user_id == WaterUser.id, Permit.closed_at.is_(None),
+                         Permit.revoked_on.is_(None))
+                  .correlate(WaterUser).scalar_subquery())
+    return [tuple(r) for r in session.execute(select(WaterUser, permit_end).where(WaterUser.id.in_(ids))
+                                               .order_by(WaterUser.file_no))]
 
 
 def _month_of(text: str) -> date | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
+from collections.abc import Callable
+
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -43,3 +45,17 @@ def paginate(session: Session, stmt: Select, *, page: int | None, per_page: int)
     page = min(max(1, page or 1), pages)
     rows = session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=[tuple(r) for r in rows], page=page, per_page=per_page, total=total)
+
+
+def paginate_keys(session: Session, keys: Select, load: Callable[[list], list], *, page: int | None,
+                  per_page: int) -> Page:
+    """Like ``paginate`` for rows that are costly to make (computed columns, eager joins): the
+    count, then the page's keys (``keys`` selects one key column, in list order), then
+    ``load(keys)`` the rows of that page. Three queries whatever the page: behind an OFFSET only
+    the key column is read, where PostgreSQL otherwise computes every skipped row's columns
+    (page 900 of the water users took 1.5 s)."""
+    total = session.execute(select(func.count()).select_from(keys.order_by(None).subquery())).scalar_one()
+    pages = max(1, ceil(total / per_page))
+    page = min(max(1, page or 1), pages)
+    ids = list(session.scalars(keys.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=load(ids), page=page, per_page=per_page, total=total)

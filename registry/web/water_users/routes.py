@@ -10,9 +10,9 @@ from registry.domain.reference import INDUSTRIES
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.i18n import LABELS, division_name
-from registry.models import WATER_USER_STATUSES, Division, Evaluation
+from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
 from registry.services import StaleEdit, ValidationError, water_users
-from registry.services.file_view import ListFilters, load_file, water_user_list
+from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
 from registry.web import binding, paging
 from registry.web.records.routes import CHECKLIST_CODES
 from registry.web.water_users.forms import SearchForm, StatusForm, WaterUserForm
@@ -49,8 +49,9 @@ def index():
                         ("permit_expired", _("Expired")), ("no_permit", _("No permit"))]
     form.grade.choices = [("", _("Any grade")), *[(g, g) for g in "ABCD"], ("none", _("Not evaluated"))]
     filters = ListFilters.of(request.args)
-    page = paging.paginate(db.session, water_user_list(db.session, current_user, filters),
-                           page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
+    keys = water_user_list(db.session, current_user, filters).with_only_columns(WaterUser.id)
+    page = paging.paginate_keys(db.session, keys, lambda ids: water_user_rows(db.session, ids),
+                                page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("water_users/list.html", form=form, page=page, filters=filters,
                            renewal_window=load_rules().permit.renewal_window_days)
 
