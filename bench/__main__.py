@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from bench import api_readings, certificates, imports, recompute
+from bench import api_readings, certificates, imports, recompute, web
 
-BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run, "api-readings": api_readings.run}
+BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run, "api-readings": api_readings.run,
+           "web": web.run}
 
 
 def main() -> None:
@@ -15,7 +16,8 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the generated demo data as a seed and reuse it in later runs "
-                             "(recompute, api-readings)")
+                             "(recompute, api-readings, web)")
+    parser.add_argument("--seconds", type=int, default=60, help="web: length of the load run against gunicorn")
     parser.add_argument("--readings", type=int, default=30_000,
                         help="api-readings: readings posted, and as many inserted the naive way")
     args = parser.parse_args()
@@ -23,7 +25,8 @@ def main() -> None:
         for kind in args.db.split(","):
             print(f"== {name} on {kind}, {args.users:,} water users ==", flush=True)
             options = {"recompute": {"reuse": args.reuse},
-                       "api-readings": {"reuse": args.reuse, "readings": args.readings}}.get(name, {})
+                       "api-readings": {"reuse": args.reuse, "readings": args.readings},
+                       "web": {"reuse": args.reuse, "seconds": args.seconds}}.get(name, {})
             BENCHES[name](kind, args.users, **options)
 
 
