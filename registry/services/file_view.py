@@ -286,11 +286,20 @@ def _matching_ids(q: str):
     subquery would read every water user instead.
     """
     like = f"%{_escape_like(q)}%"
+    # Without letters that have a case (Chinese, digits) LIKE finds the rows ILIKE finds, without
+    # case-folding every name it reads (a two-character Chinese search reads them all: trigrams
+    # need three characters).
+    cased = q.lower() != q.upper()
+
+    def contains(column):
+        return column.ilike(like, escape="\\") if cased else column.like(like, escape="\\")
+
     user = aliased(WaterUser)
+    if not q.isascii():  # file numbers, USCCs and permit numbers are ASCII (validators): only a name can match
+        return select(user.id).where(contains(user.name))
     return union(
-        select(user.id).where(or_(user.name.ilike(like, escape="\\"), user.file_no.ilike(like, escape="\\"),
-                                  user.uscc.ilike(like, escape="\\"))),
-        select(Permit.water_user_id).where(Permit.number.ilike(like, escape="\\")))
+        select(user.id).where(or_(contains(user.name), contains(user.file_no), contains(user.uscc))),
+        select(Permit.water_user_id).where(contains(Permit.number)))
 
 
 def _escape_like(text: str) -> str:

@@ -59,3 +59,14 @@ def test_every_page_shows_its_files_with_their_permit_end(client, auth, app):
     last = _names(client, "page=99")  # beyond the end: the last page
     assert files[-1].name in last or sorted(files, key=lambda w: w.file_no)[-1].name in last
     db.session.rollback()
+
+
+def test_search_finds_chinese_names_in_any_case_of_latin_codes(client, auth):
+    a = _file("义乌市青岩饰品有限公司", TODAY + timedelta(days=400))
+    b = _file("义乌市ABC服饰有限公司", TODAY + timedelta(days=400))
+    f.admin(username="admin")
+    auth.login("admin")
+    assert a.name in _names(client, "q=饰品") and b.name not in _names(client, "q=饰品")
+    assert b.name in _names(client, "q=abc服饰") and b.name in _names(client, "q=ABC")
+    assert a.name in _names(client, f"q={a.file_no.lower()}") and b.name not in _names(client, f"q={a.file_no.lower()}")
+    assert a.name in _names(client, f"q={a.uscc.lower()}")
