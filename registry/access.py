@@ -52,6 +52,13 @@ def water_user_filter(account: Account):
     return false()
 
 
+def sees_every_file(account: Account) -> bool:
+    """True for a bureau administrator and a city-wide inspector: aggregates over a child table
+    (readings, permits) then need no join to water_users just to apply the scope."""
+    return (account is not None and getattr(account, "is_authenticated", False)
+            and (account.role == "bureau_admin" or (account.role == "inspector" and account.city_wide)))
+
+
 def scoped(stmt: Select, account: Account) -> Select:
     """Limit any select that involves WaterUser to the account's scope."""
     return stmt.where(water_user_filter(account))

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, case, extract, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry import access
@@ -72,9 +72,11 @@ def summary(session: Session, account, today: date) -> Dashboard:
             b.by_grade[grade] += count
             b.opened_recently += opened or 0
 
-    year, month = extract("year", WaterUser.opened_on), extract("month", WaterUser.opened_on)
-    opened = {(int(y), int(m)): n for y, m, n in session.execute(
-        select(year, month, func.count()).where(scope, WaterUser.opened_on >= since).group_by(year, month))}
+    opened: dict[date, int] = defaultdict(int)
+    for day, count in session.execute(  # at most 366 days: bucketed here, the same on every database
+            select(WaterUser.opened_on, func.count()).where(scope, WaterUser.opened_on >= since)
+            .group_by(WaterUser.opened_on)):
+        opened[month_start(day)] += count
     months = [add_months(since, i) for i in range(12)]
 
     status = status_expression(today)
@@ -89,20 +91,28 @@ def summary(session: Session, account, today: date) -> Dashboard:
         today=today, grades=grades,
         divisions=sorted(divisions.values(), key=lambda b: (-b.total, b.code)),
         industries=sorted(industries.values(), key=lambda b: (-b.total, b.code)),
-        opened_by_month=[(m, opened.get((m.year, m.month), 0)) for m in months],
-        due=due, volume=_volume(session, scope, today))
+        opened_by_month=[(m, opened[m]) for m in months],
+        due=due, volume=_volume(session, account, scope, today))
 
 
-def _volume(session: Session, scope, today: date) -> list[tuple[date, float | None, float, float]]:
+def _of_scope(stmt, account, scope, water_user_id):
+    """Limit an aggregate over a child table to the account's files; no join when it sees them all
+    (on 100,000 files the join doubled the time of this year's readings total)."""
+    if access.sees_every_file(account):
+        return stmt
+    return stmt.join(WaterUser, WaterUser.id == water_user_id).where(scope)
+
+
+def _volume(session: Session, account, scope, today: date) -> list[tuple[date, float | None, float, float]]:
     """Each month of this year: the monthly readings' total (None for months to come), and the
     monthly share of the permits in force that month and of the year's annual plans."""
     months = [date(today.year, m, 1) for m in range(1, 13)]
-    month_no = extract("month", Reading.period)
-    read = {int(m): v for m, v in session.execute(
-        select(month_no, func.sum(Reading.volume_m3)).join(WaterUser, WaterUser.id == Reading.water_user_id)
-        .where(scope, Reading.period >= months[0], Reading.period <= months[-1], Reading.read_on.is_(None),
+    # Grouped by the period itself (always the first of a month): cheaper than extracting the month.
+    read = dict(session.execute(_of_scope(
+        select(Reading.period, func.sum(Reading.volume_m3))
+        .where(Reading.period >= months[0], Reading.period <= months[-1], Reading.read_on.is_(None),
                Reading.closed_at.is_(None), Reading.status != "rejected")
-        .group_by(month_no))}
+        .group_by(Reading.period), account, scope, Reading.water_user_id)).all())
 
     def in_force(start: date):
         end = add_months(start, 1)
@@ -110,13 +120,14 @@ def _volume(session: Session, scope, today: date) -> list[tuple[date, float | No
                                    or_(Permit.revoked_on.is_(None), Permit.revoked_on > start)),
                               Permit.annual_volume_m3), else_=0))
 
-    permitted = session.execute(
-        select(*[in_force(m) for m in months]).join(WaterUser, WaterUser.id == Permit.water_user_id)
-        .where(scope, Permit.closed_at.is_(None), Permit.valid_from <= months[-1].replace(day=31),
-               Permit.valid_to >= months[0])).one()
-    planned = session.execute(
-        select(func.sum(AnnualPlan.planned_volume_m3)).join(WaterUser, WaterUser.id == AnnualPlan.water_user_id)
-        .where(scope, AnnualPlan.year == today.year, AnnualPlan.closed_at.is_(None))).scalar() or 0.0
+    permitted = session.execute(_of_scope(
+        select(*[in_force(m) for m in months])
+        .where(Permit.closed_at.is_(None), Permit.valid_from <= date(today.year, 12, 31),
+               Permit.valid_to >= months[0]), account, scope, Permit.water_user_id)).one()
+    planned = session.execute(_of_scope(
+        select(func.sum(AnnualPlan.planned_volume_m3))
+        .where(AnnualPlan.year == today.year, AnnualPlan.closed_at.is_(None)),
+        account, scope, AnnualPlan.water_user_id)).scalar() or 0.0
     current = month_start(today)
-    return [(m, (read.get(m.month) or 0.0) if m <= current else None, (permitted[i] or 0.0) / 12, planned / 12)
+    return [(m, (read.get(m) or 0.0) if m <= current else None, (permitted[i] or 0.0) / 12, planned / 12)
             for i, m in enumerate(months)]

@@ -140,3 +140,32 @@ def test_list_filters_by_grade_and_opening_month_and_exports_what_is_filtered(cl
     for odd in ("2026-13", "9999-12", "2026-3", "x", "2026-03-01"):  # ignored, never a 500
         page = client.get(f"/water-users/?opened={odd}")
         assert page.status_code == 200 and april.name in page.get_data(as_text=True), odd
+
+
+def test_dashboard_queries_do_not_grow_with_the_number_of_files(client, auth, app):
+    from sqlalchemy import event
+
+    f.admin(username="admin")
+    auth.login("admin")
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    def queries() -> int:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    f.WaterUserFactory(grade="A")
+    few = queries()
+    for i in range(12):
+        wu = f.WaterUserFactory(grade="ABCD"[i % 4], division_code=("001", "102", "002")[i % 3])
+        f.PermitFactory(water_user=wu)
+        _due(wu, "calibration", "overdue", clock.today() - timedelta(days=i + 1))
+    db.session.commit()
+    assert queries() == few
