@@ -88,6 +88,18 @@ class Report:
         """(kind, counts) for the kinds the file held."""
         return [(KINDS[name], c) for name, c in self.counts.items() if c.total]
 
+    def to_json(self) -> dict:
+        """The report as plain values, messages worded in the current language (kept by background jobs)."""
+        return {"counts": {k: [c.created, c.updated, c.unchanged] for k, c in self.counts.items()},
+                "errors": [[e.sheet, e.row, e.column, e.title, str(e.message)] for e in self.errors],
+                "more_errors": self.more_errors, "rows": self.rows, "applied": self.applied}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Report:
+        return cls(counts={k: Counts(*v) for k, v in data["counts"].items()},
+                   errors=[CellError(*e) for e in data["errors"]], more_errors=data["more_errors"],
+                   rows=data["rows"], applied=data["applied"])
+
     def fail(self, error: CellError) -> None:
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(error)

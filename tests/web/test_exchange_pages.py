@@ -112,3 +112,41 @@ def test_only_the_bureau_imports_and_enterprises_export_nothing(app, client, aut
     assert client.get("/exchange/export?format=csv").status_code == 404
     assert client.get("/exchange/import").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(WaterUser)) == 1
+
+
+def test_a_large_file_is_checked_and_imported_in_the_background_with_progress(app, client, auth, monkeypatch):
+    import time
+
+    from registry.web.exchange import background
+
+    monkeypatch.setattr(background, "BIG", 1)
+    f.admin(username="admin")
+    wu, meter = _meter()
+    auth.login("admin")
+    rows = "".join(f"{wu.file_no},SN-WEB-1,2024-{m:02d},{m}\n" for m in range(1, 13))
+    url = _upload(client, (HEADER + rows).encode()).headers["Location"]
+    started = client.get(url)  # starts the check, then shows its progress at the same address
+    assert started.status_code == 302 and started.headers["Location"] == url
+
+    def finished():
+        for _ in range(200):
+            job = client.get(url + "?format=json").get_json()
+            if job["state"] in ("done", "failed"):
+                return job
+            time.sleep(0.1)
+
+    job = finished()
+    assert (job["state"], job["done"], job["total"]) == ("done", 12, 12)
+    with monkeypatch.context() as m:  # while it runs, the page shows a progress bar that polls the JSON
+        m.setattr(background, "state", lambda *a: ({"state": "checking", "done": 3, "total": 12}, None))
+        page = client.get(url).get_data(as_text=True)
+    assert '<progress class="w-100" max="12" value="3"' in page and "format=json" in page
+    result = client.get(url).get_data(as_text=True)
+    assert "导入这些更改" in result and db.session.scalar(select(func.count()).select_from(Reading)) == 0
+
+    assert client.post(url + "/apply").status_code == 302
+    assert finished()["state"] == "done"
+    done = client.get(url)
+    assert done.status_code == 302 and done.headers["Location"].startswith("/water-users/")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Reading)) == 12

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tempfile
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -17,7 +18,7 @@ from registry.services import exchange
 from registry.services.exchange_columns import KINDS
 from registry.services.file_view import ListFilters
 from registry.services.spreadsheets import MIME, format_of
-from registry.web.exchange import uploads
+from registry.web.exchange import background, uploads
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")
 
@@ -65,15 +66,58 @@ def upload():
 @bp.route("/import/<token>")
 @login_required
 def review(token):
-    """The dry run: what the file would change, or every cell that fails."""
+    """The dry run: what the file would change, or every cell that fails (large files: a progress
+    bar while a background job checks or imports, then the same page)."""
     _importer_only()
     saved = uploads.load(current_app.config["UPLOAD_DIR"], token, current_user.id)
+    wants_json = request.args.get("format") == "json"
     if saved is None:
+        if wants_json:
+            abort(404)
         flash(_("That upload is no longer available; upload the file again."), "warning")
         return redirect(url_for("exchange.upload"))
+    if saved.jobs:
+        return _background(saved, wants_json)
+    if wants_json:
+        abort(404)
+    if background.is_big(saved):
+        background.start(saved, current_user.id, "check")
+        return redirect(url_for("exchange.review", token=token))
     report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=False)
+    return _result(saved, report)
+
+
+def _result(saved, report):
     return render_template("exchange/review.html", report=report, upload=saved, form=ConfirmForm(),
                            kinds=KINDS), 200 if report.ok else 422
+
+
+def _background(saved, wants_json: bool):
+    phase = "import" if "import" in saved.jobs else "check"
+    found = background.state(saved, current_user.id, phase)
+    if found is None:
+        uploads.discard(saved)
+        if wants_json:
+            abort(404)
+        flash(_("That upload is no longer available; upload the file again."), "warning")
+        return redirect(url_for("exchange.upload"))
+    job, report = found
+    if wants_json:
+        return jsonify({k: job.get(k) for k in ("state", "done", "total")} | {"message": background.message(job)})
+    if report is None:
+        return render_template("exchange/progress.html", job=job, upload=saved, message=background.message(job))
+    if report.applied:
+        uploads.discard(saved)
+        return _imported(report)
+    return _result(saved, report)
+
+
+def _imported(report):
+    flash(_("Imported %(rows)d rows: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+            rows=report.rows, created=sum(c.created for c in report.counts.values()),
+            updated=sum(c.updated for c in report.counts.values()),
+            unchanged=sum(c.unchanged for c in report.counts.values())), "success")
+    return redirect(url_for("water_users.index"))
 
 
 @bp.route("/import/<token>/apply", methods=["POST"])
@@ -85,16 +129,15 @@ def apply(token):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("exchange.review", token=token))
+    if saved.jobs:  # a large file: import in the background too (once, however often the button is pressed)
+        if "import" not in saved.jobs:
+            background.start(saved, current_user.id, "import")
+        return redirect(url_for("exchange.review", token=token))
     report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=True)
     if not report.ok:  # the registry changed since the dry run: show why, keep the file
-        return render_template("exchange/review.html", report=report, upload=saved, form=ConfirmForm(),
-                               kinds=KINDS), 422
+        return _result(saved, report)
     uploads.discard(saved)
-    flash(_("Imported %(rows)d rows: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
-            rows=report.rows, created=sum(c.created for c in report.counts.values()),
-            updated=sum(c.updated for c in report.counts.values()),
-            unchanged=sum(c.unchanged for c in report.counts.values())), "success")
-    return redirect(url_for("water_users.index"))
+    return _imported(report)
 
 
 @bp.route("/export")

@@ -20,6 +20,7 @@ class Upload:
     path: Path
     fmt: str
     filename: str
+    jobs: dict  # background check / import of a large file: {"check"|"import": job id}
 
 
 def _root(upload_dir) -> Path:
@@ -37,7 +38,7 @@ def save(upload_dir, owner_id: int, storage, fmt: str) -> Upload:
     filename = (storage.filename or f"import.{fmt}")[:200]
     (root / f"{token}.json").write_text(json.dumps({"owner": owner_id, "fmt": fmt, "filename": filename,
                                                     "at": time.time()}))
-    return Upload(token, path, fmt, filename)
+    return Upload(token, path, fmt, filename, {})
 
 
 def load(upload_dir, token: str, owner_id: int) -> Upload | None:
@@ -52,7 +53,15 @@ def load(upload_dir, token: str, owner_id: int) -> Upload | None:
     path = root / f"{token}.{note.get('fmt')}"
     if note.get("owner") != owner_id or not path.exists():
         return None
-    return Upload(token, path, note["fmt"], note.get("filename") or path.name)
+    return Upload(token, path, note["fmt"], note.get("filename") or path.name, note.get("jobs") or {})
+
+
+def remember_job(upload: Upload, phase: str, job_id: str) -> None:
+    note_path = upload.path.with_suffix(".json")
+    note = json.loads(note_path.read_text())
+    note["jobs"] = {**(note.get("jobs") or {}), phase: job_id}
+    note_path.write_text(json.dumps(note))
+    upload.jobs[phase] = job_id
 
 
 def discard(upload: Upload) -> None:
