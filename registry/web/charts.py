@@ -54,13 +54,13 @@ def fit(text: str, width: float, size: float = FONT) -> str:
     return text + "…"
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """Round axis ticks from 0 to at least ``top`` (1, 2 or 5 × 10ⁿ apart)."""
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round axis ticks from 0 to at least ``top`` (1, 2 or 5 × 10ⁿ apart, at least 1)."""
     if top <= 0:
         return [0, 1]
     raw = top / count
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = max(next(m * power for m in (1, 2, 5, 10) if m * power >= raw), 1)  # counts and m³: whole steps
     return [step * i for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
 
 
@@ -100,7 +100,7 @@ def _legend(items: list[tuple[Series, bool]], x: float, y: float) -> list[str]:
 def hbars(rows: list[Row], series: list[Series], *, title: str, desc: str = "",
           fmt: Callable[[float], str] = lambda v: f"{v:,.0f}", width: int = 720) -> Markup:
     """Horizontal bars, stacked when there are several series, the total written after each bar."""
-    label_w = min(max((text_width(r.label) for r in rows), default=40) + 12, width * 0.36)
+    label_w = min(max((text_width(r.label) for r in rows), default=40) + 12, width * 0.42)
     totals = [sum(r.values) for r in rows]
     ticks = nice_ticks(max(totals, default=0))
     total_w = max((text_width(fmt(t)) + text_width(r.note, FONT - 1) + 6 for t, r in zip(totals, rows)), default=0)

@@ -5,9 +5,10 @@ from registry.web.charts import Row, Series, columns, fit, hbars, nice_ticks
 
 
 def test_axis_ticks_are_round_and_reach_the_largest_value():
-    assert nice_ticks(211) == [0, 100, 200, 300]
+    assert nice_ticks(211) == [0, 50, 100, 150, 200, 250]
     assert nice_ticks(76) == [0, 20, 40, 60, 80]
     assert nice_ticks(0) == [0, 1]
+    assert nice_ticks(2) == [0, 1, 2]  # whole files, never 0.4 of one
     assert nice_ticks(3_050_000)[-1] >= 3_050_000
 
 
