@@ -128,8 +128,9 @@ def existing_for_key(session: Session, key: str | None):
     seen = session.get(IdempotencyKey, key)
     if seen is None:
         return None
-    model = {k.model.__name__: k.model for k in KINDS.values()} | {"WaterUser": WaterUser}
-    return session.get(model[seen.entity_type], seen.entity_id)
+    # Any model a keyed form creates (records, water users, documents, certificates, inspections).
+    model = {mapper.class_.__name__: mapper.class_ for mapper in WaterUser.registry.mappers}
+    return session.get(model[seen.entity_type], seen.entity_id) if seen.entity_type in model else None
 
 
 def create(session: Session, actor, kind_name: str, water_user: WaterUser, data: dict, *,

@@ -158,3 +158,15 @@ def test_a_second_plan_for_a_year_whose_plan_was_closed_is_refused_on_the_year(f
     with pytest.raises(ValidationError) as err:
         records.create(db.session, file["admin"], "plan", file["wu"], data)
     assert "year" in err.value.errors
+
+
+def test_a_document_form_sent_twice_with_its_key_attaches_one_document(file, tmp_path):
+    """The key of a document upload named a model the look-up did not know (KeyError: 500)."""
+    from registry.services import documents
+
+    def send():
+        return documents.attach(db.session, file["admin"], file["wu"], {"title": "扫描件", "kind": "permit_scan"},
+                                filename="a.pdf", content=b"%PDF-1.4\n% twice\n", upload_dir=str(tmp_path),
+                                max_bytes=10**6, idempotency_key="k-doc-1")
+
+    assert send().id == send().id

@@ -59,6 +59,11 @@ class _Forms(HTMLParser):
         if tag == "form" and (a.get("method") or "get").lower() == "post":
             self.form = Form(urlsplit(a.get("action") or self.page_url).path)
             self.forms.append(self.form)
+        elif tag == "option" and self.select is not None:
+            value = a.get("value", "")
+            self.select.options.append(value)
+            if "selected" in a:
+                self.select.value = value
         elif self.form is None or not a.get("name"):
             return
         elif tag == "input":
@@ -74,11 +79,6 @@ class _Forms(HTMLParser):
             self.form.fields[a["name"]] = Field(a["name"], kind, a.get("value"))
         elif tag == "select":
             self.select = self.form.fields[a["name"]] = Field(a["name"], "select", multiple="multiple" in a)
-        elif tag == "option" and self.select is not None:
-            value = a.get("value", "")
-            self.select.options.append(value)
-            if "selected" in a:
-                self.select.value = value
         elif tag == "textarea":
             self.textarea = self.form.fields[a["name"]] = Field(a["name"], "textarea", "")
 
@@ -172,6 +172,8 @@ def _discover(app, client, auth, world) -> dict[tuple, tuple[str, Form]]:
 def _baseline(f: Field):
     if f.kind == "file":
         return (io.BytesIO(PDF), "scan.pdf")
+    if f.kind == "select" and f.multiple:
+        return [f.value] if f.value is not None else []
     if f.kind == "select":
         chosen = f.value if f.value is not None else next((o for o in f.options if o), "")
         return [chosen] if f.multiple else chosen
