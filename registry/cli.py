@@ -1,7 +1,6 @@
 """``flask --app wsgi registry ...``: accounts and demo data (spec.md, "Command line")."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -95,10 +94,16 @@ def demo_logins_command():
         click.echo(f"  {username:18s} password: demo   ({role})")
 
 
+def _default_workers() -> int:
+    from registry.services.evaluations import default_workers
+
+    return default_workers()
+
+
 @registry_cli.command("recompute")
 @click.option("--all", "everything", is_flag=True, help="every open file (the nightly run, and after a rules change)")
 @click.option("--water-user", "file_numbers", multiple=True, metavar="FILE_NO")
-@click.option("--workers", type=click.IntRange(min=1), default=lambda: min(os.cpu_count() or 1, 4),
+@click.option("--workers", type=click.IntRange(min=1), default=lambda: _default_workers(),
               show_default="the number of CPUs, at most 4", help="processes judging files in parallel (--all)")
 @with_appcontext
 def recompute_command(everything, file_numbers, workers):

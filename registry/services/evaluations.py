@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,12 +54,19 @@ class _Stream:
         return out
 
 
+def _scope(column, ids, between) -> list:
+    """Conditions on a water-user id column: in ``ids``, and from ``between[0]`` to ``between[1]``."""
+    conditions = []
+    if ids is not None:
+        conditions.append(column.in_(ids))
+    if between is not None:
+        conditions.append(column.between(*between))
+    return conditions
+
+
 def _stream(session: Session, stmt, ids, between=None, fetch_all=False):
     """Plain rows through the session's connection (Core): no ORM bookkeeping per row."""
-    if ids is not None:
-        stmt = stmt.where(stmt.selected_columns[0].in_(ids))
-    if between is not None:
-        stmt = stmt.where(stmt.selected_columns[0].between(*between))
+    stmt = stmt.where(*_scope(stmt.selected_columns[0], ids, between))
     # Options on the statement, not the connection: on the session's connection they would
     # outlive this query and put the following UPDATEs in server-side cursors (SQLAlchemy 2.1).
     if fetch_all:
@@ -81,12 +89,15 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
     live_renewal = aliased(Permit)
     superseded = (select(live_renewal.id).where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
                   .exists())
+    # The latest live calibration of each meter of these files (ranked among theirs only).
+    cal_meter = aliased(Meter)
     latest_cal = (select(Calibration.meter_id, Calibration.id, Calibration.calibrated_on, Calibration.next_due_on,
                          Calibration.passed,
                          func.row_number().over(partition_by=Calibration.meter_id,
                                                 order_by=(Calibration.calibrated_on.desc(), Calibration.id.desc()))
                          .label("rank"))
-                  .where(Calibration.closed_at.is_(None)).subquery())
+                  .join(cal_meter, cal_meter.id == Calibration.meter_id)
+                  .where(Calibration.closed_at.is_(None), *_scope(cal_meter.water_user_id, ids, between)).subquery())
     since = month_start(add_months(today, -24))
     queries = {
         "points": select(IntakePoint.water_user_id, IntakePoint.id, IntakePoint.name)
@@ -265,6 +276,12 @@ def recompute(session: Session, rules, today: date, *, workers: int = 1,
                 del judged
                 gc.collect(1)
     return outcome
+
+
+def default_workers() -> int:
+    """Worker processes for :func:`recompute` by default: one per CPU, at most 4 (the parent
+    writes every batch, so more would wait for it)."""
+    return min(os.cpu_count() or 1, 4)
 
 
 def _id_runs(session: Session, size: int) -> list[tuple[int, int]]:
