@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from registry.api import problems
 from registry.extensions import db
 from registry.services import Forbidden, NotFound
+from registry.services.checks import CONTROL_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,16 @@ def _page(status: int, message=None):
 
 
 def register(app) -> None:
+    @app.before_request
+    def refuse_control_characters():
+        """A query string with NUL or other control characters (a search box, a filter) is refused here:
+        no filter could match it, and PostgreSQL refuses NUL in text (it would answer 503)."""
+        for name, value in request.args.items(multi=True):
+            if CONTROL_CHARS.search(name) or CONTROL_CHARS.search(value) or "\n" in value or "\r" in value:
+                shown = CONTROL_CHARS.sub("", name)[:40]
+                return _page(400, _l("The address contains control characters (in “%(name)s”).", name=shown))
+        return None
+
     @app.errorhandler(NotFound)
     def not_found(_err):
         return _page(404)
