@@ -66,6 +66,7 @@ def seeded_database_url(kind: str, key: str, build: Callable[[str], None]) -> st
                 conn.execute(text(f'CREATE DATABASE "{partial}"'))
                 started = time.perf_counter()
                 build(_pg_url(partial))
+                _analyze(_pg_url(partial))  # as autovacuum would in time: plans need statistics
                 conn.execute(text(f'ALTER DATABASE "{partial}" RENAME TO "{seed_db}"'))
                 print(f"  seed database {seed_db} built in {time.perf_counter() - started:.0f} s", flush=True)
             conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)'))
@@ -75,6 +76,15 @@ def seeded_database_url(kind: str, key: str, build: Callable[[str], None]) -> st
     finally:
         admin.dispose()
     return _pg_url(PG_BENCH_DB)
+
+
+def _analyze(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
 
 
 def make_app(url: str):

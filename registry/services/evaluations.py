@@ -257,7 +257,10 @@ def recompute(session: Session, rules, today: date, *, workers: int = 1,
     if workers <= 1 or len(runs) <= 1:
         with _collector_paused():
             for run in runs:
-                judged = [_judge(f, today, rules) for f in iter_facts(session, today, rules=rules, between=run)]
+                # Read whole (a batch is small): PostgreSQL plans a streamed cursor for its first
+                # rows, which made a batch's queries several times slower.
+                judged = [_judge(f, today, rules)
+                          for f in iter_facts(session, today, rules=rules, between=run, fetch_all=True)]
                 _store(session, judged, today, outcome, progress, rules)
                 session.commit()
                 del judged
