@@ -131,7 +131,8 @@ def hbars(rows: list[Row], series: list[Series], *, title: str, desc: str = "",
             inner = ""
             if w >= text_width(fmt(value), FONT - 1) + 6:
                 inner = (f'<text x="{x + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
-                         f'font-size="{FONT - 1}" fill="{s.text_colour}" aria-hidden="true">{escape(fmt(value))}</text>')
+                         f'font-size="{FONT - 1}" fill="{s.text_colour}" aria-hidden="true">'
+                         f'{escape(fmt(value))}</text>')
             colour = row.colours[j] if row.colours else s.colour
             rect = (f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" fill="{colour}">'
                     f'<title>{escape(what)}</title></rect>{inner}')

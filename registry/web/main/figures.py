@@ -66,7 +66,8 @@ def opened(d: Dashboard):
 
 
 def due(d: Dashboard):
-    series = [Series(label("due_status", "overdue"), "#b02a37"), Series(label("due_status", "due_soon"), "#ffc107", "#212529")]
+    series = [Series(label("due_status", "overdue"), "#b02a37"),
+              Series(label("due_status", "due_soon"), "#ffc107", "#212529")]
     rows = [Row(label("due_kind", kind), [counts["overdue"], counts["due_soon"]],
                 [url_for("queue.index", kind=kind, status=s) for s in ("overdue", "due_soon")],
                 label_link=url_for("queue.index", kind=kind))
