@@ -102,3 +102,7 @@ def test_recompute_command_prints_count_and_rate(app):
     assert result.exit_code == 0, result.output
     assert "evaluated 1 water users" in result.output and "users/s" in result.output
     assert app.test_cli_runner().invoke(args=["registry", "recompute"]).exit_code == 2
+    refused = app.test_cli_runner().invoke(args=["registry", "recompute", "--all", "--workers", "0"])
+    assert refused.exit_code == 2 and "--workers" in refused.output
+    again = app.test_cli_runner().invoke(args=["registry", "recompute", "--all", "--workers", "2"])
+    assert "evaluated 1 water users" in again.output and "0 results changed" in again.output
