@@ -70,7 +70,8 @@ def _to_canonical(column) -> Callable | None:
     if kind == "Date":
         return lambda v: None if v is None else v.isoformat()
     if kind in ("Float", "Numeric", "Double"):
-        return lambda v: None if v is None else float(v)
+        # + 0.0 turns -0.0 into 0.0: SQLite keeps no negative zero, PostgreSQL does (equal values).
+        return lambda v: None if v is None else float(v) + 0.0
     if kind == "Boolean":
         return lambda v: None if v is None else bool(v)
     if kind in ("LargeBinary", "BLOB"):
@@ -401,7 +402,10 @@ def load(session: Session, source: Path, upload_dir: Path, progress: Progress = 
         result.sequences = _reset_sequences(session.connection())
         session.commit()
     except BaseException:
-        session.rollback()
+        try:
+            session.rollback()
+        except Exception:  # the connection itself is gone: nothing was committed anyway
+            session.invalidate()
         for path in added:
             path.unlink(missing_ok=True)
         raise
