@@ -390,7 +390,9 @@ def load(session: Session, source: Path, upload_dir: Path, progress: Progress = 
         result.files = len(manifest["files"])
         conn = session.connection()
         for table in reversed(tables()):
-            if table.name in REFERENCE_TABLES:  # the migration's rows make way for the dump's
+            # Not a hard delete of records: load only runs on an empty, freshly migrated database, and the
+            # reference rows the migration seeded (divisions) make way for the dump's identical-keyed copies.
+            if table.name in REFERENCE_TABLES:
                 conn.execute(table.delete())
         for table in tables():
             result.rows += _insert_table(session, source, table, manifest["tables"][table.name], progress)
