@@ -105,3 +105,16 @@ class DueItem(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10))  # due_soon | overdue at the refresh
     params: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class PendingEvaluation(Base):
+    """A file whose evaluation is out of date: readings came in through the bulk API, which
+    accepts them at once and leaves the re-scoring to :func:`registry.services.evaluations.drain`
+    (a worker thread of the web process, ``registry recompute --pending``, or the nightly run).
+    One row per file however many batches touched it, so a file is scored once for all of them.
+    A work list, not a record: a row goes once its file has been re-evaluated."""
+
+    __tablename__ = "pending_evaluations"
+
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
