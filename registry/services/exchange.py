@@ -195,36 +195,16 @@ def _water_user(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> None
         existing = None
     data = {c.field: getattr(existing, c.field) for c in sheet.kind.columns} if existing else {}
     data.update(values)
-    try:
-        cleaned = validators.water_user(ctx.session, data, existing, existing)
-    except ValidationError as err:
-        ctx.fail_all(sheet, number, err.errors)
-        return
-    counts = ctx.report.counts["water_users"]
-    if existing is None:
+
+    def new(cleaned: dict) -> WaterUser:
         wu = WaterUser(**cleaned, status="active")
-        ctx.session.add(wu)
-        ctx.session.flush()
         ctx._files[wu.file_no] = wu
-        audit.record(ctx.session, ctx.actor, "create", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
-                     changes={k: [None, v] for k, v in audit.snapshot(wu).items() if v not in (None, "")},
-                     reason=_IMPORT_REASON)
-        ctx.touched.add(wu.id)
-        counts.created += 1
-        return
-    changes = _changes(existing, cleaned)
-    if not changes:
-        counts.unchanged += 1
-    elif existing.status == "closed":
-        ctx.fail(sheet, number, "file_no", _l("This file is closed and can no longer be changed."))
-    else:
-        for key, value in cleaned.items():
-            setattr(existing, key, value)
-        ctx.session.flush()
-        audit.record(ctx.session, ctx.actor, "update", existing, water_user_id=existing.id,
-                     summary=f"{existing.file_no} {existing.name}", changes=changes, reason=_IMPORT_REASON)
-        ctx.touched.add(existing.id)
-        counts.updated += 1
+        return wu
+
+    closed = existing is not None and existing.status == "closed"
+    _record(ctx, sheet, number, "water_users", existing, existing, data, validators.water_user, new,
+            lambda wu: f"{wu.file_no} {wu.name}",
+            ("file_no", _l("This file is closed and can no longer be changed.")) if closed else None)
 
 
 def _file_of(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> WaterUser | None:
@@ -245,9 +225,14 @@ def _live_points(ctx: _Context, wu: WaterUser, name: str | None) -> list[IntakeP
     return list(ctx.session.scalars(stmt.order_by(IntakePoint.id)))
 
 
-def _record(ctx: _Context, sheet: _Sheet, number: int, kind_name: str, model, wu: WaterUser, existing,
-            data: dict, validate: Callable, label: str) -> None:
-    """Create or update one record of a file through its validator, with its audit event."""
+def _record(ctx: _Context, sheet: _Sheet, number: int, kind_name: str, wu: WaterUser | None, existing,
+            data: dict, validate: Callable, new: Callable[[dict], object], label: Callable[[object], str],
+            closed: tuple[str, object] | None) -> None:
+    """Create or update one row's record through validate(session, data, wu, existing), with its audit event.
+
+    wu is the file the record belongs to (a water-user row's own, None when the row adds it: the new record is
+    the file); new(cleaned) makes the new record, label(record) words its events' summary, and closed is the
+    column and message a row changing a closed record fails with (None: the record is not closed)."""
     try:
         cleaned = validate(ctx.session, data, wu, existing)
     except ValidationError as err:
@@ -255,29 +240,39 @@ def _record(ctx: _Context, sheet: _Sheet, number: int, kind_name: str, model, wu
         return
     counts = ctx.report.counts[kind_name]
     if existing is None:
-        obj = model(**cleaned, water_user_id=wu.id)
+        obj = new(cleaned)
         ctx.session.add(obj)
         ctx.session.flush()
-        audit.record(ctx.session, ctx.actor, "create", obj, water_user_id=wu.id, summary=label,
+        file = obj if wu is None else wu
+        audit.record(ctx.session, ctx.actor, "create", obj, water_user_id=file.id, summary=label(obj),
                      changes={k: [None, v] for k, v in audit.snapshot(obj).items() if v not in (None, "")},
                      reason=_IMPORT_REASON)
-        ctx.touched.add(wu.id)
+        ctx.touched.add(file.id)
         counts.created += 1
         return
     changes = _changes(existing, cleaned)
     if not changes:
         counts.unchanged += 1
         return
-    if existing.closed_at is not None:
-        ctx.fail(sheet, number, sheet.kind.keys[-1], _l("This record was closed and can no longer be changed."))
+    if closed is not None:
+        ctx.fail(sheet, number, *closed)
         return
     for key, value in cleaned.items():
         setattr(existing, key, value)
     ctx.session.flush()
-    audit.record(ctx.session, ctx.actor, "update", existing, water_user_id=wu.id, summary=label, changes=changes,
-                 reason=_IMPORT_REASON)
+    audit.record(ctx.session, ctx.actor, "update", existing, water_user_id=wu.id, summary=label(existing),
+                 changes=changes, reason=_IMPORT_REASON)
     ctx.touched.add(wu.id)
     counts.updated += 1
+
+
+def _file_record(ctx: _Context, sheet: _Sheet, number: int, kind_name: str, model, wu: WaterUser, existing,
+                 data: dict, validate: Callable, label: str) -> None:
+    """Create or update one record of the file wu (an intake point, a meter)."""
+    closed = existing is not None and existing.closed_at is not None
+    _record(ctx, sheet, number, kind_name, wu, existing, data, validate,
+            lambda cleaned: model(**cleaned, water_user_id=wu.id), lambda _obj: label,
+            (sheet.kind.keys[-1], _l("This record was closed and can no longer be changed.")) if closed else None)
 
 
 def _intake_point(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> None:
@@ -292,8 +287,8 @@ def _intake_point(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> No
     fields = [c.field for c in sheet.kind.columns if c.field != "file_no"]
     data = {f: getattr(existing, f) for f in fields} if existing else {}
     data.update({k: v for k, v in values.items() if k != "file_no"})
-    _record(ctx, sheet, number, "intake_points", IntakePoint, wu, existing, data, validators.intake_point,
-            f"intake_point: {values.get('name')}")
+    _file_record(ctx, sheet, number, "intake_points", IntakePoint, wu, existing, data, validators.intake_point,
+                 f"intake_point: {values.get('name')}")
 
 
 def _meter(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> None:
@@ -322,7 +317,7 @@ def _meter(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> None:
     data = {f: getattr(existing, f) for f in fields} if existing else {}
     data.update({k: v for k, v in values.items() if k not in ("file_no", "intake_point")})
     data["intake_point_id"] = points[0].id
-    _record(ctx, sheet, number, "meters", Meter, wu, existing, data, validators.meter, f"meter: {serial}")
+    _file_record(ctx, sheet, number, "meters", Meter, wu, existing, data, validators.meter, f"meter: {serial}")
 
 
 HANDLERS = {"water_users": _water_user, "intake_points": _intake_point, "meters": _meter}
