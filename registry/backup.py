@@ -56,47 +56,40 @@ def _noop(_n: int) -> None:
 
 # --- canonical rows --------------------------------------------------------------------------
 
-def _to_canonical(column) -> Callable | None:
-    """How one column's value is written (None: as it is), chosen once per column."""
-    kind = type(column.type).__name__
-    if kind in ("UTCDateTime", "DateTime"):
-        def moment(v):
-            if v is None:
-                return None
-            if v.tzinfo is not None:
-                return v.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-            return v.strftime(_NAIVE_FORMAT)
-        return moment
-    if kind == "Date":
-        return lambda v: None if v is None else v.isoformat()
-    if kind in ("Float", "Numeric", "Double"):
-        # + 0.0 turns -0.0 into 0.0: SQLite keeps no negative zero, PostgreSQL does (equal values).
-        return lambda v: None if v is None else float(v) + 0.0
-    if kind == "Boolean":
-        return lambda v: None if v is None else bool(v)
-    if kind in ("LargeBinary", "BLOB"):
-        return lambda v: None if v is None else base64.b64encode(bytes(v)).decode("ascii")
-    return None
+def _write_moment(v: datetime) -> str:
+    if v.tzinfo is not None:
+        return v.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+    return v.strftime(_NAIVE_FORMAT)
 
 
-def _from_canonical(column) -> Callable | None:
-    """The inverse of ``_to_canonical``: a Python value for the bulk loader."""
-    kind = type(column.type).__name__
-    if kind in ("UTCDateTime", "DateTime"):
-        def moment(v):
-            if v is None:
-                return None
-            if v.endswith("Z"):
-                return datetime.strptime(v, _UTC_FORMAT).replace(tzinfo=timezone.utc)
-            return datetime.strptime(v, _NAIVE_FORMAT)
-        return moment
-    if kind == "Date":
-        return lambda v: None if v is None else date.fromisoformat(v)
-    if kind in ("Float", "Numeric", "Double"):
-        return lambda v: None if v is None else float(v)
-    if kind in ("LargeBinary", "BLOB"):
-        return lambda v: None if v is None else base64.b64decode(v)
-    return None
+def _read_moment(v: str) -> datetime:
+    if v.endswith("Z"):
+        return datetime.strptime(v, _UTC_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(v, _NAIVE_FORMAT)
+
+
+_MOMENT = (_write_moment, _read_moment)
+# + 0.0 turns -0.0 into 0.0: SQLite keeps no negative zero, PostgreSQL does (equal values).
+_NUMBER = (lambda v: float(v) + 0.0, float)
+_BYTES = (lambda v: base64.b64encode(bytes(v)).decode("ascii"), base64.b64decode)
+# column type -> (how a value is written, how a written value is read back); None, or a type not
+# named here: the value as it is. None stays None both ways.
+_CANONICAL: dict[str, tuple[Callable | None, Callable | None]] = {
+    "UTCDateTime": _MOMENT, "DateTime": _MOMENT,
+    "Date": (lambda v: v.isoformat(), date.fromisoformat),
+    "Float": _NUMBER, "Numeric": _NUMBER, "Double": _NUMBER,
+    "Boolean": (bool, None),
+    "LargeBinary": _BYTES, "BLOB": _BYTES,
+}
+
+
+def _canonical(column, *, reading: bool = False) -> Callable | None:
+    """How one column's value is written, or with ``reading`` read back as a Python value for the bulk
+    loader; chosen once per column. None: the value as it is."""
+    convert = _CANONICAL.get(type(column.type).__name__, (None, None))[reading]
+    if convert is None:
+        return None
+    return lambda v: None if v is None else convert(v)
 
 
 def canonical_line(row: dict) -> str:
@@ -110,7 +103,7 @@ def tables() -> list[Table]:
 
 def _canonical_rows(conn: Connection, table: Table) -> Iterator[str]:
     """The table's rows as canonical lines, in primary-key order, streamed."""
-    plan = [(c.name, _to_canonical(c)) for c in table.c]
+    plan = [(c.name, _canonical(c)) for c in table.c]
     stmt = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=2000)
     for row in conn.execute(stmt):
         values = row._mapping
@@ -302,7 +295,7 @@ def _copy_files(source: Path, manifest: dict, upload_dir: Path, added: list[Path
 
 
 def _read_rows(path: Path, table: Table) -> Iterator[dict]:
-    plan = [(c.name, _from_canonical(c)) for c in table.c]
+    plan = [(c.name, _canonical(c, reading=True)) for c in table.c]
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             try:
