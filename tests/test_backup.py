@@ -19,6 +19,7 @@ from registry.extensions import db
 from registry.models import AuditEvent
 from tests import factories as f
 from tests.factories.certificates import graded_file
+from tests.scratch_db import scratch_database
 
 PDF = b"%PDF-1.4\n% a scanned permit\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -44,15 +45,8 @@ def fresh_postgres():
     if admin_url is None:
         pytest.skip("no PostgreSQL at 127.0.0.1:5432: the SQLite <-> PostgreSQL direction is not tested")
     base = os.environ.get("REGISTRY_TEST_DATABASE_URL", "").rsplit("/", 1)[-1] or f"registry{os.getpid()}"
-    name = f"{base}_load"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(admin_url, f"{base}_load") as url:
+        yield url
 
 
 def _other_app(url: str, upload_dir: Path):

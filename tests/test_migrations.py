@@ -8,10 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from registry import MIGRATIONS, create_app
 from registry.models import Base
+from tests.scratch_db import scratch_database
 
 
 @pytest.fixture
@@ -22,15 +23,8 @@ def empty_url(tmp_path):
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
     # Named after the test database, so that two runs on different databases never share it.
-    scratch = f"{url.rsplit('/', 1)[1]}_migrations"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-    yield url.rsplit("/", 1)[0] + "/" + scratch
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(url, f"{url.rsplit('/', 1)[1]}_migrations") as scratch:
+        yield scratch
 
 
 def _app(url, tmp_path):
