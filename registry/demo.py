@@ -22,6 +22,7 @@ from registry.domain.reference import DIVISIONS, INDUSTRIES
 from registry.domain.uscc import make_uscc
 from registry.models import (AnnualPlan, AuditEvent, BalanceTest, Calibration, ChecklistItem, Inspection,
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, permit_intake_points)
+from registry.models.cached import refresh_permit_valid_to
 from registry.services.validators import CHECKLIST_CODES
 
 BRANDS = ("华鑫", "恒达", "新光", "浙中", "金鼎", "佛堂", "稠江", "宏图", "永盛", "天成", "鸿运", "绿源", "青岩",
@@ -347,6 +348,7 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts, ids: _Ids) 
         permits_table = Permit.__table__
         session.execute(permits_table.update().where(permits_table.c.id == bindparam("pid"))
                         .values(renews_id=bindparam("old")), [{"pid": pid, "old": old} for pid, old in renewals])
+    refresh_permit_valid_to(session, wu_ids)  # inserted in bulk, past the ORM flush that keeps the copy
 
     meters, meter_owner = [], []
     volume_of = {p["water_user_id"]: p["annual_volume_m3"] for p in permits}

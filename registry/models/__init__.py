@@ -12,6 +12,7 @@ from registry.models.meter import CALIBRATION_KINDS, METER_TYPES, Calibration, M
 from registry.models.permit import AnnualPlan, Permit, permit_intake_points
 from registry.models.reading import READING_SOURCES, READING_STATUSES, Reading
 from registry.models.water_user import SOURCES, WATER_USER_STATUSES, Division, IntakePoint, WaterUser
+from registry.models import cached  # noqa: E402,F401  (keeps the list's copies on water_users up to date)
 
 __all__ = [
     "ROLES", "Account", "account_divisions", "account_water_users", "AuditEvent", "IdempotencyKey",

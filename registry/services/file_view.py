@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import exists, func, or_, select, union
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from registry import access, clock
@@ -210,11 +210,7 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
     """A select of (WaterUser, latest permit end) for the list page, scoped to the account."""
     today = today or clock.today()
     rules = load_rules()
-    permit_end = (select(func.max(Permit.valid_to))
-                  .where(Permit.water_user_id == WaterUser.id, Permit.closed_at.is_(None),
-                         Permit.revoked_on.is_(None))
-                  .correlate(WaterUser).scalar_subquery().label("permit_end"))
-    stmt = access.scoped(select(WaterUser, permit_end), account)
+    stmt = access.scoped(select(WaterUser, WaterUser.permit_valid_to.label("permit_end")), account)
     q = CONTROL_CHARS.sub("", filters.q or "").strip()[:100]
     if q:
         stmt = stmt.where(WaterUser.id.in_(_matching_ids(q)))
@@ -232,41 +228,25 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
     if opened is not None:
         stmt = stmt.where(WaterUser.opened_on >= opened, WaterUser.opened_on < add_months(opened, 1))
     window = date.fromordinal(today.toordinal() + rules.permit.renewal_window_days)
-    # On the permits themselves, not on the computed latest end: a condition on the correlated
-    # max() was evaluated for every water user (1.9 s at 100,000 files); these are answered from
-    # the valid_to indexes. Latest end in [today, window] = a live permit ending in it and none
-    # ending later; before today = a live permit and none ending today or later; none = no live permit.
+    # On the file's copy of its latest live permit end (models/cached.py), indexed: worked out
+    # from the permits, "no live permit" had to visit every file (0.3 s at 100,000 files).
+    end = WaterUser.permit_valid_to
     if filters.due == "permit_expiring":
-        stmt = stmt.where(WaterUser.id.in_(_live_permits(Permit.valid_to.between(today, window))),
-                          ~_live_permit_exists(Permit.valid_to > window))
+        stmt = stmt.where(end.between(today, window))
     elif filters.due == "permit_expired":
-        stmt = stmt.where(WaterUser.id.in_(_live_permits(Permit.valid_to < today)),
-                          ~_live_permit_exists(Permit.valid_to >= today))
+        stmt = stmt.where(end < today)
     elif filters.due == "no_permit":
-        stmt = stmt.where(~_live_permit_exists())
+        stmt = stmt.where(end.is_(None))
     return stmt.order_by(WaterUser.file_no)
 
 
-def _live_permits(*conditions):
-    return select(Permit.water_user_id).where(Permit.closed_at.is_(None), Permit.revoked_on.is_(None), *conditions)
-
-
-def _live_permit_exists(*conditions):
-    return exists().where(Permit.water_user_id == WaterUser.id, Permit.closed_at.is_(None),
-                          Permit.revoked_on.is_(None), *conditions)
-
-
 def water_user_rows(session: Session, ids: list[int]) -> list[tuple]:
-    """(WaterUser, latest permit end) of the files ``ids``, in list order: one page of the list,
-    its computed column worked out for those rows only (paging.paginate_keys)."""
+    """(WaterUser, latest permit end) of the files ``ids``, in list order: one page of the list
+    (paging.paginate_keys)."""
     if not ids:
         return []
-    permit_end = (select(func.max(Permit.valid_to))
-                  .where(Permit.water_user_id == WaterUser.id, Permit.closed_at.is_(None),
-                         Permit.revoked_on.is_(None))
-                  .correlate(WaterUser).scalar_subquery())
-    return [tuple(r) for r in session.execute(select(WaterUser, permit_end).where(WaterUser.id.in_(ids))
-                                               .order_by(WaterUser.file_no))]
+    return [tuple(r) for r in session.execute(select(WaterUser, WaterUser.permit_valid_to)
+                                               .where(WaterUser.id.in_(ids)).order_by(WaterUser.file_no))]
 
 
 def _month_of(text: str) -> date | None:

@@ -1,0 +1,57 @@
+"""Copies kept on ``water_users`` for the list page, refreshed in the transaction that changed
+their inputs, whoever wrote them (services, the importer, test factories): an ORM flush that
+writes a permit refreshes its file's ``permit_valid_to``. Writers that bypass the ORM (demo data
+inserted in bulk) call ``refresh_permit_valid_to`` themselves; a dump carries the column as is.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from registry.models.permit import Permit
+from registry.models.water_user import WaterUser
+
+_CHUNK = 5000  # ids per statement: far below SQLite's limit on bound parameters
+
+
+def latest_permit_end(water_user_id):
+    """The end of the latest live permit of the file ``water_user_id`` (a column or an id)."""
+    return (select(func.max(Permit.valid_to))
+            .where(Permit.water_user_id == water_user_id, Permit.closed_at.is_(None), Permit.revoked_on.is_(None))
+            .scalar_subquery())
+
+
+def refresh_permit_valid_to(conn: Connection | Session, ids: Iterable[int]) -> dict[int, object]:
+    """Recompute ``water_users.permit_valid_to`` of the files ``ids``; their new values by id."""
+    table = WaterUser.__table__
+    ids = sorted(set(ids))
+    values = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        conn.execute(update(table).where(table.c.id.in_(chunk))
+                     .values(permit_valid_to=latest_permit_end(table.c.id)))
+        values.update(conn.execute(select(table.c.id, table.c.permit_valid_to).where(table.c.id.in_(chunk))).all())
+    return values
+
+
+@event.listens_for(Session, "after_flush")
+def _permits_flushed(session: Session, _context) -> None:
+    ids = {obj.water_user_id for obj in (*session.new, *session.dirty, *session.deleted)
+           if isinstance(obj, Permit) and obj.water_user_id is not None}
+    if ids:
+        session.info.setdefault("permit_valid_to", {}).update(refresh_permit_valid_to(session.connection(), ids))
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _show_new_values(session: Session, _context) -> None:
+    """Give the files already loaded their new value without a reload (nor a lazy load later)."""
+    values = session.info.pop("permit_valid_to", None)
+    for water_user_id, value in (values or {}).items():
+        wu = session.identity_map.get(identity_key(WaterUser, water_user_id))
+        if wu is not None:
+            set_committed_value(wu, "permit_valid_to", value)
