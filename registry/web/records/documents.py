@@ -1,14 +1,13 @@
 """Documents of a file: upload (checked by content), download as attachment, close."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from registry import access
 from registry.extensions import db
 from registry.models import Document
-from registry.services import ValidationError
 from registry.services import documents as service
 from registry.web import binding
 from registry.web.records.forms import CloseForm, DocumentForm
@@ -56,16 +55,9 @@ def close_document(water_user_id: int, document_id: int):
     doc = _document(wu, document_id)
     access.require_edit(current_user, "document")
     form = CloseForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            service.close(db.session, current_user, doc, form.reason.data)
-        except ValidationError as err:
-            binding.bind_errors(form, err.errors)
-            status = 400
-        else:
-            flash(_("The record was closed. It stays in the file's history."), "success")
-            return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor="documents"))
-    elif request.method == "POST":
-        status = 400
+    saved, _summary, status = binding.submit(
+        form, lambda: service.close(db.session, current_user, doc, form.reason.data))
+    if saved:
+        flash(_("The record was closed. It stays in the file's history."), "success")
+        return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor="documents"))
     return render_template("records/close.html", form=form, wu=wu, kind=None, obj=doc), status

@@ -67,20 +67,12 @@ def new(water_user_id: int, slug: str):
     form = FORMS[kind.name]()
     choices.fill(form, wu)
     if request.method == "GET":
-        form.idempotency_key.data = binding.new_key()
         choices.preselect(form, request.args)
-    status, summary = 200, None
-    if form.validate_on_submit():
-        try:
-            records.create(db.session, current_user, kind.name, wu, _form_values(form, kind),
-                           idempotency_key=form.idempotency_key.data)
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("Saved."), "success")
-            return _back(wu, kind)
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(form, lambda: records.create(
+        db.session, current_user, kind.name, wu, _form_values(form, kind), idempotency_key=form.idempotency_key.data))
+    if saved:
+        flash(_("Saved."), "success")
+        return _back(wu, kind)
     return _render(form, wu, kind, status=status, summary=summary)
 
 
@@ -123,18 +115,11 @@ def close(water_user_id: int, slug: str, record_id: int):
     obj = records.get(db.session, kind.name, record_id, wu)
     access.require_edit(current_user, kind.name)
     form = CloseForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            records.close(db.session, current_user, kind.name, obj, form.reason.data)
-        except ValidationError as err:
-            binding.bind_errors(form, err.errors)
-            status = 400
-        else:
-            flash(_("The record was closed. It stays in the file's history."), "success")
-            return _back(wu, kind)
-    elif request.method == "POST":
-        status = 400
+    saved, _summary, status = binding.submit(
+        form, lambda: records.close(db.session, current_user, kind.name, obj, form.reason.data))
+    if saved:
+        flash(_("The record was closed. It stays in the file's history."), "success")
+        return _back(wu, kind)
     return render_template("records/close.html", form=form, wu=wu, kind=kind, obj=obj), status
 
 
@@ -148,7 +133,6 @@ def renew(water_user_id: int, record_id: int):
     form = FORMS["permit"]()
     choices.fill(form, wu)
     if request.method == "GET":
-        form.idempotency_key.data = binding.new_key()
         form.issuing_authority.data = old.issuing_authority
         form.valid_from.data = old.valid_to + timedelta(days=1)
         form.valid_to.data = add_years(old.valid_to, 5)
@@ -156,18 +140,11 @@ def renew(water_user_id: int, record_id: int):
         form.annual_volume_m3.data = old.annual_volume_m3
         form.purpose.data = old.purpose
         form.intake_point_ids.data = [p.id for p in old.intake_points]
-    status, summary = 200, None
-    if form.validate_on_submit():
-        try:
-            records.renew_permit(db.session, current_user, old, binding.values(form),
-                                 idempotency_key=form.idempotency_key.data)
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("The permit was renewed; the old one is kept as history."), "success")
-            return _back(wu, kind)
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(form, lambda: records.renew_permit(
+        db.session, current_user, old, binding.values(form), idempotency_key=form.idempotency_key.data))
+    if saved:
+        flash(_("The permit was renewed; the old one is kept as history."), "success")
+        return _back(wu, kind)
     return _render(form, wu, kind, obj=old, status=status, summary=summary, mode="renew")
 
 
