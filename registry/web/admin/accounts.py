@@ -98,19 +98,13 @@ def account_edit(account_id: int):
         form.divisions.data = [d.code for d in account.divisions]
         form.city_wide.data = account.city_wide
         form.water_users.data = ", ".join(w.file_no for w in account.water_users)
-    status, summary = 200, None
-    if form.validate_on_submit():
-        try:
-            accounts.update_account(db.session, current_user, account, display_name=form.display_name.data,
-                                    email=form.email.data, division_codes=form.divisions.data or [],
-                                    file_numbers=_file_numbers(form.water_users.data), city_wide=form.city_wide.data)
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("admin.accounts_index"))
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(form, lambda: accounts.update_account(
+        db.session, current_user, account, display_name=form.display_name.data, email=form.email.data,
+        division_codes=form.divisions.data or [], file_numbers=_file_numbers(form.water_users.data),
+        city_wide=form.city_wide.data))
+    if saved:
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.accounts_index"))
     return render_template("admin/account_form.html", form=form, summary=summary, account=account,
                            reason_form=ReasonForm()), status
 

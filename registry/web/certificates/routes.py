@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from registry import access, clock
 from registry.extensions import db, limiter
 from registry.pdf import PdfSettings
-from registry.services import ValidationError, certificates, documents, rules_versions
+from registry.services import certificates, documents, rules_versions
 from registry.services.certificates import CertificateRefused
 from registry.web import binding
 from registry.web.certificates.forms import IssueForm, RevokeForm
@@ -86,18 +86,12 @@ def revoke(water_user_id: int, number: str):
     if cert.water_user_id != wu.id:
         abort(404)
     _issuer_only()
-    form, status = RevokeForm(), 200
-    if form.validate_on_submit():
-        try:
-            certificates.revoke(db.session, current_user, cert, form.reason.data)
-        except ValidationError as err:
-            binding.bind_errors(form, err.errors)
-            status = 400
-        else:
-            flash(_("Certificate %(n)s was revoked; the verification page says so now.", n=cert.number), "success")
-            return _back(wu)
-    elif request.method == "POST":
-        status = 400
+    form = RevokeForm()
+    saved, _summary, status = binding.submit(
+        form, lambda: certificates.revoke(db.session, current_user, cert, form.reason.data))
+    if saved:
+        flash(_("Certificate %(n)s was revoked; the verification page says so now.", n=cert.number), "success")
+        return _back(wu)
     return render_template("certificates/revoke.html", form=form, wu=wu, cert=cert), status
 
 

@@ -2,7 +2,7 @@
 that wait for staff review. Staff review them at /review."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -83,17 +83,11 @@ def answer(water_user_id: int, rectification_id: int):
     if rect is None or rect.water_user_id != wu.id:
         abort(404)
     form = AnswerForm()
-    status, summary = 200, None
-    if form.validate_on_submit():
-        try:
-            portal.answer_rectification(db.session, current_user, wu, rect, binding.values(form))
-        except ValidationError as err:
-            summary, status = binding.bind_errors(form, err.errors), 400
-        else:
-            flash(_("Your answer was sent; the inspector will verify the rectification."), "success")
-            return redirect(url_for("portal.home"))
-    elif request.method == "POST":
-        status = 400
+    saved, summary, status = binding.submit(
+        form, lambda: portal.answer_rectification(db.session, current_user, wu, rect, binding.values(form)))
+    if saved:
+        flash(_("Your answer was sent; the inspector will verify the rectification."), "success")
+        return redirect(url_for("portal.home"))
     return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False, order=rect,
                            title=_("Answer a rectification order"), button=_("Send the answer")), status
 
