@@ -35,6 +35,15 @@ def _back(wu, kind):
     return redirect(url_for("water_users.detail", water_user_id=wu.id, _anchor=kind.slug))
 
 
+def _editable(water_user_id: int, slug: str, record_id: int):
+    """The kind, file and record an edit or close page works on, once the user may change them."""
+    kind = _kind(slug)
+    wu = access.get_water_user(current_user, water_user_id)
+    obj = records.get(db.session, kind.name, record_id, wu)
+    access.require_edit(current_user, kind.name)
+    return kind, wu, obj
+
+
 def _form_values(form, kind) -> dict:
     data = binding.values(form)
     if kind.name == "inspection":
@@ -79,10 +88,7 @@ def new(water_user_id: int, slug: str):
 @bp.route("/<slug>/<int:record_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(water_user_id: int, slug: str, record_id: int):
-    kind = _kind(slug)
-    wu = access.get_water_user(current_user, water_user_id)
-    obj = records.get(db.session, kind.name, record_id, wu)
-    access.require_edit(current_user, kind.name)
+    kind, wu, obj = _editable(water_user_id, slug, record_id)
     form = FORMS[kind.name](obj=obj if request.method == "GET" else None)
     choices.fill(form, wu)
     if request.method == "GET":
@@ -110,10 +116,7 @@ def edit(water_user_id: int, slug: str, record_id: int):
 @bp.route("/<slug>/<int:record_id>/close", methods=["GET", "POST"])
 @login_required
 def close(water_user_id: int, slug: str, record_id: int):
-    kind = _kind(slug)
-    wu = access.get_water_user(current_user, water_user_id)
-    obj = records.get(db.session, kind.name, record_id, wu)
-    access.require_edit(current_user, kind.name)
+    kind, wu, obj = _editable(water_user_id, slug, record_id)
     form = CloseForm()
     saved, _summary, status = binding.submit(
         form, lambda: records.close(db.session, current_user, kind.name, obj, form.reason.data))
