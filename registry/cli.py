@@ -103,27 +103,39 @@ def _default_workers() -> int:
 @registry_cli.command("recompute")
 @click.option("--all", "everything", is_flag=True, help="every open file (the nightly run, and after a rules change)")
 @click.option("--water-user", "file_numbers", multiple=True, metavar="FILE_NO")
+@click.option("--pending", is_flag=True,
+              help="the files waiting for re-scoring after bulk readings (a timer's job when the web's "
+                   "re-scoring thread is off)")
 @click.option("--workers", type=click.IntRange(min=1), default=lambda: _default_workers(),
               show_default="the number of CPUs, at most 4", help="processes judging files in parallel (--all)")
 @with_appcontext
-def recompute_command(everything, file_numbers, workers):
+def recompute_command(everything, file_numbers, pending, workers):
     """Recompute compliance evaluations and due items; prints count and rate."""
     from registry.services import evaluations, rules_versions
 
-    if not everything and not file_numbers:
-        raise click.UsageError("give --all or --water-user FILE_NO")
+    if not everything and not file_numbers and not pending:
+        raise click.UsageError("give --all, --pending or --water-user FILE_NO")
+    if pending and (everything or file_numbers):
+        raise click.UsageError("--pending goes alone (--all scores the waiting files too)")
     ids = None
     if file_numbers:
         ids = list(db.session.scalars(select(WaterUser.id).where(WaterUser.file_no.in_(file_numbers))))
         if len(ids) != len(set(file_numbers)):
             click.echo("error: unknown file number", err=True)
             sys.exit(2)
-    total = len(ids) if ids is not None else db.session.execute(
-        select(func.count()).select_from(WaterUser).where(WaterUser.status != "closed")).scalar_one()
+    if pending:
+        total = evaluations.pending_count(db.session)
+    elif ids is not None:
+        total = len(ids)
+    else:
+        total = db.session.execute(select(func.count()).select_from(WaterUser)
+                                   .where(WaterUser.status != "closed")).scalar_one()
     rules = rules_versions.current(db.session)
     started = time.perf_counter()
     with click.progressbar(length=total, label=f"evaluating ({rules.version})", file=sys.stderr) as bar:
-        if ids is None:  # committed batch by batch
+        if pending:  # committed batch by batch
+            outcome = evaluations.drain(db.session, rules, clock.today(), progress=bar.update)
+        elif ids is None:  # committed batch by batch
             outcome = evaluations.recompute(db.session, rules, clock.today(), workers=workers, progress=bar.update)
         else:
             outcome = evaluations.refresh(db.session, rules, clock.today(), ids, progress=bar.update)

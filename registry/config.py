@@ -53,6 +53,8 @@ DEFAULTS = {
     "MAIL_TIMEOUT": 10,
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
+    # Re-scoring after bulk readings (registry/rescoring.py): thread | inline | off.
+    "EVALUATE_PENDING": "thread",
 }
 
 
@@ -74,6 +76,8 @@ def load(app, overrides: dict | None = None) -> None:
     app.config.setdefault("BATCH_DIR", str(Path(app.config["UPLOAD_DIR"]).parent / "batches"))  # batch print files
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
 
+    if app.config["EVALUATE_PENDING"] not in ("thread", "inline", "off"):
+        raise ConfigError("REGISTRY_EVALUATE_PENDING must be thread, inline or off")
     if app.config["ENV"] == "production":
         if not app.config.get("SECRET_KEY"):
             raise ConfigError("REGISTRY_SECRET_KEY must be set when REGISTRY_ENV=production")

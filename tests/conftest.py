@@ -73,6 +73,7 @@ def _config(url: str, upload_dir) -> dict:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; production uses scrypt
         "UPLOAD_DIR": str(upload_dir),
         "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "EVALUATE_PENDING": "inline",  # a request leaves no thread working behind it
     }
 
 

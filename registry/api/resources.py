@@ -1,12 +1,12 @@
 """The endpoints of /api/v1 (spec.md, "JSON API")."""
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from registry import access
+from registry import access, rescoring
 from registry.api import schemas
 from registry.api.problems import Problem
 from registry.extensions import db
@@ -260,5 +260,7 @@ def _body(schema) -> dict:
 def post_readings(body):
     """Up to 10,000 monthly readings, all or nothing; resending the same batch creates nothing."""
     outcome = _call(readings_bulk.ingest, db.session, g.api_account, body["readings"])
-    return {"created": outcome.created, "unchanged": outcome.unchanged}
+    if outcome.queued:
+        rescoring.notify(current_app._get_current_object())
+    return {"created": outcome.created, "unchanged": outcome.unchanged, "rescoring_files": outcome.queued}
 

@@ -127,5 +127,8 @@ ReadingItemIn = ma.Schema.from_dict({
 ReadingBatchIn = ma.Schema.from_dict({"readings": ma.fields.List(ma.fields.Dict(), required=True,
                                                                  validate=ma.validate.Length(max=10000))},
                                      name="ReadingBatch")
-ReadingBatchOut = ma.Schema.from_dict({"created": ma.fields.Integer(), "unchanged": ma.fields.Integer()},
+ReadingBatchOut = ma.Schema.from_dict({
+    "created": ma.fields.Integer(), "unchanged": ma.fields.Integer(),
+    # Files whose score these readings can change: re-scored just after the answer.
+    "rescoring_files": ma.fields.Integer()},
                                       name="ReadingBatchResult")

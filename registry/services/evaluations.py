@@ -31,7 +31,7 @@ from registry.domain.dates import add_months, month_start
 from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
                                    OnlineDaysCount, PermitFact, PlanFact, RectificationFact)
 from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, Inspection, IntakePoint, Meter,
-                             Permit, Reading, Rectification, WaterUser, permit_intake_points)
+                             PendingEvaluation, Permit, Reading, Rectification, WaterUser, permit_intake_points, utcnow)
 
 STREAM_CHUNK = 2000
 ONLINE_WINDOW_DAYS = 120  # covers the rules' window (90 days) with room for a changed rule
@@ -250,8 +250,18 @@ def recompute(session: Session, rules, today: date, *, workers: int = 1,
     back plain rows; this process writes them in id order and commits each batch, so
     SQLite readers (the workers, the web) wait for one batch at most, never for the run, and
     an interrupted run keeps the batches it finished. The same queries per batch whatever
-    the number of workers; ``workers=1`` judges in this process.
+    the number of workers; ``workers=1`` judges in this process. Files waiting for re-scoring
+    (:func:`queue`) since before the run are taken off the queue: the run scored them.
     """
+    cutoff = utcnow()  # files waiting for re-scoring before the run began are scored by it
+    outcome = _recompute(session, rules, today, workers=workers, progress=progress, batch=batch)
+    session.execute(delete(PendingEvaluation).where(PendingEvaluation.queued_at <= cutoff))
+    session.commit()
+    return outcome
+
+
+def _recompute(session: Session, rules, today: date, *, workers: int = 1,
+               progress: Callable[[int], None] | None = None, batch: int = 5000) -> Outcome:
     runs = _id_runs(session, batch)
     outcome = Outcome()
     if workers <= 1 or len(runs) <= 1:
@@ -279,6 +289,64 @@ def recompute(session: Session, rules, today: date, *, workers: int = 1,
                 del judged
                 gc.collect(1)
     return outcome
+
+
+def queue(session: Session, ids: Iterable[int]) -> int:
+    """Mark the files ``ids`` as waiting for re-scoring (:func:`drain`), in the caller's
+    transaction. A file already waiting is marked again with the newer time, so a drain that
+    took it before these changes leaves it waiting (see :func:`drain`). Returns how many."""
+    ids = sorted(set(ids))
+    if not ids:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(PendingEvaluation.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=["water_user_id"], set_={"queued_at": stmt.excluded.queued_at})
+    now = utcnow()
+    session.execute(stmt, [{"water_user_id": i, "queued_at": now} for i in ids])
+    return len(ids)
+
+
+def drain(session: Session, rules=None, today: date | None = None, *, batch: int = 2000,
+          progress: Callable[[int], None] | None = None) -> Outcome:
+    """Re-score the files waiting in the queue (:func:`queue`), ``batch`` files per transaction,
+    oldest first, until none is left that was waiting when the drain began; commits each batch.
+
+    Several drains may run at once (web processes, ``registry recompute --pending``): on
+    PostgreSQL a batch is claimed with ``FOR UPDATE SKIP LOCKED``, so no two score one file
+    together; SQLite has one writer at a time anyway. A file marked again while its batch was
+    being scored keeps its newer mark, and the next drain scores it once more.
+    """
+    from registry import clock
+    from registry.services import rules_versions
+
+    outcome = Outcome()
+    cutoff = utcnow()
+    table = PendingEvaluation.__table__
+    while True:
+        claimed = dict(session.execute(
+            select(table.c.water_user_id, table.c.queued_at).where(table.c.queued_at <= cutoff)
+            .order_by(table.c.queued_at, table.c.water_user_id).limit(batch)
+            .with_for_update(skip_locked=True)).all())
+        if not claimed:
+            session.commit()  # nothing claimed: end the read transaction
+            return outcome
+        if rules is None:
+            rules = rules_versions.current(session)
+        done = refresh(session, rules, today or clock.today(), sorted(claimed), progress=progress)
+        outcome.evaluated += done.evaluated
+        outcome.changed += done.changed
+        # Only marks as old as the one claimed: a newer mark waits for the next drain.
+        session.connection().execute(delete(table).where(table.c.water_user_id == bindparam("id"),
+                                                         table.c.queued_at <= bindparam("at")),
+                                     [{"id": i, "at": at} for i, at in claimed.items()])
+        session.commit()
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0
 
 
 def default_workers() -> int:

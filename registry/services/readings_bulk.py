@@ -1,12 +1,15 @@
 """Many readings at once (telemetry gateways, the city platform): validated as a whole, all or
-nothing, idempotent on (meter, month), written in bulk, and the files' evaluations refreshed in the
-same transaction."""
+nothing, idempotent on (meter, month), written in bulk. The files whose score the readings can
+change are marked for re-scoring in the same transaction (``evaluations.queue``) and re-scored
+just after it (``registry.rescoring``): a gateway waits for its readings to be stored, not for
+thousands of files to be judged, and a file touched by many batches is judged once."""
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -26,10 +29,16 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 class Outcome:
     created: int = 0
     unchanged: int = 0
+    queued: int = 0  # files marked for re-scoring (evaluations.drain)
 
 
 def parse_month(value) -> date | None:
-    m = _MONTH.match(value) if isinstance(value, str) else None
+    return _parse_month(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=4096)  # a batch names a few dozen months, 10,000 times
+def _parse_month(value: str) -> date | None:
+    m = _MONTH.match(value)
     if not m or not 1 <= int(m.group(2)) <= 12 or not 1950 <= int(m.group(1)) <= 2100:
         return None
     return date(int(m.group(1)), int(m.group(2)), 1)
@@ -143,8 +152,10 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
     if new_rows:
         copy_rows(session, Reading.__table__, new_rows)
         by_file = defaultdict(list)
+        names = {}  # each month's YYYY-MM, written once (a batch names few months)
         for row in new_rows:
-            by_file[row["water_user_id"]].append(row["period"].strftime("%Y-%m"))
+            period = row["period"]
+            by_file[row["water_user_id"]].append(names.get(period) or names.setdefault(period, f"{period:%Y-%m}"))
         copy_rows(session, AuditEvent.__table__, [
             {"actor_id": actor.id, "action": "create", "entity_type": "Reading", "entity_id": None,
              "water_user_id": wu_id, "summary": f"readings via API: {len(months)}",
@@ -152,11 +163,9 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
             for wu_id, months in by_file.items()])
         from registry.services import evaluations, rules_versions
 
-        rules = rules_versions.current(session)
-        first = first_scored_month(rules, today)
-        scored = sorted({row["water_user_id"] for row in new_rows if row["period"] >= first})
-        if scored:
-            evaluations.refresh(session, rules, today, scored)
+        first = first_scored_month(rules_versions.current(session), today)
+        outcome.queued = evaluations.queue(session, {row["water_user_id"] for row in new_rows
+                                                     if row["period"] >= first})
     session.commit()
     outcome.created = len(new_rows)
     return outcome

@@ -114,9 +114,9 @@ def test_resending_a_batch_changes_nothing(api_as):
     meters = [f.MeterFactory(installed_on=TODAY - timedelta(days=300)) for _ in range(4)]
     api = api_as(f.admin())
     first = api.post("/api/v1/readings", json=_readings(meters))
-    assert first.status_code == 200 and first.json == {"created": 4, "unchanged": 0}
+    assert first.status_code == 200 and first.json == {"created": 4, "unchanged": 0, "rescoring_files": 4}
     again = api.post("/api/v1/readings", json=_readings(meters))
-    assert again.status_code == 200 and again.json == {"created": 0, "unchanged": 4}
+    assert again.status_code == 200 and again.json == {"created": 0, "unchanged": 4, "rescoring_files": 0}
     different = api.post("/api/v1/readings", json=_readings(meters, volume=5.0))
     assert different.status_code == 422
     assert db.session.execute(select(func.count()).select_from(Reading)).scalar_one() == 4
@@ -142,7 +142,8 @@ def test_enterprise_readings_wait_for_review_and_other_meters_are_unknown(api_as
     api = api_as(f.enterprise(mine.water_user))
     refused = api.post("/api/v1/readings", json=_readings([theirs]))
     assert refused.status_code == 422 and "readings[0].meter_id" in refused.json["errors"]
-    assert api.post("/api/v1/readings", json=_readings([mine])).json == {"created": 1, "unchanged": 0}
+    assert api.post("/api/v1/readings", json=_readings([mine])).json == {"created": 1, "unchanged": 0,
+                                                               "rescoring_files": 1}
     assert db.session.execute(select(Reading.status)).scalar_one() == "pending"
 
 

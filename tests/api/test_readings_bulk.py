@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from registry.domain.dates import add_months
+from registry import rescoring
 from registry.extensions import db
-from registry.models import DueItem, Evaluation, Reading
+from registry.models import DueItem, Evaluation, PendingEvaluation, Reading
 from registry.services import evaluations, rules_versions
 from registry.services.readings_bulk import first_scored_month
 from tests import factories as f
@@ -41,7 +42,7 @@ def test_backfilled_archive_months_are_stored_and_leave_the_score_as_a_full_refr
 
     response = _post(api_as(f.admin()), meter, archive)
 
-    assert response.status_code == 200 and response.json == {"created": 24, "unchanged": 0}
+    assert response.status_code == 200 and response.json == {"created": 24, "unchanged": 0, "rescoring_files": 0}
     assert db.session.scalar(select(func.count()).select_from(Reading).where(Reading.meter_id == meter.id)) == 24
     assert _state(wu_id) == before
     # the nightly full refresh agrees: nothing it would store differs from what is there
@@ -75,9 +76,98 @@ def test_a_full_batch_of_10000_readings_is_accepted_and_a_resend_changes_nothing
              for m in meters for n in range(100)]
     api = api_as(f.admin())
 
-    assert api.post("/api/v1/readings", json={"readings": batch}).json == {"created": 10_000, "unchanged": 0}
-    assert api.post("/api/v1/readings", json={"readings": batch}).json == {"created": 0, "unchanged": 10_000}
+    assert api.post("/api/v1/readings", json={"readings": batch}).json == {"created": 10_000, "unchanged": 0,
+                                                                                "rescoring_files": 0}
+    assert api.post("/api/v1/readings", json={"readings": batch}).json == {"created": 0, "unchanged": 10_000,
+                                                                                "rescoring_files": 0}
     batch[-1]["volume_m3"] = -1
     refused = api.post("/api/v1/readings", json={"readings": batch})
     assert refused.status_code == 422 and list(refused.json["errors"]) == ["readings[9999].volume_m3"]
     assert db.session.scalar(select(func.count()).select_from(Reading)) == 10_000
+
+
+def _pending():
+    db.session.commit()  # see what other transactions (the re-scoring thread) committed
+    return db.session.scalars(select(PendingEvaluation.water_user_id).order_by(PendingEvaluation.water_user_id)).all()
+
+
+def _scored_file(app):
+    meter = f.MeterFactory(installed_on=TODAY - timedelta(days=6 * 365))
+    f.PermitFactory(water_user=meter.water_user)
+    evaluations.refresh(db.session, rules_versions.current(db.session), TODAY, [meter.water_user_id])
+    db.session.commit()
+    return meter
+
+
+def test_with_rescoring_off_the_file_waits_marked_once_until_recompute_pending(app, api_as):
+    app.config["EVALUATE_PENDING"] = "off"
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    before = _state(wu_id)
+    api = api_as(f.admin())
+    last, earlier = add_months(TODAY.replace(day=1), -1), add_months(TODAY.replace(day=1), -2)
+
+    assert _post(api, meter, [last]).json["rescoring_files"] == 1
+    assert _post(api, meter, [earlier]).json["rescoring_files"] == 1
+    assert _state(wu_id) == before  # stored, not yet scored
+    assert _pending() == [wu_id]  # one mark for both batches
+
+    result = app.test_cli_runner().invoke(args=["registry", "recompute", "--pending"])
+
+    assert result.exit_code == 0, result.output
+    assert "evaluated 1 water users" in result.output
+    assert _pending() == []
+    after = _state(wu_id)
+    assert after != before
+    # what a full refresh would store now is what is there
+    assert evaluations.refresh(db.session, rules_versions.current(db.session), TODAY, [wu_id]).changed == 0
+
+
+def test_the_rescoring_thread_scores_the_file_after_the_answer(app, api_as):
+    app.config["EVALUATE_PENDING"] = "thread"
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    before = _state(wu_id)
+
+    assert _post(api_as(f.admin()), meter, [add_months(TODAY.replace(day=1), -1)]).status_code == 200
+    db.session.remove()  # this test's own transaction must not hold SQLite's lock while the thread writes
+
+    assert rescoring.wait_idle(app, timeout=60)
+    assert _pending() == []
+    assert _state(wu_id) != before
+
+
+def test_a_file_marked_again_while_its_batch_is_scored_stays_marked_for_the_next_drain(app, monkeypatch):
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    evaluations.queue(db.session, [wu_id])
+    db.session.commit()
+    real_refresh = evaluations.refresh
+
+    def refresh_while_a_batch_arrives(session, *args, **kwargs):
+        outcome = real_refresh(session, *args, **kwargs)
+        evaluations.queue(session, [wu_id])  # a batch for the same file, after its facts were read
+        return outcome
+
+    monkeypatch.setattr(evaluations, "refresh", refresh_while_a_batch_arrives)
+    assert evaluations.drain(db.session).evaluated == 1
+    assert _pending() == [wu_id]  # the newer mark survives the drain that began before it
+    monkeypatch.setattr(evaluations, "refresh", real_refresh)
+    assert evaluations.drain(db.session).evaluated == 1
+    assert _pending() == []
+
+
+def test_the_nightly_run_takes_the_waiting_files_off_the_queue(app):
+    meter = _scored_file(app)
+    evaluations.queue(db.session, [meter.water_user_id])
+    db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["registry", "recompute", "--all", "--workers", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert _pending() == []
+
+
+def test_recompute_pending_does_not_mix_with_other_selections(app):
+    result = app.test_cli_runner().invoke(args=["registry", "recompute", "--pending", "--all"])
+    assert result.exit_code == 2 and "--pending goes alone" in result.output
