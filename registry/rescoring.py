@@ -6,7 +6,7 @@
 
 - ``thread`` (the default): a worker thread of this process drains the queue
   (``evaluations.drain``) once the gateway has its answer and its burst of batches has paused
-  (half a second, or ten seconds at most). One thread per process, started on first use (after
+  (no batch received or in progress for 0.3 s; ten seconds at most). One thread per process, started on first use (after
   gunicorn forks its workers); a batch that arrives while it drains is picked up by its next pass.
 - ``inline``: drained within the request, before the answer (the test suite, where a request
   should leave nothing running behind it).
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from contextlib import contextmanager
 import time
 
 from registry.extensions import db
@@ -27,7 +28,7 @@ from registry.extensions import db
 log = logging.getLogger(__name__)
 MODES = ("thread", "inline", "off")
 RETRY_SECONDS = 30  # after a failed drain (the database went away): try again, do not spin
-QUIET_SECONDS = 0.5  # scoring starts once no batch came for this long ...
+QUIET_SECONDS = 0.3  # scoring starts once no batch came or is coming for this long ...
 MAX_DELAY_SECONDS = 10  # ... or this long after the first batch of a burst
 
 
@@ -37,6 +38,7 @@ class _Worker:
         self.wake = threading.Event()
         self.idle = threading.Event()  # set while nothing is being drained (tests, the bench wait on it)
         self.idle.set()
+        self.receiving = 0  # bulk-reading requests of this process in progress
         self.pid = os.getpid()
         self.thread = threading.Thread(target=self._run, name="rescoring", daemon=True)
         self.thread.start()
@@ -49,9 +51,13 @@ class _Worker:
             self.wake.clear()
             # A gateway sends batch after batch: let the burst end (or run MAX_DELAY_SECONDS) so
             # a file touched by several batches is scored once, and scoring does not slow them.
+            # A batch being received counts as not quiet: batches sent back to back leave no gap.
             started = time.monotonic()
-            while self.wake.wait(QUIET_SECONDS) and time.monotonic() - started < MAX_DELAY_SECONDS:
-                self.wake.clear()
+            while time.monotonic() - started < MAX_DELAY_SECONDS:
+                if self.wake.wait(QUIET_SECONDS):
+                    self.wake.clear()
+                elif not self.receiving:
+                    break
             self.wake.clear()
             with self.app.app_context():
                 try:
@@ -85,6 +91,21 @@ def notify(app) -> None:
         with _lock:
             worker.idle.clear()
             worker.wake.set()
+
+
+@contextmanager
+def receiving(app):
+    """Around a bulk-reading request: the re-scoring thread waits while one is in progress."""
+    worker = _worker(app) if app.config.get("EVALUATE_PENDING", "thread") == "thread" else None
+    if worker is not None:
+        with _lock:
+            worker.receiving += 1
+    try:
+        yield
+    finally:
+        if worker is not None:
+            with _lock:
+                worker.receiving -= 1
 
 
 def wait_idle(app, timeout: float | None = None) -> bool:

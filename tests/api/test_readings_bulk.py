@@ -171,3 +171,22 @@ def test_the_nightly_run_takes_the_waiting_files_off_the_queue(app):
 def test_recompute_pending_does_not_mix_with_other_selections(app):
     result = app.test_cli_runner().invoke(args=["registry", "recompute", "--pending", "--all"])
     assert result.exit_code == 2 and "--pending goes alone" in result.output
+
+
+def test_the_rescoring_thread_waits_while_a_batch_is_being_received(app):
+    """Batches sent back to back leave no quiet gap: scoring begins after the last one, so a file
+    touched by all of them is judged once and the scoring does not slow the batches down."""
+    app.config["EVALUATE_PENDING"] = "thread"
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    evaluations.queue(db.session, [wu_id])
+    db.session.commit()
+    db.session.remove()
+
+    with rescoring.receiving(app):
+        rescoring.notify(app)
+        assert not rescoring.wait_idle(app, timeout=1.5)  # 1.5 s > the 0.3 s quiet wait
+        assert _pending() == [wu_id]
+        db.session.remove()
+    assert rescoring.wait_idle(app, timeout=60)
+    assert _pending() == []
