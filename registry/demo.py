@@ -21,8 +21,9 @@ from registry.domain.rules import load_rules
 from registry.domain.reference import DIVISIONS, INDUSTRIES
 from registry.domain.uscc import make_uscc
 from registry.models import (AnnualPlan, AuditEvent, BalanceTest, Calibration, ChecklistItem, Inspection,
-                             IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, permit_intake_points)
-from registry.models.cached import refresh_permit_valid_to
+                             IntakePoint, Meter, NameBigram, Permit, Reading, Rectification, WaterUser,
+                             permit_intake_points)
+from registry.models.cached import name_bigram_rows, refresh_permit_valid_to
 from registry.services.validators import CHECKLIST_CODES
 
 BRANDS = ("华鑫", "恒达", "新光", "浙中", "金鼎", "佛堂", "稠江", "宏图", "永盛", "天成", "鸿运", "绿源", "青岩",
@@ -311,6 +312,8 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts, ids: _Ids) 
     rules = load_rules()
     wus = [gen.water_user() for _ in range(n)]
     wu_ids = _insert(session, WaterUser, wus, counts, ids)
+    _insert(session, NameBigram, [row for wu, wu_id in zip(wus, wu_ids) for row in name_bigram_rows(wu_id, wu["name"])],
+            counts, ids)
     points, permits, plans, tests = [], [], [], []
     owners = []
     for wu, wu_id in zip(wus, wu_ids):

@@ -27,7 +27,7 @@ def test_same_seed_same_registry(app):
                   "permit_intake_points", "annual_plans", "balance_tests"):
         db.session.execute(db.text(f"DELETE FROM {table}"))
     db.session.execute(db.text("UPDATE permits SET renews_id = NULL"))
-    for table in ("permits", "intake_points", "water_users"):
+    for table in ("permits", "intake_points", "water_user_name_bigrams", "water_users"):
         db.session.execute(db.text(f"DELETE FROM {table}"))
     db.session.commit()
     generate(db.session, users=30, seed=7, today=TODAY)

@@ -1,20 +1,21 @@
-"""Copies kept on ``water_users`` for the list page, refreshed in the transaction that changed
-their inputs, whoever wrote them (services, the importer, test factories): an ORM flush that
-writes a permit refreshes its file's ``permit_valid_to``. Writers that bypass the ORM (demo data
-inserted in bulk) call ``refresh_permit_valid_to`` themselves; a dump carries the column as is.
+"""Copies kept for the list page, refreshed in the transaction that changed their inputs,
+whoever wrote them (services, the importer, test factories): an ORM flush that writes a permit
+refreshes its file's ``water_users.permit_valid_to``; one that writes a water user's name
+rewrites its ``water_user_name_bigrams``. Writers that bypass the ORM (demo data inserted in
+bulk) call ``refresh_permit_valid_to`` and ``name_bigram_rows`` themselves; a dump carries both.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import delete, event, func, inspect, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from registry.models.permit import Permit
-from registry.models.water_user import WaterUser
+from registry.models.water_user import NameBigram, WaterUser
 
 _CHUNK = 5000  # ids per statement: far below SQLite's limit on bound parameters
 
@@ -39,12 +40,47 @@ def refresh_permit_valid_to(conn: Connection | Session, ids: Iterable[int]) -> d
     return values
 
 
+def name_bigrams(name: str | None) -> set[str]:
+    """The pairs of adjacent characters of ``name`` that a two-character search can be: no
+    cased letter (searched case-blind, with ILIKE), not ASCII (numbers and codes), no space."""
+    name = name or ""
+    pairs = {name[i:i + 2] for i in range(len(name) - 1)}
+    return {p for p in pairs if searchable_bigram(p)}
+
+
+def searchable_bigram(text: str) -> bool:
+    """True when ``text`` is two characters that ``water_user_name_bigrams`` holds whenever a
+    name contains them: the list's search then reads that table instead of every name."""
+    return (len(text) == 2 and not text.isascii() and text.lower() == text.upper()
+            and not any(ch.isspace() for ch in text))
+
+
+def name_bigram_rows(water_user_id: int, name: str | None) -> list[dict]:
+    return [{"bigram": b, "water_user_id": water_user_id} for b in sorted(name_bigrams(name))]
+
+
 @event.listens_for(Session, "after_flush")
 def _permits_flushed(session: Session, _context) -> None:
     ids = {obj.water_user_id for obj in (*session.new, *session.dirty, *session.deleted)
            if isinstance(obj, Permit) and obj.water_user_id is not None}
     if ids:
         session.info.setdefault("permit_valid_to", {}).update(refresh_permit_valid_to(session.connection(), ids))
+
+
+@event.listens_for(Session, "after_flush")
+def _names_flushed(session: Session, _context) -> None:
+    named = [wu for wu in session.new if isinstance(wu, WaterUser)]
+    named += [wu for wu in session.dirty
+              if isinstance(wu, WaterUser) and inspect(wu).attrs.name.history.has_changes()]
+    if not named:
+        return
+    conn, table = session.connection(), NameBigram.__table__
+    renamed = [wu.id for wu in named if wu not in session.new]
+    for start in range(0, len(renamed), _CHUNK):
+        conn.execute(delete(table).where(table.c.water_user_id.in_(renamed[start:start + _CHUNK])))
+    rows = [row for wu in named for row in name_bigram_rows(wu.id, wu.name)]
+    if rows:
+        conn.execute(insert(table), rows)
 
 
 @event.listens_for(Session, "after_flush_postexec")

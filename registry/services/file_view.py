@@ -18,8 +18,9 @@ from registry.domain.dates import add_months, month_start
 from registry.domain.permits import days_to_expiry, permit_status
 from registry.domain.reference import industry_by_code
 from registry.domain.rules import load_rules
-from registry.models import (AuditEvent, BalanceTest, Inspection, Meter, Permit, Reading, Rectification,
+from registry.models import (AuditEvent, BalanceTest, Inspection, Meter, NameBigram, Permit, Reading, Rectification,
                              WaterUser)
+from registry.models.cached import searchable_bigram
 from registry.services.checks import CONTROL_CHARS
 from registry.services.errors import NotFound
 
@@ -275,6 +276,8 @@ def _matching_ids(q: str):
         return column.ilike(like, escape="\\") if cased else column.like(like, escape="\\")
 
     user = aliased(WaterUser)
+    if searchable_bigram(q):  # two Chinese characters: the names holding them, from an index
+        return select(NameBigram.water_user_id).where(NameBigram.bigram == q)
     if not q.isascii():  # file numbers, USCCs and permit numbers are ASCII (validators): only a name can match
         return select(user.id).where(contains(user.name))
     return union(

@@ -1,5 +1,6 @@
-"""Each file keeps a copy of its latest live permit end (water_users.permit_valid_to) for the
-list: it follows every change to the file's permits in the same transaction, whoever wrote it."""
+"""The list's copies follow their sources in the same transaction, whoever wrote them: each
+file's latest live permit end (water_users.permit_valid_to) and the pairs of characters of its
+name (water_user_name_bigrams) that a two-character search reads."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -7,9 +8,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from registry.demo import generate
-from registry.models import WaterUser
-from registry.models.cached import latest_permit_end
-from registry.services import records
+from registry.models import NameBigram, WaterUser
+from registry.models.cached import latest_permit_end, name_bigrams
+from registry.services import records, water_users
 from tests import factories as f
 
 TODAY = date.today()
@@ -69,3 +70,32 @@ def test_demo_data_inserted_in_bulk_has_the_copy_right(db_session):
     rows = db_session.execute(select(WaterUser.permit_valid_to, latest_permit_end(WaterUser.id))).all()
     assert len(rows) == 40 and all(stored == computed for stored, computed in rows)
     assert any(stored is not None for stored, _ in rows)
+
+
+def _bigrams_of(session, wu):
+    return set(session.scalars(select(NameBigram.bigram).where(NameBigram.water_user_id == wu.id)))
+
+
+def test_name_pairs_are_the_chinese_ones_a_search_can_be():
+    assert name_bigrams("义乌市ABC饰品 厂") == {"义乌", "乌市", "饰品"}  # not "市A", "C饰", "品 ", " 厂"
+    assert name_bigrams("") == set() and name_bigrams("厂") == set()
+
+
+def test_name_pairs_follow_a_new_file_and_a_new_name(db_session):
+    wu = f.WaterUserFactory(name="义乌市青岩饰品有限公司")
+    db_session.commit()
+    assert _bigrams_of(db_session, wu) == name_bigrams("义乌市青岩饰品有限公司")
+    water_users.update(db_session, f.admin(), wu, {**_form(wu), "name": "义乌市青岩服饰有限公司"},
+                       expected_version=wu.version)
+    assert "服饰" in _bigrams_of(db_session, wu) and "饰品" not in _bigrams_of(db_session, wu)
+
+
+def _form(wu):
+    return {"file_no": wu.file_no, "name": wu.name, "uscc": wu.uscc, "division_code": wu.division_code,
+            "industry_code": wu.industry_code, "opened_on": wu.opened_on}
+
+
+def test_demo_data_has_every_name_pair(db_session):
+    generate(db_session, users=12, seed=5, today=TODAY, chunk=5)
+    for wu in db_session.scalars(select(WaterUser)):
+        assert _bigrams_of(db_session, wu) == name_bigrams(wu.name)

@@ -70,3 +70,27 @@ def test_search_finds_chinese_names_in_any_case_of_latin_codes(client, auth):
     assert b.name in _names(client, "q=abc服饰") and b.name in _names(client, "q=ABC")
     assert a.name in _names(client, f"q={a.file_no.lower()}") and b.name not in _names(client, f"q={a.file_no.lower()}")
     assert a.name in _names(client, f"q={a.uscc.lower()}")
+
+
+def test_a_page_is_the_same_whether_the_matches_are_few_or_many(app):
+    """The list reads up to ``few`` keys first and pages them alone when that is all of them;
+    beyond it, it counts and pages in the database: both give the same pages and total."""
+    from types import SimpleNamespace
+
+    from registry.models import WaterUser
+    from registry.services.file_view import ListFilters, water_user_list, water_user_rows
+    from registry.web import paging
+
+    files = [_file(f"义乌市第{i}号饰品有限公司", TODAY + timedelta(days=100 + i)) for i in range(7)]
+    _file("义乌市另一家纺织有限公司", TODAY + timedelta(days=50))
+    admin = SimpleNamespace(is_authenticated=True, role="bureau_admin", id=None, city_wide=False)
+    keys = water_user_list(db.session, admin, ListFilters(q="饰品")).with_only_columns(WaterUser.id)
+    for page in (1, 2, 3, 4, 99):
+        pages = [paging.paginate_keys(db.session, keys, lambda ids: water_user_rows(db.session, ids),
+                                      page=page, per_page=3, few=few) for few in (2, 7, 1000)]
+        assert len({p.total for p in pages}) == 1 and pages[0].total == len(files)
+        assert len({p.page for p in pages}) == 1
+        assert [[wu.file_no for wu, _ in p.items] for p in pages] == [[wu.file_no for wu, _ in pages[0].items]] * 3
+    nothing = water_user_list(db.session, admin, ListFilters(q="没有这家")).with_only_columns(WaterUser.id)
+    empty = paging.paginate_keys(db.session, nothing, lambda ids: water_user_rows(db.session, ids), page=2, per_page=3)
+    assert (empty.total, empty.page, empty.items) == (0, 1, [])
