@@ -345,6 +345,11 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
         session.commit()
 
 
+def pending_since(session: Session, water_user_id: int):
+    """When the file was marked for re-scoring, or None: its score is up to date."""
+    return session.scalar(select(PendingEvaluation.queued_at).where(PendingEvaluation.water_user_id == water_user_id))
+
+
 def pending_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0
 

@@ -190,3 +190,18 @@ def test_the_rescoring_thread_waits_while_a_batch_is_being_received(app):
         db.session.remove()
     assert rescoring.wait_idle(app, timeout=60)
     assert _pending() == []
+
+
+def test_the_file_page_says_while_new_readings_wait_to_be_scored(app, api_as, auth, client):
+    app.config["EVALUATE_PENDING"] = "off"
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    admin = f.admin()
+    _post(api_as(admin), meter, [add_months(TODAY.replace(day=1), -1)])
+    auth.login(admin.username)
+
+    waiting = client.get(f"/water-users/{wu_id}").get_data(as_text=True)
+    assert "data-rescoring" in waiting and "正在重新评分" in waiting
+
+    app.test_cli_runner().invoke(args=["registry", "recompute", "--pending"])
+    assert "data-rescoring" not in client.get(f"/water-users/{wu_id}").get_data(as_text=True)

@@ -11,7 +11,7 @@ from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.i18n import LABELS, division_name
 from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
-from registry.services import StaleEdit, ValidationError, water_users
+from registry.services import StaleEdit, ValidationError, evaluations, water_users
 from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
 from registry.web import binding, paging
 from registry.web.records.routes import CHECKLIST_CODES
@@ -86,7 +86,8 @@ def new():
 def detail(water_user_id: int):
     view = load_file(db.session, current_user, water_user_id)
     return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
-                           can_edit=lambda kind: access.can_edit(current_user, kind))
+                           can_edit=lambda kind: access.can_edit(current_user, kind),
+                           rescoring_since=evaluations.pending_since(db.session, water_user_id))
 
 
 @bp.route("/<int:water_user_id>/edit", methods=["GET", "POST"])
