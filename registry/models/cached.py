@@ -91,3 +91,9 @@ def _show_new_values(session: Session, _context) -> None:
         wu = session.identity_map.get(identity_key(WaterUser, water_user_id))
         if wu is not None:
             set_committed_value(wu, "permit_valid_to", value)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_new_values(session: Session, _previous) -> None:
+    """A flush that failed after computing the values never reached after_flush_postexec."""
+    session.info.pop("permit_valid_to", None)
