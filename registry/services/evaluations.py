@@ -251,11 +251,16 @@ def recompute(session: Session, rules, today: date, *, workers: int = 1,
     SQLite readers (the workers, the web) wait for one batch at most, never for the run, and
     an interrupted run keeps the batches it finished. The same queries per batch whatever
     the number of workers; ``workers=1`` judges in this process. Files waiting for re-scoring
-    (:func:`queue`) since before the run are taken off the queue: the run scored them.
+    (:func:`queue`) when the run began are taken off the queue (the run scored them), unless
+    marked again while it ran.
     """
-    cutoff = utcnow()  # files waiting for re-scoring before the run began are scored by it
+    # The marks committed before the run: their readings are committed too, so the run reads
+    # them. Not "every mark older than the start": a batch takes its mark's time before it
+    # commits, and one that began before the run but committed after the run read its file
+    # brought readings the run did not count - its mark must stay.
+    marks = _pending_marks(session)
     outcome = _recompute(session, rules, today, workers=workers, progress=progress, batch=batch)
-    session.execute(delete(PendingEvaluation).where(PendingEvaluation.queued_at <= cutoff))
+    _unmark(session, marks)
     session.commit()
     return outcome
 
@@ -338,11 +343,26 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
         done = refresh(session, rules, today or clock.today(), sorted(claimed), progress=progress)
         outcome.evaluated += done.evaluated
         outcome.changed += done.changed
-        # Only marks as old as the one claimed: a newer mark waits for the next drain.
-        session.connection().execute(delete(table).where(table.c.water_user_id == bindparam("id"),
-                                                         table.c.queued_at <= bindparam("at")),
-                                     [{"id": i, "at": at} for i, at in claimed.items()])
+        _unmark(session, claimed)  # only marks as old as the one claimed: a newer one waits
         session.commit()
+
+
+def _pending_marks(session: Session) -> dict:
+    """Every file waiting for re-scoring, with the time of its mark, as committed now."""
+    table = PendingEvaluation.__table__
+    return dict(session.execute(select(table.c.water_user_id, table.c.queued_at).order_by(table.c.water_user_id)).all())
+
+
+def _unmark(session: Session, marks: dict) -> None:
+    """Take the files of ``marks`` (id: time seen) off the queue, unless marked again since.
+    In id order, the order in which :func:`queue` locks them, so that waiting for a batch's
+    marks (the nightly run's rows are not claimed) cannot deadlock with it on PostgreSQL."""
+    if not marks:
+        return
+    table = PendingEvaluation.__table__
+    session.connection().execute(delete(table).where(table.c.water_user_id == bindparam("id"),
+                                                     table.c.queued_at <= bindparam("at")),
+                                 [{"id": i, "at": at} for i, at in sorted(marks.items())])
 
 
 def pending_since(session: Session, water_user_id: int):
