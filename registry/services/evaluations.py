@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import Text, and_, bindparam, cast, delete, func, select, update
+from sqlalchemy import Interval, Text, and_, bindparam, cast, delete, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
@@ -298,18 +298,36 @@ def _recompute(session: Session, rules, today: date, *, workers: int = 1,
 
 def queue(session: Session, ids: Iterable[int]) -> int:
     """Mark the files ``ids`` as waiting for re-scoring (:func:`drain`), in the caller's
-    transaction. A file already waiting is marked again with the newer time, so a drain that
-    took it before these changes leaves it waiting (see :func:`drain`). Returns how many."""
+    transaction. A file already waiting is marked again with a later time, so a drain (or the
+    nightly run) that took it before these changes leaves it waiting (see :func:`drain`).
+    Returns how many.
+
+    Later than the mark it replaces whatever the clock: the time is this process's, taken
+    before the upsert waits for the row, so it can be earlier than the stored one (another
+    host's clock ahead, a clock stepped back, two batches for one file stamping and committing
+    in opposite orders), and the mark would look as old as the one a drain saw."""
     ids = sorted(set(ids))
     if not ids:
         return 0
+    table = PendingEvaluation.__table__
+    now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(table)
+        later = func.greatest(stmt.excluded.queued_at,
+                              table.c.queued_at + literal(timedelta(microseconds=1), Interval()))
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(PendingEvaluation.__table__)
-    stmt = stmt.on_conflict_do_update(index_elements=["water_user_id"], set_={"queued_at": stmt.excluded.queued_at})
-    now = utcnow()
+
+        # One writer at a time: no batch marks these files between this read and the upsert
+        # (the caller has written already; otherwise its first write waits for the others).
+        latest = session.scalar(select(func.max(table.c.queued_at)).where(table.c.water_user_id.in_(ids)))
+        if latest is not None:
+            now = max(now, latest + timedelta(microseconds=1))
+        stmt = insert(table)
+        later = stmt.excluded.queued_at
+    stmt = stmt.on_conflict_do_update(index_elements=["water_user_id"], set_={"queued_at": later})
     session.execute(stmt, [{"water_user_id": i, "queued_at": now} for i in ids])
     return len(ids)
 

@@ -277,3 +277,30 @@ def test_a_mark_read_back_and_deleted_by_its_time_matches_itself(app, queued_at)
 
     assert evaluations.drain(db.session, today=TODAY).evaluated == 1
     assert _pending() == []
+
+
+def test_a_file_marked_again_is_marked_later_than_before_whatever_the_clock(app, monkeypatch):
+    """A mark's time comes from the clock of the process that writes it, taken before the upsert
+    waits for the row: a batch can carry an earlier time than the mark it replaces (another web
+    host's clock a little ahead, a clock stepped back, or on PostgreSQL two batches for one file
+    whose stamps and commits come in opposite orders). The nightly run deletes the marks it saw
+    unless marked again since - "since" must hold for such a mark too, or it is deleted with
+    readings the run did not count."""
+    meter = _scored_file()
+    wu_id = meter.water_user_id
+    admin = f.admin()
+    ahead = utcnow() + timedelta(seconds=5)  # written by a process whose clock is ahead
+    db.session.add(PendingEvaluation(water_user_id=wu_id, queued_at=ahead))
+    db.session.commit()
+    real_store = evaluations._store
+
+    def store_after_a_batch_commits(session, *args, **kwargs):
+        readings_bulk.ingest(session, admin, [_reading(meter)], today=TODAY)  # marks the file again
+        monkeypatch.setattr(evaluations, "_store", real_store)
+        return real_store(session, *args, **kwargs)
+
+    monkeypatch.setattr(evaluations, "_store", store_after_a_batch_commits)
+    evaluations.recompute(db.session, rules_versions.current(db.session), TODAY, workers=1)
+
+    assert evaluations.pending_since(db.session, wu_id) > ahead
+    assert _pending() == [wu_id] and not _up_to_date(wu_id)
