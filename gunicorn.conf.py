@@ -13,3 +13,13 @@ graceful_timeout = 30
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """The app is loaded: move its hundreds of thousands of long-lived objects (modules,
+    templates, metadata) out of the cyclic collector's reach. Otherwise each full collection
+    walks them all, and the request that triggers it takes some 100 ms longer (measured on the
+    one-file page of a large file: p95 without 39 ms spikes to 130 ms)."""
+    import gc
+
+    gc.freeze()

@@ -51,6 +51,9 @@ def run(kind: str, users: int, reuse: bool = False, seconds: int = 60) -> None:
         print("  (the machine is shared with other work: see the load figure beside each timing)", flush=True)
         for path in ("/water-users/", "/water-users/?q=纺织", f"/water-users/{files['small']}"):
             client.get(path)  # warm caches: templates, rules, the connection pool
+        import gc
+
+        gc.freeze()  # as gunicorn.conf.py does in each worker once the app is loaded
         lists = _p95(client, [f"/water-users/{q}" for q in LISTS], rounds=8, label="list (filters, pages)")
         search = _p95(client, [f"/water-users/?q={q}" for q in SEARCHES], rounds=8, label="search")
         with counting(db.engine) as counter:
