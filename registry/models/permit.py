@@ -4,8 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import (Column, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import Column, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
@@ -55,7 +54,9 @@ class Permit(Record, Base):
 class AnnualPlan(Record, Base):
     __tablename__ = "annual_plans"
     __table_args__ = (
-        UniqueConstraint("water_user_id", "year"),
+        # One plan in force per water user and year; a voided plan leaves room for its replacement.
+        Index("uq_annual_plans_open_year", "water_user_id", "year", unique=True,
+              sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL")),
         CheckConstraint("planned_volume_m3 >= 0", name="planned_volume_non_negative"),
         CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),
     )

@@ -147,8 +147,9 @@ def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None
     c.date("approved_on", required=False, not_future=True)
     c.text("notes", required=False, max_len=2000, multiline=True)
     if year is not None:
-        # Closed plans count too: the schema keeps one plan row per water user and year.
-        stmt = select(func.count()).where(AnnualPlan.water_user_id == wu.id, AnnualPlan.year == year)
+        # A voided (closed) plan does not count: its replacement may be entered.
+        stmt = select(func.count()).where(AnnualPlan.water_user_id == wu.id, AnnualPlan.year == year,
+                                          AnnualPlan.closed_at.is_(None))
         if current is not None:
             stmt = stmt.where(AnnualPlan.id != current.id)
         if session.execute(stmt).scalar_one():

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from registry.models import AuditEvent, Calibration, IntakePoint, Meter, Permit, Reading
+from registry.models import AnnualPlan, AuditEvent, Calibration, IntakePoint, Meter, Permit, Reading
 from registry.services import Forbidden, ValidationError, records
 from tests import factories as f
 from tests.conftest import english
@@ -164,3 +164,20 @@ def test_inspection_with_a_problem_needs_a_note(db_session):
         records.create(db_session, f.inspector(), "inspection", wu, {
             "inspected_on": date.today(), "items": [{"code": "meter_present_sealed", "result": "problem", "note": ""}]})
     assert "note-meter_present_sealed" in err.value.errors
+
+
+def test_a_voided_plan_can_be_replaced_but_a_year_has_one_plan_in_force(db_session):
+    wu = f.WaterUserFactory()
+    admin = f.admin()
+    year = date.today().year
+    wrong = records.create(db_session, admin, "plan", wu, {"year": year, "planned_volume_m3": 5000.0})
+
+    with pytest.raises(ValidationError) as second:
+        records.create(db_session, admin, "plan", wu, {"year": year, "planned_volume_m3": 6000.0})
+    assert "year" in second.value.errors
+
+    records.close(db_session, admin, "plan", wrong, "entered in error: 50,000 m³ meant")
+    replacement = records.create(db_session, admin, "plan", wu, {"year": year, "planned_volume_m3": 50000.0})
+    plans = db_session.execute(select(AnnualPlan.planned_volume_m3, AnnualPlan.closed_at.is_(None))
+                               .where(AnnualPlan.water_user_id == wu.id).order_by(AnnualPlan.id)).all()
+    assert plans == [(5000.0, False), (50000.0, True)] and replacement.year == year
