@@ -87,6 +87,15 @@ def _analyze(url: str) -> None:
         engine.dispose()
 
 
+def settle(engine) -> None:
+    """PostgreSQL: fresh statistics and visibility map, as autovacuum keeps them on a running
+    server. A copied seed just upgraded by migrations (which fill new columns) otherwise has
+    autovacuum start mid-run and the planner guess from stale counts."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+
+
 def make_app(url: str):
     from registry import create_app
 

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import database_url, make_app, seeded_database_url, timed
+from bench.common import database_url, make_app, seeded_database_url, settle, timed
 from bench.recompute import SEED, _fill
 
 PASSWORD = "bench-password"
@@ -92,9 +92,7 @@ def _prepare(session) -> dict:
     session.commit()
     from registry.extensions import db
 
-    if db.engine.dialect.name == "postgresql":  # fresh statistics and visibility map, as autovacuum keeps them
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    settle(db.engine)
     counts = session.execute(select(Reading.water_user_id, func.count()).group_by(Reading.water_user_id)
                              .order_by(func.count(), Reading.water_user_id)).all()
     files = {"small": counts[0][0], "median": counts[len(counts) // 2][0], "large": counts[-1][0],

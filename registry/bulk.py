@@ -7,6 +7,7 @@ models compute in Python (timestamps, version) are filled in here, once per batc
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from datetime import timezone
 
 from sqlalchemy import Table
@@ -74,7 +75,10 @@ def copy_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if not rows:
         return
     defaults = _defaults(table)
-    columns = [c for c in table.c if c.name in rows[0] or c.name in defaults]
+    first = rows[0]
+    # The first row's columns, then the defaulted ones it lacks: values() gives them in this order.
+    columns = ([c for c in table.c if c.name in first]
+               + [c for c in table.c if c.name not in first and c.name in defaults])
     names = [c.name for c in columns]
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
@@ -82,10 +86,31 @@ def copy_rows(session: Session, table: Table, rows: list[dict]) -> None:
     converters = [(_to_pg if postgres else _to_sqlite)(c) for c in columns]
     # Defaults are converted once; row values through their column's converter.
     fixed = {n: (conv(defaults[n]) if conv else defaults[n]) for n, conv in zip(names, converters) if n in defaults}
-    plan = [(n, conv) for n, conv in zip(names, converters)]
+    plan = list(zip(names, converters))
+
+    def values_of_any(row):
+        return [(conv(row[n]) if conv else row[n]) if n in row else fixed.get(n) for n, conv in plan]
+
+    # Most batches are rows with the keys of the first: read those with one C-level getter,
+    # convert only the columns that need it, and append the defaults already converted.
+    keys = [n for n in names if n in first]
+    take = itemgetter(*keys) if len(keys) > 1 else (lambda row: tuple(row[k] for k in keys))
+    tail = tuple(fixed.get(n) for n in names[len(keys):])
+    convert = [(i, conv) for i, (_, conv) in enumerate(plan[:len(keys)]) if conv]
 
     def values(row):
-        return [(conv(row[n]) if conv else row[n]) if n in row else fixed.get(n) for n, conv in plan]
+        if not keys or len(row) != len(keys):  # other keys than the first row's, or names that are no column
+            return values_of_any(row)
+        try:
+            got = take(row)
+        except KeyError:
+            return values_of_any(row)
+        if convert:
+            got = list(got)
+            for i, conv in convert:
+                got[i] = conv(got[i])
+            return (*got, *tail)
+        return got + tail
 
     quoted = ", ".join(f'"{n}"' for n in names)
     if postgres:
