@@ -150,11 +150,11 @@ def test_token_name_with_control_characters_is_refused(app):
     assert "name" in err.value.errors
 
 
-def test_a_second_plan_for_a_year_whose_plan_was_closed_is_refused_on_the_year(file):
-    """The schema keeps one plan per year even when closed: the flush used to fail (500)."""
+def test_a_second_plan_in_force_for_a_year_is_refused_on_the_year(file):
+    """One plan in force per year (a voided one may be replaced: test_records); the flush of a
+    duplicate used to fail (500) before the form could say so."""
     data = _valid("plan", file)
-    plan = records.create(db.session, file["admin"], "plan", file["wu"], data)
-    records.close(db.session, file["admin"], "plan", plan, "entered in error")
+    records.create(db.session, file["admin"], "plan", file["wu"], data)
     with pytest.raises(ValidationError) as err:
         records.create(db.session, file["admin"], "plan", file["wu"], data)
     assert "year" in err.value.errors
