@@ -339,8 +339,10 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
 
     Several drains may run at once (web processes, ``registry recompute --pending``): on
     PostgreSQL a batch is claimed with ``FOR UPDATE SKIP LOCKED``, so no two score one file
-    together; SQLite has one writer at a time anyway. A file marked again while its batch was
-    being scored keeps its newer mark, and the next drain scores it once more.
+    together. SQLite has no row locks: two drains (two processes) may both score a file, one
+    after the other (one writer at a time), which stores the same result twice at worst; one
+    process serving SQLite, as ``make run`` does, has one drain. A file marked again while its
+    batch was being scored keeps its newer mark, and the next drain scores it once more.
     """
     from registry import clock
     from registry.services import rules_versions
