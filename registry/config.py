@@ -76,7 +76,7 @@ def load(app, overrides: dict | None = None) -> None:
     app.config.setdefault("BATCH_DIR", str(Path(app.config["UPLOAD_DIR"]).parent / "batches"))  # batch print files
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
 
-    if app.config["EVALUATE_PENDING"] not in ("thread", "inline", "off"):
+    if app.config["EVALUATE_PENDING"] not in ("thread", "inline", "off"):  # registry.rescoring.MODES
         raise ConfigError("REGISTRY_EVALUATE_PENDING must be thread, inline or off")
     if app.config["ENV"] == "production":
         if not app.config.get("SECRET_KEY"):

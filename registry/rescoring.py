@@ -20,13 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from contextlib import contextmanager
 import time
+from contextlib import contextmanager
 
 from registry.extensions import db
 
 log = logging.getLogger(__name__)
-MODES = ("thread", "inline", "off")
+MODES = ("thread", "inline", "off")  # REGISTRY_EVALUATE_PENDING, checked by config.load
 RETRY_SECONDS = 30  # after a failed drain (the database went away): try again, do not spin
 QUIET_SECONDS = 0.3  # scoring starts once no batch came or is coming for this long ...
 MAX_DELAY_SECONDS = 10  # ... or this long after the first batch of a burst
