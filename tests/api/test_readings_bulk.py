@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from registry.domain.dates import add_months
@@ -205,3 +206,12 @@ def test_the_file_page_says_while_new_readings_wait_to_be_scored(app, api_as, au
 
     app.test_cli_runner().invoke(args=["registry", "recompute", "--pending"])
     assert "data-rescoring" not in client.get(f"/water-users/{wu_id}").get_data(as_text=True)
+
+
+def test_an_unknown_rescoring_mode_stops_the_start_naming_the_setting(tmp_path):
+    from registry import create_app
+    from registry.config import ConfigError
+
+    with pytest.raises(ConfigError, match="REGISTRY_EVALUATE_PENDING"):
+        create_app({"EVALUATE_PENDING": "sometimes", "SECRET_KEY": "x", "UPLOAD_DIR": str(tmp_path),
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
