@@ -1,5 +1,6 @@
 """Bulk readings (issue 8): an archive month sent as backfill is stored but cannot change the
-score, so the file is not re-evaluated for it; a month the rules look at is."""
+score, so the file is not marked for re-scoring; a month the rules look at is, and the file is
+re-scored after the answer (inline in tests, by the process's thread, or `recompute --pending`)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -7,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from registry.domain.dates import add_months
 from registry import rescoring
+from registry.domain.dates import add_months
 from registry.extensions import db
 from registry.models import DueItem, Evaluation, PendingEvaluation, Reading
 from registry.services import evaluations, rules_versions
