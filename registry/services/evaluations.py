@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 from collections import defaultdict
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import Interval, Text, and_, bindparam, cast, delete, func, literal, select, update
+from sqlalchemy import Interval, Text, and_, bindparam, cast, delete, func, literal, select, true, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
@@ -33,6 +35,7 @@ from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, 
 from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, Inspection, IntakePoint, Meter,
                              PendingEvaluation, Permit, Reading, Rectification, WaterUser, permit_intake_points, utcnow)
 
+log = logging.getLogger(__name__)
 STREAM_CHUNK = 2000
 ONLINE_WINDOW_DAYS = 120  # covers the rules' window (90 days) with room for a changed rule
 
@@ -221,16 +224,17 @@ def _latest(session: Session, ids: list[int]) -> dict[int, tuple]:
 
 
 def refresh(session: Session, rules, today: date, ids: list[int] | None = None, *,
-            progress: Callable[[int], None] | None = None, batch: int = 5000) -> Outcome:
+            progress: Callable[[int], None] | None = None, batch: int = 5000, fetch_all: bool = False) -> Outcome:
     """Recompute and store evaluations and due items for ``ids`` (None: every open file).
 
-    Runs inside the caller's transaction; the caller commits (a service, once).
+    Runs inside the caller's transaction; the caller commits (a service, once). ``fetch_all``
+    reads each query whole instead of streaming it (a known, bounded set of files).
     """
     with _collector_paused():
         outcome = Outcome()
         pending: list[_Judged] = []
         # Writes wait until a batch is judged: the streams stay open while we read.
-        for facts in iter_facts(session, today, ids, rules=rules):
+        for facts in iter_facts(session, today, ids, rules=rules, fetch_all=fetch_all):
             pending.append(_judge(facts, today, rules))
             if len(pending) >= batch:
                 _store(session, pending, today, outcome, progress, rules)
@@ -350,9 +354,11 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
     outcome = Outcome()
     cutoff = utcnow()
     table = PendingEvaluation.__table__
+    skipped: set[int] = set()  # files whose judging failed in this drain: not claimed again by it
     while True:
         claimed = dict(session.execute(
-            select(table.c.water_user_id, table.c.queued_at).where(table.c.queued_at <= cutoff)
+            select(table.c.water_user_id, table.c.queued_at).where(
+                table.c.queued_at <= cutoff, table.c.water_user_id.not_in(skipped) if skipped else true())
             .order_by(table.c.queued_at, table.c.water_user_id).limit(batch)
             .with_for_update(skip_locked=True)).all())
         if not claimed:
@@ -360,11 +366,35 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
             return outcome
         if rules is None:
             rules = rules_versions.current(session)
-        done = refresh(session, rules, today or clock.today(), sorted(claimed), progress=progress)
+        done, failed = _refresh_apart(session, rules, today or clock.today(), sorted(claimed), progress)
         outcome.evaluated += done.evaluated
         outcome.changed += done.changed
-        _unmark(session, claimed)  # only marks as old as the one claimed: a newer one waits
+        skipped.update(failed)
+        # Only marks as old as the one claimed (a newer one waits); a file that failed keeps its mark.
+        _unmark(session, {i: at for i, at in claimed.items() if i not in skipped})
         session.commit()
+
+
+def _refresh_apart(session: Session, rules, today: date, ids: list[int], progress) -> tuple[Outcome, list[int]]:
+    """:func:`refresh` of ``ids`` in a savepoint; should judging fail (a file whose records break a
+    rule's code), the halves are tried apart, down to the single files that fail, which are
+    logged and left out, so that the queue does not stop behind one file. Database errors
+    (the connection went away) are raised: every file would fail alike."""
+    try:
+        with session.begin_nested():
+            # Read whole (a batch is bounded): no server-side cursor left open by a failure.
+            return refresh(session, rules, today, ids, progress=progress, fetch_all=True), []
+    except DBAPIError:
+        raise
+    except Exception:
+        if len(ids) == 1:
+            log.exception("scoring file %s failed; it stays marked for re-scoring", ids[0])
+            return Outcome(), ids
+        half = len(ids) // 2
+        first, failed_first = _refresh_apart(session, rules, today, ids[:half], progress)
+        second, failed_second = _refresh_apart(session, rules, today, ids[half:], progress)
+        return (Outcome(first.evaluated + second.evaluated, first.changed + second.changed),
+                failed_first + failed_second)
 
 
 def _pending_marks(session: Session) -> dict:

@@ -216,3 +216,26 @@ def test_an_unknown_rescoring_mode_stops_the_start_naming_the_setting(tmp_path):
     with pytest.raises(ConfigError, match="REGISTRY_EVALUATE_PENDING"):
         create_app({"EVALUATE_PENDING": "sometimes", "SECRET_KEY": "x", "UPLOAD_DIR": str(tmp_path),
                     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_a_file_whose_scoring_fails_stays_marked_and_the_others_are_scored(app, monkeypatch, caplog):
+    meters = [_scored_file(app) for _ in range(5)]
+    ids = sorted(m.water_user_id for m in meters)
+    broken = ids[2]
+    evaluations.queue(db.session, ids)
+    db.session.commit()
+    real_judge = evaluations._judge
+
+    def judge(facts, today, rules):
+        if facts.water_user_id == broken:
+            raise ValueError("a record this rule's code did not expect")
+        return real_judge(facts, today, rules)
+
+    monkeypatch.setattr(evaluations, "_judge", judge)
+    outcome = evaluations.drain(db.session, batch=10)
+
+    assert outcome.evaluated == 4
+    assert _pending() == [broken]
+    assert f"scoring file {broken} failed" in caplog.text
+    monkeypatch.setattr(evaluations, "_judge", real_judge)  # the code fixed: the next drain scores it
+    assert evaluations.drain(db.session).evaluated == 1 and _pending() == []
