@@ -12,7 +12,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy import create_engine, func, select, update
 
 from registry import rescoring
 from registry.domain.dates import add_months
@@ -20,6 +20,7 @@ from registry.extensions import db
 from registry.models import DueItem, Evaluation, PendingEvaluation, utcnow
 from registry.services import evaluations, readings_bulk, rules_versions
 from tests import factories as f
+from tests.pg_kill import backend_killed_after
 
 TODAY = date.today()
 LAST_MONTH = add_months(TODAY.replace(day=1), -1)
@@ -219,22 +220,13 @@ def test_the_rescoring_thread_survives_a_killed_connection_and_scores_on_its_ret
     evaluations.queue(db.session, [wu_id])
     db.session.commit()
     db.session.remove()
-    fired = []
 
-    def kill(conn, _cursor, statement, _params, _context, _many):
-        if fired or threading.current_thread().name != "rescoring" or "pending_evaluations" not in statement:
-            return
-        pid = conn.connection.driver_connection.info.backend_pid
-        with killer.connect() as other:
-            assert other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
-        fired.append(pid)
+    def in_the_drain(statement):
+        return threading.current_thread().name == "rescoring" and "pending_evaluations" in statement
 
-    event.listen(db.engine, "after_cursor_execute", kill)
-    try:
+    with backend_killed_after(killer, in_the_drain) as fired:
         rescoring.notify(postgres)
         assert rescoring.wait_idle(postgres, timeout=30)
-    finally:
-        event.remove(db.engine, "after_cursor_execute", kill)
     assert fired
     assert postgres.extensions["rescoring"].thread.is_alive()
     assert _pending() == [] and _up_to_date(wu_id)

@@ -7,14 +7,14 @@ Nothing is mocked: a test-only SQLAlchemy event on the real engine kills the rea
 from __future__ import annotations
 
 import html
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from registry.extensions import db
 from registry.models import AuditEvent, WaterUser
 from tests import factories as f
+from tests.pg_kill import backend_killed_after
 from registry.web.errors import MESSAGES
 
 
@@ -34,26 +34,10 @@ def postgres(app):
     killer.dispose()
 
 
-@contextmanager
 def connection_killed_after(killer, statement_start: str):
     """Terminate the backend of the connection that runs the first statement starting with
     ``statement_start``, as soon as that statement has run (before the request commits)."""
-    fired = []
-
-    def kill(conn, _cursor, statement, _params, _context, _many):
-        if fired or not statement.lstrip().upper().startswith(statement_start.upper()):
-            return
-        pid = conn.connection.driver_connection.info.backend_pid
-        with killer.connect() as other:
-            # Waits (up to 5 s) until the backend is gone, so the next statement meets a dead connection.
-            assert other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
-        fired.append(pid)
-
-    event.listen(db.engine, "after_cursor_execute", kill)
-    try:
-        yield fired
-    finally:
-        event.remove(db.engine, "after_cursor_execute", kill)
+    return backend_killed_after(killer, lambda statement: statement.lstrip().upper().startswith(statement_start.upper()))
 
 
 def _kept(name: str) -> tuple[int, int]:
