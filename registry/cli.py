@@ -143,6 +143,11 @@ def recompute_command(everything, file_numbers, pending, workers):
     elapsed = max(time.perf_counter() - started, 1e-9)
     click.echo(f"evaluated {outcome.evaluated} water users in {elapsed:.1f} s ({outcome.evaluated / elapsed:.0f} users/s); "
                f"{outcome.changed} results changed")
+    if outcome.failed:  # a non-zero exit, so the nightly job's monitoring sees it
+        numbers = db.session.scalars(select(WaterUser.file_no).where(WaterUser.id.in_(outcome.failed[:20]))).all()
+        click.echo(f"error: {len(outcome.failed)} water users could not be scored (their last results stay; "
+                   f"see the log): {', '.join(sorted(numbers))}{' …' if len(outcome.failed) > 20 else ''}", err=True)
+        sys.exit(1)
 
 
 @registry_cli.command("create-token")

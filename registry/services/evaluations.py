@@ -17,7 +17,7 @@ import logging
 import os
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
@@ -206,6 +206,7 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
 class Outcome:
     evaluated: int = 0
     changed: int = 0
+    failed: list[int] = field(default_factory=list)  # files whose judging raised (recompute): left as they were
 
 
 def _latest(session: Session, ids: list[int]) -> dict[int, tuple]:
@@ -264,7 +265,8 @@ def recompute(session: Session, rules, today: date, *, workers: int = 1,
     # brought readings the run did not count - its mark must stay.
     marks = _pending_marks(session)
     outcome = _recompute(session, rules, today, workers=workers, progress=progress, batch=batch)
-    _unmark(session, marks)
+    failed = set(outcome.failed)  # their marks stay: a fixed release scores them
+    _unmark(session, {i: at for i, at in marks.items() if i not in failed})
     session.commit()
     return outcome
 
@@ -278,8 +280,8 @@ def _recompute(session: Session, rules, today: date, *, workers: int = 1,
             for run in runs:
                 # Read whole (a batch is small): PostgreSQL plans a streamed cursor for its first
                 # rows, which made a batch's queries several times slower.
-                judged = [_judge(f, today, rules)
-                          for f in iter_facts(session, today, rules=rules, between=run, fetch_all=True)]
+                judged = _judge_each(iter_facts(session, today, rules=rules, between=run, fetch_all=True),
+                                     today, rules, outcome.failed)
                 _store(session, judged, today, outcome, progress, rules)
                 session.commit()
                 del judged
@@ -292,7 +294,8 @@ def _recompute(session: Session, rules, today: date, *, workers: int = 1,
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with context.Pool(min(workers, len(runs)), initializer=_worker_start, initargs=(url, rules, today)) as pool:
         with _collector_paused():
-            for judged in pool.imap(_worker_judge, runs):
+            for judged, failed in pool.imap(_worker_judge, runs):
+                outcome.failed.extend(failed)
                 _store(session, judged, today, outcome, progress, rules)
                 session.commit()
                 del judged
@@ -447,12 +450,13 @@ def _worker_start(url, rules, today) -> None:
     _WORKER.update(session=Session(engine), rules=rules, today=today)
 
 
-def _worker_judge(run: tuple[int, int]) -> list[_Judged]:
+def _worker_judge(run: tuple[int, int]) -> tuple[list[_Judged], list[int]]:
     session, rules, today = _WORKER["session"], _WORKER["rules"], _WORKER["today"]
     with _collector_paused():
         try:
-            return [_judge(f, today, rules)
-                    for f in iter_facts(session, today, rules=rules, between=run, fetch_all=True)]
+            failed: list[int] = []
+            return _judge_each(iter_facts(session, today, rules=rules, between=run, fetch_all=True),
+                               today, rules, failed), failed
         finally:
             session.rollback()  # release the read snapshot (SQLite: its shared lock)
 
@@ -489,6 +493,19 @@ class _Verdict(NamedTuple):
 
     grade: str
     rows: tuple
+
+
+def _judge_each(facts: Iterable[FileFacts], today: date, rules, failed: list[int]) -> list[_Judged]:
+    """Judge every file; one whose judging raises (records a rule's code did not expect) is
+    logged, added to ``failed`` and left as it was, so the nightly run scores all the others."""
+    judged = []
+    for one in facts:
+        try:
+            judged.append(_judge(one, today, rules))
+        except Exception:
+            log.exception("scoring file %s failed; its last evaluation and due items stay", one.water_user_id)
+            failed.append(one.water_user_id)
+    return judged
 
 
 def _judge(facts: FileFacts, today: date, rules) -> _Judged:

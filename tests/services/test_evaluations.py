@@ -223,3 +223,43 @@ def test_old_evaluation_keeps_its_rules_version_after_a_new_one_is_published(db_
     assert old.total == new.total and old.grade != new.grade
     assert db_session.get(WaterUser, wu.id).rules_version == "YW-2026.2"
     assert db_session.execute(select(func.count()).select_from(Evaluation)).scalar_one() == 2
+
+
+def test_the_nightly_run_scores_every_file_but_one_whose_judging_fails_and_says_which(app, monkeypatch):
+    from registry.services import evaluations as ev
+
+    files = [f.WaterUserFactory() for _ in range(4)]
+    broken = files[1]
+    real_judge = ev._judge
+
+    def judge(facts, today, rules):
+        if facts.water_user_id == broken.id:
+            raise ValueError("a record this rule's code did not expect")
+        return real_judge(facts, today, rules)
+
+    monkeypatch.setattr(ev, "_judge", judge)
+    result = app.test_cli_runner().invoke(args=["registry", "recompute", "--all", "--workers", "1"])
+
+    assert result.exit_code == 1
+    assert "evaluated 3 water users" in result.output and broken.file_no in result.output
+    scored = set(db.session.scalars(select(Evaluation.water_user_id)))
+    assert scored == {w.id for w in files} - {broken.id}
+
+
+def test_worker_processes_report_the_file_whose_judging_failed(app, monkeypatch):
+    from registry.services import evaluations as ev
+    from registry.services import rules_versions
+
+    files = [f.WaterUserFactory() for _ in range(4)]
+    broken = files[2]
+    real_judge = ev._judge
+
+    def judge(facts, today, rules):  # the forked workers inherit it
+        if facts.water_user_id == broken.id:
+            raise ValueError("a record this rule's code did not expect")
+        return real_judge(facts, today, rules)
+
+    monkeypatch.setattr(ev, "_judge", judge)
+    outcome = ev.recompute(db.session, rules_versions.current(db.session), date.today(), workers=2, batch=2)
+
+    assert outcome.failed == [broken.id] and outcome.evaluated == 3
