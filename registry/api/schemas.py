@@ -124,8 +124,21 @@ ReadingsArgs = ma.Schema.from_dict({
 ReadingItemIn = ma.Schema.from_dict({
     "meter_id": ma.fields.Raw(required=True), "period": ma.fields.Raw(required=True),
     "volume_m3": ma.fields.Raw(required=True), "source": ma.fields.Raw(load_default="online")}, name="ReadingItem")
-ReadingBatchIn = ma.Schema.from_dict({"readings": ma.fields.List(ma.fields.Dict(), required=True,
-                                                                 validate=ma.validate.Length(max=10000))},
+
+
+class _Objects(ma.fields.List):
+    """A list of JSON objects. When every item is one (a gateway's batch), the list is taken as
+    it is: marshmallow copied the 10,000 dicts one field call at a time (~40 ms a batch). Any
+    other item sends the list through the item field, with its per-item errors, as before."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list and all(type(item) is dict for item in value):
+            return list(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+ReadingBatchIn = ma.Schema.from_dict({"readings": _Objects(ma.fields.Dict(), required=True,
+                                                           validate=ma.validate.Length(max=10000))},
                                      name="ReadingBatch")
 ReadingBatchOut = ma.Schema.from_dict({
     "created": ma.fields.Integer(), "unchanged": ma.fields.Integer(),

@@ -12,7 +12,7 @@ from datetime import date
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import ARRAY, Date, Integer, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry import access, clock
@@ -23,6 +23,8 @@ from registry.services.errors import Forbidden, ValidationError
 
 MAX_BATCH = 10_000
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_INT_MIN, _INT_MAX = -2**31, 2**31 - 1  # an INTEGER column's range
+_NUMBERS, _INF = (int, float), float("inf")
 
 
 @dataclass
@@ -42,6 +44,15 @@ def _parse_month(value: str) -> date | None:
     if not m or not 1 <= int(m.group(2)) <= 12 or not 1950 <= int(m.group(1)) <= 2100:
         return None
     return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def _one_of(session: Session, column, values, item_type):
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: an IN list of
+    3,000 meter ids was 3,000 parameters to adapt, send and parse (the meters query took 30 ms
+    a batch, 10 as an array)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
+    return column.in_(values)
 
 
 def first_scored_month(rules, today: date) -> date:
@@ -74,6 +85,15 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
     errors: dict[str, object] = {}
     parsed, bad = [], set()  # bad: indexes already refused (a set: a batch full of errors stays linear)
     for i, item in enumerate(items):
+        if type(item) is dict:
+            meter_id, volume = item.get("meter_id"), item.get("volume_m3")
+            period, source = parse_month(item.get("period")), item.get("source", "online")
+            # The usual reading, checked in one test; any other goes through the checks that
+            # name what is wrong (a NaN or an infinity fails the range test).
+            if (type(meter_id) is int and period is not None and period <= this_month
+                    and type(volume) in _NUMBERS and 0 <= volume < _INF and source in READING_SOURCES):
+                parsed.append((i, meter_id, period, volume, source))
+                continue
         key = f"readings[{i}]"
         if not isinstance(item, dict):
             errors[key] = _l("Each reading is an object.")
@@ -100,53 +120,60 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
             bad.add(i)
         parsed.append((i, meter_id, period, volume, source))
 
-    ids = {m for _, m, *_ in parsed if isinstance(m, int) and not isinstance(m, bool)}
+    # A number beyond an INTEGER column is no meter's id ("Unknown meter."), not a driver error.
+    ids = {m for i, m, *_ in parsed if i not in bad and _INT_MIN <= m <= _INT_MAX}
     meters = {}
     if ids:
-        stmt = access.scoped(select(Meter.id, Meter.water_user_id, Meter.installed_on, Meter.removed_on,
-                                    Meter.closed_at).join(WaterUser, WaterUser.id == Meter.water_user_id), actor)
-        meters = {row[0]: row for row in session.execute(stmt.where(Meter.id.in_(ids)))}
-    pairs = {(m, p) for _, m, p, *_ in parsed if m in meters and p is not None}
+        stmt = select(Meter.id, Meter.water_user_id, Meter.installed_on, Meter.removed_on, Meter.closed_at)
+        if not access.sees_every_file(actor):  # every meter belongs to a file: no join to see them all
+            stmt = access.scoped(stmt.join(WaterUser, WaterUser.id == Meter.water_user_id), actor)
+        meters = {row[0]: row for row in session.execute(stmt.where(_one_of(session, Meter.id, ids, Integer)))}
+    pairs = {(m, p) for i, m, p, *_ in parsed if i not in bad and m in meters}
     existing = {}
     if pairs:
         # Meters and months as two flat lists, the pairs picked here: a row-value IN of 10,000
         # pairs exceeds PostgreSQL's stack depth limit (the whole batch failed).
         stmt = select(Reading.meter_id, Reading.period, Reading.volume_m3).where(
-            Reading.meter_id.in_({m for m, _ in pairs}), Reading.period.in_({p for _, p in pairs}),
+            _one_of(session, Reading.meter_id, {m for m, _ in pairs}, Integer),
+            _one_of(session, Reading.period, {p for _, p in pairs}, Date),
             Reading.read_on.is_(None), Reading.status != "rejected", Reading.closed_at.is_(None))
         existing = {(r[0], r[1]): r[2] for r in session.execute(stmt) if (r[0], r[1]) in pairs}
 
     seen: set = set()
     new_rows = []
     outcome = Outcome()
-    status = "pending" if actor.role == "enterprise" else "accepted"
+    # The actor's attributes read once (each read is an ORM attribute access, 20,000 a batch).
+    enterprise, actor_id = actor.role == "enterprise", actor.id
+    status = "pending" if enterprise else "accepted"
+    first_months = {}  # meter id -> its installation month
     for i, meter_id, period, volume, source in parsed:
-        key = f"readings[{i}]"
         if i in bad:
             continue
         meter = meters.get(meter_id)
         if meter is None or meter[4] is not None:
-            errors[f"{key}.meter_id"] = _l("Unknown meter.")
+            errors[f"readings[{i}].meter_id"] = _l("Unknown meter.")
             continue
-        if period < meter[2].replace(day=1):
-            errors[f"{key}.period"] = _l("The meter was not installed yet in that month.")
+        first_month = first_months.get(meter_id) or first_months.setdefault(meter_id, meter[2].replace(day=1))
+        if period < first_month:
+            errors[f"readings[{i}].period"] = _l("The meter was not installed yet in that month.")
             continue
         if meter[3] is not None and period > meter[3]:
-            errors[f"{key}.meter_id"] = _l("The meter had been removed by then.")
+            errors[f"readings[{i}].meter_id"] = _l("The meter had been removed by then.")
             continue
-        if (meter_id, period) in seen:
-            errors[f"{key}.period"] = _l("The batch has this meter and month twice.")
+        pair = (meter_id, period)
+        if pair in seen:
+            errors[f"readings[{i}].period"] = _l("The batch has this meter and month twice.")
             continue
-        seen.add((meter_id, period))
-        if (meter_id, period) in existing:
-            if abs(existing[(meter_id, period)] - float(volume)) < 1e-9:
+        seen.add(pair)
+        if pair in existing:
+            if abs(existing[pair] - float(volume)) < 1e-9:
                 outcome.unchanged += 1
             else:
-                errors[f"{key}.volume_m3"] = _l("This meter already has a different reading for that month.")
+                errors[f"readings[{i}].volume_m3"] = _l("This meter already has a different reading for that month.")
             continue
         new_rows.append({"water_user_id": meter[1], "meter_id": meter_id, "period": period, "read_on": None,
-                         "volume_m3": float(volume), "source": "enterprise" if actor.role == "enterprise" else source,
-                         "status": status, "submitted_on": today, "submitted_by_id": actor.id})
+                         "volume_m3": float(volume), "source": "enterprise" if enterprise else source,
+                         "status": status, "submitted_on": today, "submitted_by_id": actor_id})
     if errors:
         raise ValidationError(errors)
     if new_rows:
