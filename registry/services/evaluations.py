@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import Interval, Text, and_, bindparam, cast, delete, func, literal, select, true, update
+from sqlalchemy import Integer, Interval, Text, and_, bindparam, cast, delete, func, literal, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
@@ -319,21 +319,25 @@ def queue(session: Session, ids: Iterable[int]) -> int:
     table = PendingEvaluation.__table__
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-        stmt = insert(table)
+        # One statement over an array of ids (rows in the same sorted order): a batch's 1,500
+        # files were two 1,000-row VALUES statements of 2 parameters a row (38 ms; 16 ms so).
+        rows = select(func.unnest(literal(ids, ARRAY(Integer))), literal(now, table.c.queued_at.type))
+        stmt = insert(table).from_select(["water_user_id", "queued_at"], rows)
         later = func.greatest(stmt.excluded.queued_at,
                               table.c.queued_at + literal(timedelta(microseconds=1), Interval()))
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+        session.execute(stmt.on_conflict_do_update(index_elements=["water_user_id"], set_={"queued_at": later}))
+        return len(ids)
+    from sqlalchemy.dialects.sqlite import insert
 
-        # One writer at a time: no batch marks these files between this read and the upsert
-        # (the caller has written already; otherwise its first write waits for the others).
-        latest = session.scalar(select(func.max(table.c.queued_at)).where(table.c.water_user_id.in_(ids)))
-        if latest is not None:
-            now = max(now, latest + timedelta(microseconds=1))
-        stmt = insert(table)
-        later = stmt.excluded.queued_at
+    # One writer at a time: no batch marks these files between this read and the upsert
+    # (the caller has written already; otherwise its first write waits for the others).
+    latest = session.scalar(select(func.max(table.c.queued_at)).where(table.c.water_user_id.in_(ids)))
+    if latest is not None:
+        now = max(now, latest + timedelta(microseconds=1))
+    stmt = insert(table)
+    later = stmt.excluded.queued_at
     stmt = stmt.on_conflict_do_update(index_elements=["water_user_id"], set_={"queued_at": later})
     session.execute(stmt, [{"water_user_id": i, "queued_at": now} for i in ids])
     return len(ids)
