@@ -290,7 +290,12 @@ def _recompute(session: Session, rules, today: date, *, workers: int = 1,
     import multiprocessing
 
     session.commit()  # nothing of ours open while the workers read
-    url = session.get_bind().url
+    bind = session.get_bind()
+    url = bind.url
+    # No pooled connection may be inherited by a forked worker: its socket would be shared, and
+    # a child closing or using it corrupts ours (psycopg: "pop from an empty deque" in _store).
+    # The workers open their own; ours reconnects for the first write.
+    bind.dispose()
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with context.Pool(min(workers, len(runs)), initializer=_worker_start, initargs=(url, rules, today)) as pool:
         with _collector_paused():
