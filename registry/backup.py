@@ -37,7 +37,7 @@ from registry.models import Base
 
 FORMAT = "yiwu-registry-dump"
 FORMAT_VERSION = 1
-REFERENCE_TABLES = {"divisions"}  # filled by the migrations themselves; replaced by the dump's on load
+REFERENCE_TABLES = {"divisions"}  # filled by the migrations themselves; on load only the dump's missing rows are added
 BATCH = 5000
 _UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
@@ -305,15 +305,28 @@ def _read_rows(path: Path, table: Table) -> Iterator[dict]:
             yield {name: (conv(raw.get(name)) if conv else raw.get(name)) for name, conv in plan}
 
 
-def _insert_table(session: Session, source: Path, table: Table, entry: dict, progress: Progress) -> int:
+def _keys(conn: Connection, table: Table) -> set[tuple]:
+    """The primary keys of the rows ``table`` holds."""
+    pk = list(table.primary_key.columns)
+    return {tuple(row) for row in conn.execute(select(*pk))}
+
+
+def _insert_table(session: Session, source: Path, table: Table, entry: dict, progress: Progress,
+                  present: set[tuple] | None = None) -> int:
     """Stream the table's rows in batches. A column naming a row of the same table (a permit that
-    renews another) is filled in afterwards, so that no batch refers to a row of a later one."""
+    renews another) is filled in afterwards, so that no batch refers to a row of a later one.
+    Rows whose primary key is in ``present`` are there already (seeded reference rows): counted,
+    not inserted."""
     path = source / entry["file"]
     own = [(fk.parent.name, fk.column.name) for fk in table.foreign_keys if fk.column.table is table]
+    pk = [c.name for c in table.primary_key.columns]
     later: list[dict] = []
     count = 0
     batch: list[dict] = []
     for row in _read_rows(path, table):
+        if present and tuple(row[c] for c in pk) in present:
+            count += 1
+            continue
         for child, parent in own:
             if row[child] is not None:
                 later.append({"ref": row[child], "key": row[parent], "column": child, "key_column": parent})
@@ -382,13 +395,11 @@ def load(session: Session, source: Path, upload_dir: Path, progress: Progress = 
         result.bytes = _copy_files(source, manifest, upload_dir, added, file_progress)
         result.files = len(manifest["files"])
         conn = session.connection()
-        for table in reversed(tables()):
-            # Not a hard delete of records: load only runs on an empty, freshly migrated database, and the
-            # reference rows the migration seeded (divisions) make way for the dump's identical-keyed copies.
-            if table.name in REFERENCE_TABLES:
-                conn.execute(table.delete())
         for table in tables():
-            result.rows += _insert_table(session, source, table, manifest["tables"][table.name], progress)
+            # The reference rows the migrations seeded (divisions) stay: the dump's rows with their keys are
+            # not inserted again, and the checksums below prove the table equals the dump's all the same.
+            seeded = _keys(conn, table) if table.name in REFERENCE_TABLES else None
+            result.rows += _insert_table(session, source, table, manifest["tables"][table.name], progress, seeded)
             result.tables += 1
         wrong = verify(session.connection(), manifest, verify_progress)
         if wrong:

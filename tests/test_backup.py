@@ -248,3 +248,22 @@ def _rewrite_checksum(dump_dir: Path, table: str) -> None:
     manifest["tables"][table]["sha256"] = hashlib.sha256(data).hexdigest()
     manifest["tables"][table]["rows"] = data.count(b"\n")
     manifest_path.write_text(json.dumps(manifest))
+
+
+def test_seeded_reference_rows_stay_and_must_equal_the_dumps(app, tmp_path):
+    """Load keeps the divisions the migration seeded (nothing is deleted) and adds only the dump's
+    missing ones; a seeded division that differs from the dump's refuses the load, keeping nothing."""
+    _fill(app)
+    dump_dir = tmp_path / "dump"
+    assert _cli(app, "dump", str(dump_dir)).exit_code == 0
+    target = _other_app(f"sqlite:///{tmp_path / 'target.db'}", tmp_path / "uploads-target")
+    with target.app_context():
+        db.session.execute(text("UPDATE divisions SET name_en = 'Renamed' WHERE code = '001'"))
+        db.session.commit()
+
+    result = _cli(target, "load", str(dump_dir))
+
+    assert result.exit_code != 0 and "divisions" in result.output, result.output
+    with target.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM water_users")).scalar_one() == 0
+        assert db.session.execute(text("SELECT name_en FROM divisions WHERE code = '001'")).scalar_one() == "Renamed"
