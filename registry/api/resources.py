@@ -1,8 +1,6 @@
 """The endpoints of /api/v1 (spec.md, "JSON API")."""
 from __future__ import annotations
 
-import functools
-
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -13,7 +11,8 @@ from registry.api import schemas
 from registry.api.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
-from registry.services import Forbidden, NotFound, StaleEdit, ValidationError, records, readings_bulk, tokens, water_users
+from registry.services import (Forbidden, NotFound, StaleEdit, ValidationError, evaluations, records, readings_bulk,
+                               tokens, water_users)
 from registry.services.file_view import ListFilters, load_file, water_user_list
 from registry.web import paging
 from registry.web.explain import sentence
@@ -256,21 +255,11 @@ def _body(schema) -> dict:
         raise Problem(422, "The data does not match the schema.", err.messages) from None
 
 
-def _collector_paused(view):
-    """The view with the cyclic garbage collector paused for the whole request: parsing a batch's
-    JSON and checking it against the schema make some 50,000 small acyclic objects before the
-    service runs, and the collections they woke walked the heap again and again."""
-    @functools.wraps(view)
-    def paused(*args, **kwargs):
-        from registry.services.evaluations import _collector_paused as paused_collector
-
-        with paused_collector():
-            return view(*args, **kwargs)
-    return paused
-
-
 @readings_bp.route("", methods=["POST"])
-@_collector_paused
+# The cyclic collector paused for the whole request: parsing a batch's JSON and checking it
+# against the schema make some 50,000 small acyclic objects before the service runs, and the
+# collections they woke walked the heap again and again.
+@evaluations.collector_paused()
 @readings_bp.arguments(schemas.ReadingBatchIn)
 @readings_bp.response(200, schemas.ReadingBatchOut)
 def post_readings(body):

@@ -231,7 +231,7 @@ def refresh(session: Session, rules, today: date, ids: list[int] | None = None, 
     Runs inside the caller's transaction; the caller commits (a service, once). ``fetch_all``
     reads each query whole instead of streaming it (a known, bounded set of files).
     """
-    with _collector_paused():
+    with collector_paused():
         outcome = Outcome()
         pending: list[_Judged] = []
         # Writes wait until a batch is judged: the streams stay open while we read.
@@ -276,7 +276,7 @@ def _recompute(session: Session, rules, today: date, *, workers: int = 1,
     runs = _id_runs(session, batch)
     outcome = Outcome()
     if workers <= 1 or len(runs) <= 1:
-        with _collector_paused():
+        with collector_paused():
             for run in runs:
                 # Read whole (a batch is small): PostgreSQL plans a streamed cursor for its first
                 # rows, which made a batch's queries several times slower.
@@ -298,7 +298,7 @@ def _recompute(session: Session, rules, today: date, *, workers: int = 1,
     bind.dispose()
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with context.Pool(min(workers, len(runs)), initializer=_worker_start, initargs=(url, rules, today)) as pool:
-        with _collector_paused():
+        with collector_paused():
             for judged, failed in pool.imap(_worker_judge, runs):
                 outcome.failed.extend(failed)
                 _store(session, judged, today, outcome, progress, rules)
@@ -461,7 +461,7 @@ def _worker_start(url, rules, today) -> None:
 
 def _worker_judge(run: tuple[int, int]) -> tuple[list[_Judged], list[int]]:
     session, rules, today = _WORKER["session"], _WORKER["rules"], _WORKER["today"]
-    with _collector_paused():
+    with collector_paused():
         try:
             failed: list[int] = []
             return _judge_each(iter_facts(session, today, rules=rules, between=run, fetch_all=True),
@@ -471,7 +471,7 @@ def _worker_judge(run: tuple[int, int]) -> tuple[list[_Judged], list[int]]:
 
 
 @contextmanager
-def _collector_paused():
+def collector_paused():
     """The cyclic garbage collector paused: a recompute allocates millions of small acyclic
     objects (rows, facts, results), and the collections they trigger walked the whole heap,
     the application's modules included: 40 % of a run. Reference counting frees them."""
