@@ -10,13 +10,68 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = {"divisions", "alembic_version"}
+BUREAU = ZoneInfo("Asia/Shanghai")  # registry.clock.DEFAULT_TIMEZONE: the bureau's calendar day
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--at", default=os.environ.get("REGISTRY_TEST_AT") or None, metavar="WHEN",
+        help="start the process clock at WHEN: 'HH:MMZ' is the next such UTC time from now (the clock only "
+             "moves forward, so a browser never sees an expired cookie), or a full ISO 8601 instant with an "
+             "offset. The clock ticks from there. Default: now. Env: REGISTRY_TEST_AT.")
+
+
+def session_start(at: str | None, now: datetime) -> datetime:
+    """The instant the suite's clock starts at.
+
+    Tests and the app read one clock (the bureau's day from ``registry.clock``), so the suite's
+    result must not depend on it; ``--at`` moves it to prove that. A run never straddles the
+    bureau's midnight either (a test's ``TODAY`` taken at import and the app's day taken later
+    would differ by one): a start in the last hour before midnight in Shanghai moves on to 00:05.
+    """
+    if not at:
+        start = now
+    elif re.fullmatch(r"\d{1,2}:\d{2}Z", at, re.IGNORECASE):
+        hour, minute = (int(part) for part in at[:-1].split(":"))
+        start = datetime.combine(now.date(), time(hour, minute), timezone.utc)
+        if start <= now:
+            start += timedelta(days=1)
+    else:
+        start = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            raise pytest.UsageError(f"--at {at}: give an offset (e.g. 2026-12-01T18:30:00+00:00) or HH:MMZ")
+    local = start.astimezone(BUREAU)
+    if local.hour == 23:
+        start = datetime.combine(local.date() + timedelta(days=1), time(0, 5), BUREAU)
+    return start.astimezone(timezone.utc)
+
+
+def pytest_configure(config):
+    config._clock_start = start = session_start(config.getoption("--at"), datetime.now(timezone.utc))
+    config._clock = time_machine.travel(start, tick=True)
+    config._clock.start()
+
+
+def pytest_unconfigure(config):
+    clock = getattr(config, "_clock", None)
+    if clock is not None:
+        clock.stop()
+
+
+def pytest_report_header(config):
+    start = config._clock_start
+    return (f"clock: started at {start:%Y-%m-%d %H:%M} UTC = {start.astimezone(BUREAU):%Y-%m-%d %H:%M} "
+            f"Asia/Shanghai" + (f" (--at {config.getoption('--at')})" if config.getoption("--at") else ""))
 
 
 def _compile_translations() -> None:

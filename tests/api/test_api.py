@@ -1,15 +1,16 @@
 """/api/v1: tokens, scoping, whole file with ETag, optimistic concurrency, problem+json, bulk readings."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import ApiToken, Reading
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 LAST = (TODAY.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 BEFORE = (TODAY.replace(day=1) - timedelta(days=40)).replace(day=1).strftime("%Y-%m")
 

@@ -3,12 +3,13 @@ score, so the file is not marked for re-scoring; a month the rules look at is, a
 re-scored after the answer (inline in tests, by the process's thread, or `recompute --pending`)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from registry import rescoring
+from registry.clock import today as bureau_today
 from registry.domain.dates import add_months
 from registry.extensions import db
 from registry.models import DueItem, Evaluation, PendingEvaluation, Reading
@@ -16,7 +17,7 @@ from registry.services import evaluations, rules_versions
 from registry.services.readings_bulk import first_scored_month
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _post(api, meter, months, volume=80.0):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, func, select, update
 
 from registry import rescoring
+from registry.clock import today as bureau_today
 from registry.domain.dates import add_months
 from registry.extensions import db
 from registry.models import DueItem, Evaluation, PendingEvaluation, utcnow
@@ -22,7 +23,7 @@ from registry.services import evaluations, readings_bulk, rules_versions
 from tests import factories as f
 from tests.pg_kill import backend_killed_after
 
-TODAY = date.today()
+TODAY = bureau_today()
 LAST_MONTH = add_months(TODAY.replace(day=1), -1)
 
 

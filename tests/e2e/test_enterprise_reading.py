@@ -2,17 +2,18 @@
 score recomputed — in a real browser."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import WaterUser
 from tests import factories as f
 from tests.e2e.conftest import shoot
 
 pytestmark = pytest.mark.e2e
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _sign_in(page, base, username):

@@ -4,12 +4,13 @@ is back — exactly once; the file, its timeline and the enterprise's portal sho
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import Document, Inspection, Reading, Rectification
 from registry.services.validators import CHECKLIST_CODES
@@ -18,7 +19,7 @@ from tests.e2e.conftest import ARTIFACTS, shoot
 from tests.e2e.test_enterprise_reading import _sign_in, _sign_out
 
 pytestmark = pytest.mark.e2e
-TODAY = date.today()
+TODAY = bureau_today()
 REQUIREMENT = "水表铅封缺失，限期加封"
 
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
+from registry.clock import today as bureau_today
 from registry.domain.uscc import make_uscc
 from registry.extensions import db
 from registry import models as m
@@ -58,9 +59,9 @@ class PermitFactory(Base):
     water_user = factory.SubFactory(WaterUserFactory)
     number = factory.Sequence(lambda n: f"D330782S2024-{n % 10000:04d}")
     issuing_authority = "义乌市水务局"
-    issued_on = factory.LazyFunction(lambda: date.today() - timedelta(days=400))
-    valid_from = factory.LazyFunction(lambda: date.today() - timedelta(days=365))
-    valid_to = factory.LazyFunction(lambda: date.today() + timedelta(days=3 * 365))
+    issued_on = factory.LazyFunction(lambda: bureau_today() - timedelta(days=400))
+    valid_from = factory.LazyFunction(lambda: bureau_today() - timedelta(days=365))
+    valid_to = factory.LazyFunction(lambda: bureau_today() + timedelta(days=3 * 365))
     annual_volume_m3 = 50000.0
     purpose = "工业生产"
 

@@ -1,12 +1,13 @@
 """Files graded as a test needs them, and certificates issued for them through the service."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def graded_file(grade: str = "A", **fields):

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 import registry.services as services_pkg
+from registry.clock import today as bureau_today
 from registry.domain.rules import load_rules
 from registry.domain.uscc import make_uscc
 from registry.extensions import db
@@ -159,9 +160,9 @@ def _drive(ctx):
     yield "portal.answer_rectification", portal.answer_rectification(s, ent, wu, rect, {"response": "已加装铅封"})
     yield "inspections.verify", inspections.verify(s, ctx["inspector"], rect)
     yield "inspections.reopen", inspections.reopen(s, ctx["inspector"], rect, {
-        "reason": "复查未整改", "deadline": (date.today() + timedelta(days=30)).isoformat()})
+        "reason": "复查未整改", "deadline": (bureau_today() + timedelta(days=30)).isoformat()})
     yield "inspections.record", inspections.record(s, ctx["inspector"], wu, inspections.Submission(
-        inspected_on=date.today().isoformat(), findings="正常", site_contact="李海燕",
+        inspected_on=bureau_today().isoformat(), findings="正常", site_contact="李海燕",
         answers={code: {"result": "ok"} for code in CHECKLIST_CODES}), upload_dir=ctx["upload_dir"])
     outcome = readings_bulk.ingest(s, admin, [{"meter_id": ctx["meter"].id, "period": "2024-06", "volume_m3": 70,
                                                "source": "online"}])

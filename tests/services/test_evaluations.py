@@ -3,11 +3,12 @@ when it moves, computed for all files in a fixed number of queries."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
 
+from registry.clock import today as bureau_today
 from registry.domain import due as due_engine
 from registry.domain import scoring
 from registry.domain.rules import load_rules
@@ -16,7 +17,7 @@ from registry.models import DueItem, Evaluation, WaterUser
 from registry.services import ValidationError, evaluations, records, rules_versions
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _evaluations(wu) -> list[Evaluation]:
@@ -260,6 +261,6 @@ def test_worker_processes_report_the_file_whose_judging_failed(app, monkeypatch)
         return real_judge(facts, today, rules)
 
     monkeypatch.setattr(ev, "_judge", judge)
-    outcome = ev.recompute(db.session, rules_versions.current(db.session), date.today(), workers=2, batch=2)
+    outcome = ev.recompute(db.session, rules_versions.current(db.session), bureau_today(), workers=2, batch=2)
 
     assert outcome.failed == [broken.id] and outcome.evaluated == 3

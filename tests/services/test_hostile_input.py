@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.services import ValidationError, accounts, records, tokens, water_users
 from registry.services.checks import database_id, idempotency_key
@@ -24,7 +25,7 @@ FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
 
 
 def _valid(kind: str, file: dict) -> dict:
-    year = date.today().year
+    year = bureau_today().year
     return {
         "intake_point": {"name": "2号取水口", "source": "surface", "water_body": "义乌江", "longitude": "120.07",
                          "latitude": "29.31", "intake_method": "泵站", "design_capacity_m3h": "50"},

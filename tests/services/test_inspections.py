@@ -10,13 +10,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from registry.clock import today as bureau_today
 from registry.models import AuditEvent, Document, IdempotencyKey, Inspection, Reading, Rectification, WaterUser
 from registry.services import Forbidden, NotFound, ValidationError, documents, inspections, photos
 from registry.services.validators import CHECKLIST_CODES
 from tests import factories as f
 from tests.conftest import english
 
-TODAY = date.today()
+TODAY = bureau_today()
 LAST_MONTH = (TODAY.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 

@@ -3,17 +3,18 @@ file's latest live permit end (water_users.permit_valid_to) and the pairs of cha
 name (water_user_name_bigrams) that a two-character search reads."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from registry.clock import today as bureau_today
 from registry.demo import generate
 from registry.models import NameBigram, WaterUser
 from registry.models.cached import latest_permit_end, name_bigrams
 from registry.services import records, water_users
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _stored(session, wu):

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from registry.clock import today as bureau_today
 from registry.models import AnnualPlan, AuditEvent, Calibration, IntakePoint, Meter, Permit, Reading
 from registry.services import Forbidden, ValidationError, records
 from tests import factories as f
@@ -18,7 +19,7 @@ def _count(session, model):
 
 
 def _permit_data(point, **over):
-    today = date.today()
+    today = bureau_today()
     data = {"number": "D330782S2025-0042", "issuing_authority": "义乌市水务局", "issued_on": today - timedelta(days=30),
             "valid_from": today - timedelta(days=20), "valid_to": today + timedelta(days=5 * 365 - 21),
             "annual_volume_m3": 60000, "intake_point_ids": [point.id]}
@@ -140,7 +141,7 @@ def test_closing_keeps_the_record_with_its_reason(db_session):
 
 
 def test_renewal_supersedes_the_old_permit(db_session):
-    old = f.PermitFactory(valid_to=date.today() + timedelta(days=20))
+    old = f.PermitFactory(valid_to=bureau_today() + timedelta(days=20))
     point = f.IntakePointFactory(water_user=old.water_user)
     new = records.renew_permit(db_session, f.admin(), old, _permit_data(
         point, number="D330782S2026-0001", valid_from=old.valid_to + timedelta(days=1),
@@ -162,14 +163,14 @@ def test_inspection_with_a_problem_needs_a_note(db_session):
     wu = f.WaterUserFactory()
     with pytest.raises(ValidationError) as err:
         records.create(db_session, f.inspector(), "inspection", wu, {
-            "inspected_on": date.today(), "items": [{"code": "meter_present_sealed", "result": "problem", "note": ""}]})
+            "inspected_on": bureau_today(), "items": [{"code": "meter_present_sealed", "result": "problem", "note": ""}]})
     assert "note-meter_present_sealed" in err.value.errors
 
 
 def test_a_voided_plan_can_be_replaced_but_a_year_has_one_plan_in_force(db_session):
     wu = f.WaterUserFactory()
     admin = f.admin()
-    year = date.today().year
+    year = bureau_today().year
     wrong = records.create(db_session, admin, "plan", wu, {"year": year, "planned_volume_m3": 5000.0})
 
     with pytest.raises(ValidationError) as second:

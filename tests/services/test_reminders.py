@@ -3,12 +3,13 @@ a rerun sends nothing new, a refused mail fails and makes a letter due."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from registry.clock import today as bureau_today
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.models import AuditEvent, Communication, MessageTemplate
@@ -18,7 +19,7 @@ from registry.services.mailer import MailSettings
 from tests import factories as f
 from tests.mailbox import body_of, mail, smtp_server  # noqa: F401  (fixtures)
 
-TODAY = date.today()
+TODAY = bureau_today()
 RULES = load_rules()
 
 

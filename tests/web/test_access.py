@@ -6,11 +6,12 @@ name, USCC or file number, fails here. New routes are picked up from ``app.url_m
 from __future__ import annotations
 
 import re
-from datetime import date
+
 
 import pytest
 from werkzeug.routing import Rule
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.services import documents
 from tests import factories as f
@@ -42,7 +43,7 @@ def _file(division: str, tag: str):
     from registry.models import Evaluation
     from registry.services import evaluations
 
-    evaluations.refresh(db.session, load_rules(), date.today(), [wu.id])
+    evaluations.refresh(db.session, load_rules(), bureau_today(), [wu.id])
     db.session.commit()
     evaluation = db.session.scalars(db.select(Evaluation).where(Evaluation.water_user_id == wu.id)).one()
     return {"wu": wu, "records": records, "document": doc, "evaluation": evaluation, "certificate": _certificate(wu),
@@ -76,7 +77,7 @@ def _certificate(wu):
 def _plan(wu):
     from registry.models import AnnualPlan
 
-    plan = AnnualPlan(water_user_id=wu.id, year=date.today().year, planned_volume_m3=1000)
+    plan = AnnualPlan(water_user_id=wu.id, year=bureau_today().year, planned_volume_m3=1000)
     db.session.add(plan)
     db.session.commit()
     return plan

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from registry.clock import today as bureau_today
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.models import AuditEvent, Communication
@@ -19,7 +20,7 @@ from registry.services.mailer import MailSettings
 from tests import factories as f
 from tests.mailbox import mail, smtp_server  # noqa: F401  (fixtures)
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _file(division="001", email="water@dyeing.example", expires_in=60, name=None):

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
+from registry.clock import today as bureau_today
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.services import evaluations
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _file_without_permit(division="001"):

@@ -2,12 +2,13 @@
 page of the list shows its files with that permit's end (issue 10: written for 100,000 files)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def _names(client, query: str) -> str:

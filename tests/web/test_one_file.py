@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import event, select
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import Inspection, Meter, Permit, WaterUser
 from tests import factories as f
@@ -20,7 +21,7 @@ def _follow_create(client, url, data):
 def test_staff_builds_a_whole_file_through_the_pages(client, auth):
     f.admin(username="admin")
     auth.login("admin")
-    today = date.today()
+    today = bureau_today()
     _follow_create(client, "/water-users/new", {
         "file_no": "YW-2026-0100", "name": "义乌市青岩印染有限公司", "uscc": "91330100716105852F",
         "division_code": "102", "industry_code": "1713", "opened_on": "2024-04-01", "contact_phone": "13905790000"})
@@ -111,7 +112,7 @@ def _grow(wu, meters: int):
         meter = f.MeterFactory(intake_point=f.IntakePointFactory(water_user=wu), water_user=wu)
         f.CalibrationFactory(meter=meter)
         for month in range(1, 4):
-            f.ReadingFactory(meter=meter, water_user_id=wu.id, period=date.today().replace(day=1) - timedelta(days=31 * month))
+            f.ReadingFactory(meter=meter, water_user_id=wu.id, period=bureau_today().replace(day=1) - timedelta(days=31 * month))
         f.PermitFactory(water_user=wu)
         insp = f.InspectionFactory(water_user=wu)
         f.RectificationFactory(inspection=insp, water_user_id=wu.id)

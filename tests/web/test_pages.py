@@ -1,10 +1,11 @@
 """What people see: language, dates in Asia/Shanghai, the list's search and filters, documents."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import AuditEvent, Document
 from tests import factories as f
@@ -61,7 +62,7 @@ def test_list_survives_odd_input(client, auth):
 
 
 def test_expiring_permits_show_on_the_dashboard(client, auth):
-    permit = f.PermitFactory(valid_to=date.today() + timedelta(days=10))
+    permit = f.PermitFactory(valid_to=bureau_today() + timedelta(days=10))
     f.admin(username="admin")
     auth.login("admin")
     assert permit.number in client.get("/").get_data(as_text=True)

@@ -2,16 +2,17 @@
 enterprise can change nothing of its file directly."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from io import BytesIO
 
 from sqlalchemy import select
 
+from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import AuditEvent, Document, Reading, Rectification
 from tests import factories as f
 
-TODAY = date.today()
+TODAY = bureau_today()
 LAST_MONTH = (TODAY.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 

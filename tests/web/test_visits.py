@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from registry.clock import today as bureau_today
 from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.models import Document, Inspection, Reading, Rectification
@@ -19,7 +20,7 @@ from registry.services.validators import CHECKLIST_CODES
 from tests import factories as f
 from tests.services.test_inspections import jpeg, signature_url
 
-TODAY = date.today()
+TODAY = bureau_today()
 LAST_MONTH = (TODAY.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 
