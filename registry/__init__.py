@@ -47,9 +47,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     i18n.init_app(app)
-    from registry import api
+    from registry import api, queue
+    import registry.services.job_handlers  # noqa: F401  (the kinds of job register on import)
 
     api.init_app(app)
+    queue.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

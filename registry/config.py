@@ -55,6 +55,16 @@ DEFAULTS = {
     "MAIL_PASSWORD": None,
     # Re-scoring after bulk readings (registry/rescoring.py): thread | inline | off.
     "EVALUATE_PENDING": "thread",
+    # The task queue (registry/queue.py, Huey): Redis when REDIS_URL is set (several hosts), else a
+    # SQLite file (QUEUE_PATH, default instance/queue.db); QUEUE_IMMEDIATE runs each job at once in
+    # the process that submits it (tests). A running job whose heartbeat is older than
+    # JOB_STALE_SECONDS lost its worker and is queued again. NIGHTLY_AT: the bureau's time (HH:MM)
+    # of the queue's nightly recompute; the reminders follow 15 minutes later.
+    "REDIS_URL": None,
+    "QUEUE_PATH": None,
+    "QUEUE_IMMEDIATE": False,
+    "JOB_STALE_SECONDS": 60,
+    "NIGHTLY_AT": "02:00",
 }
 
 

@@ -129,6 +129,7 @@ def _config(url: str, upload_dir) -> dict:
         "UPLOAD_DIR": str(upload_dir),
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "EVALUATE_PENDING": "inline",  # a request leaves no thread working behind it
+        "QUEUE_IMMEDIATE": True,  # a job runs in the request that submits it (tests/test_queue.py runs real workers)
     }
 
 

@@ -128,17 +128,24 @@ def issue(session: Session, actor, wu: WaterUser, *, today: date | None = None, 
 
 def issue_many(session: Session, actor, water_user_ids: Iterable[int], *, today: date | None = None, rules=None,
                settings: PdfSettings | None = None, upload_dir: str | None = None,
-               progress: Callable[[int], None] | None = None) -> list[int]:
+               progress: Callable[[int], None] | None = None,
+               on_chunk: Callable[[int, list[int]], None] | None = None) -> list[int]:
     """Issue for every listed file that earns a certificate (others are skipped), ``CHUNK`` files
-    a transaction. Returns the ids of the certificates issued, in the order given."""
+    a transaction. Returns the ids of the certificates issued, in the order given.
+
+    ``on_chunk(files, certificate_ids)`` runs inside each chunk's transaction, before its commit:
+    a job's record of what it issued commits with the certificates, or neither does."""
     _require_issuer(actor)
     today, rules = today or clock.today(), rules or rules_versions.current(session)
     settings, upload_dir = _settings(settings), _upload_dir(upload_dir)
     ids, out = list(water_user_ids), []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        out += [c.id for c in _issue_chunk(session, actor, chunk, today=today, rules=rules, settings=settings,
-                                           upload_dir=upload_dir, strict=False)]
+        new = [c.id for c in _issue_chunk(session, actor, chunk, today=today, rules=rules, settings=settings,
+                                          upload_dir=upload_dir, strict=False)]
+        out += new
+        if on_chunk:
+            on_chunk(len(chunk), new)
         session.commit()
         if progress:
             progress(len(chunk))
