@@ -81,6 +81,7 @@ def _bind(app: Flask, queue):
                 db.session.remove()
 
     def recover() -> list[str]:
+        jobs.clean_outputs(app.config["BATCH_DIR"])
         with app.app_context():
             try:
                 again = jobs.recover(db.session, stale_seconds=float(app.config.get("JOB_STALE_SECONDS",

@@ -133,3 +133,24 @@ def test_a_job_whose_worker_died_is_queued_again_then_failed_after_its_last_run(
 def test_two_workers_told_the_same_job_run_it_once(app):
     job = jobs.create(db.session, "certificate_batch", f.admin(), {"which": "valid", "ids": [], "fmt": "pdf"})
     assert [jobs.claim(db.session, job.id), jobs.claim(db.session, job.id)] == [True, False]
+
+
+def test_the_bureau_sees_each_job_its_state_and_why_it_failed(app, client, auth):
+    admin = f.admin(username="boss")
+    job = jobs.create(db.session, "import", admin, {"path": "/nowhere/gone.xlsx", "fmt": "xlsx", "apply": True})
+    queue.enqueue(job.id)  # immediate in the tests: runs here, and fails (the upload is gone)
+    auth.login("boss")
+    page = client.get("/admin/jobs?lang=en").get_data(as_text=True)
+    assert "Spreadsheet import" in page and "failed" in page and "the uploaded file is no longer there" in page
+    assert admin.label in page
+
+
+def test_output_folders_older_than_a_day_are_removed_and_the_jobs_kept(app, tmp_path):
+    old, new = tmp_path / ("a" * 32), tmp_path / ("b" * 32)
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "certificates.pdf").write_bytes(b"%PDF")
+    day_ago = time.time() - jobs.KEEP_SECONDS - 60
+    os.utime(old, (day_ago, day_ago))
+    assert jobs.clean_outputs(tmp_path) == 1
+    assert not old.exists() and new.exists()

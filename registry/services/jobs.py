@@ -13,6 +13,7 @@ own record of it, so a job is never "done" on half its work.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ MAX_ATTEMPTS = 3
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0  # a running job whose heartbeat is older than this lost its worker
 SAVE_EVERY = 0.5  # seconds between progress writes outside a handler's own transactions
+KEEP_SECONDS = 24 * 3600  # a job's output folder is kept for a day
 
 Handler = Callable[[Session, Job, "Progress", Path], dict]
 HANDLERS: dict[str, Handler] = {}
@@ -199,6 +201,23 @@ class _Side:
     def close(self) -> None:
         if self._own:
             self.engine.dispose()
+
+
+def clean_outputs(root: str | Path, *, keep_seconds: float = KEEP_SECONDS) -> int:
+    """Remove the output folders (batch PDFs, import reports) of jobs older than a day: the pages
+    say batches are kept for a day. The job rows stay, as the record of what was done."""
+    root, removed = Path(root), 0
+    if not root.exists():
+        return 0
+    cutoff = time.time() - keep_seconds
+    for folder in root.iterdir():
+        try:
+            if folder.is_dir() and len(folder.name) == 32 and folder.name.isalnum() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def view(job: Job) -> dict:
