@@ -15,11 +15,11 @@ from registry.services import exchange, jobs
 from registry.services.job_handlers import REPORT
 from registry.web.exchange.uploads import Upload, remember_job
 
-BIG = 5_000  # rows: above this the check and the import run in the background
+BIG = 5_000  # rows: above this (REGISTRY_IMPORT_BACKGROUND_ROWS) the check and the import run in the background
 
 
 def is_big(upload: Upload) -> bool:
-    return exchange.count_rows(upload.path, upload.fmt) > BIG
+    return exchange.count_rows(upload.path, upload.fmt) > current_app.config.get("IMPORT_BACKGROUND_ROWS", BIG)
 
 
 def start(upload: Upload, owner, phase: str) -> str:
