@@ -346,6 +346,15 @@ def _greater(a: Ratio, b: Ratio) -> bool:
     return a[0] * b[1] > b[0] * a[1]
 
 
+def _quotient(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` (correctly rounded), or ±inf beyond what a float holds: a sum
+    of absurd stored volumes (1.7e308 m³ twice) still names its total (issue 16 item 2)."""
+    try:
+        return numerator / denominator
+    except OverflowError:
+        return float("inf") if (numerator < 0) == (denominator < 0) else float("-inf")
+
+
 def _percent(numerator: int, denominator: int) -> float | None:
     """Two decimals for a sentence; None beyond what a float holds (an absurd basis).
 
@@ -841,7 +850,7 @@ def _planned_use(c: _Context) -> _Judgement:
     if not (over_plan or over_permit):
         return _Judgement((earned, 1), losses)
     use_params = {
-        "use_m3": use_num / use_den,  # as float(Fraction): int / int, correctly rounded
+        "use_m3": _quotient(use_num, use_den),  # as float(Fraction): int / int, correctly rounded
         "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),
