@@ -11,7 +11,6 @@ design capacity × hours × 1.2 …) are per file and tighter; these catch what 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -68,11 +67,9 @@ def check(field: str, value) -> str | None:
     bounds = RANGES[field]
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return "type"
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return "finite"
-    elif isinstance(value, float) and not math.isfinite(value):
+    if (value.is_nan() if isinstance(value, Decimal) else value != value):  # NaN: no quantity at all
         return "finite"
+    # ±inf (a form's float of a 400-digit string, JSON's 1e400) falls beyond a bound below.
     # int and Decimal compare exactly with the float bounds, whatever their size; the bounds
     # come first, so int() below never builds the digits of a Decimal like 1e999999999.
     if value < bounds.low or (bounds.low_open and value == bounds.low):

@@ -107,6 +107,7 @@ Edge cases, decided here:
 from __future__ import annotations
 
 import copy
+import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -347,12 +348,13 @@ def _greater(a: Ratio, b: Ratio) -> bool:
 
 
 def _quotient(numerator: int, denominator: int) -> float:
-    """``numerator / denominator`` (correctly rounded), or ±inf beyond what a float holds: a sum
-    of absurd stored volumes (1.7e308 m³ twice) still names its total (issue 16 item 2)."""
+    """``numerator / denominator`` (correctly rounded), or the largest float beyond what a float
+    holds: a sum of absurd stored volumes (1.7e308 m³ twice) still names a total, and one that
+    JSON (the stored findings) can hold, which inf is not (issue 16 item 2)."""
     try:
         return numerator / denominator
     except OverflowError:
-        return float("inf") if (numerator < 0) == (denominator < 0) else float("-inf")
+        return sys.float_info.max if (numerator < 0) == (denominator < 0) else -sys.float_info.max
 
 
 def _percent(numerator: int, denominator: int) -> float | None:

@@ -260,3 +260,18 @@ def test_item8_formulas_in_text_are_exported_as_text_and_reimport_changes_nothin
         assert _count(AuditEvent) == before
         stored = db.session.execute(select(WaterUser).where(WaterUser.file_no == "YW-2020-0002")).scalar_one()
         assert {k: getattr(stored, k) for k in texts} == texts
+
+
+def test_item2_absurd_volumes_in_an_import_are_refused_naming_the_cell(app, tmp_path):
+    wu, meters = _meters(1)
+    rows = [[wu.file_no, meters[0].serial, month, volume, None, "人工抄表"]
+            for month, volume in zip(_months(3), (1.7e308, "1" * 400, "9" * 5000))]
+    path = tmp_path / "readings.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows([READING_HEADER, *rows])
+
+    report = exchange.run(db.session, f.admin(), path, "csv", apply=True)
+
+    assert not report.applied and _count(Reading) == 0
+    assert [(e.row, e.column) for e in report.errors] == [(2, "D"), (3, "D"), (4, "D")]
+    assert all("不能超过 100,000,000 m³" in e.text() for e in report.errors), [e.text() for e in report.errors]

@@ -35,7 +35,8 @@ def test_item2_every_numeric_input_has_a_domain_range():
 
 @pytest.mark.parametrize("field, value, rule", [
     ("volume_m3", 1.7e308, "above"), ("volume_m3", 10 ** 400, "above"), ("volume_m3", Decimal("9" * 400), "above"),
-    ("volume_m3", float("inf"), "finite"), ("volume_m3", float("nan"), "finite"), ("volume_m3", Decimal("NaN"), "finite"),
+    ("volume_m3", float("inf"), "above"), ("volume_m3", float("-inf"), "below"), ("volume_m3", float("nan"), "finite"), ("volume_m3", Decimal("NaN"), "finite"), ("volume_m3", Decimal("sNaN"), "finite"),
+    ("volume_m3", Decimal("-Infinity"), "below"),
     ("volume_m3", -1, "below"), ("volume_m3", "12", "type"), ("volume_m3", True, "type"), ("volume_m3", 1e8, None),
     ("q3", 0, "below"), ("q3", 0.1, None), ("dn", 50.5, "whole"), ("dn", Decimal("1e999999999"), "above"),
     ("error_pct", -100, None), ("longitude", 181, "above"),
