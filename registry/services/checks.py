@@ -52,18 +52,22 @@ def range_message(field: str, rule: str):
         return _l("Enter a whole number.") if bounds.integer else _l("Enter a number.")
     if rule == "whole":
         return _l("Enter a whole number.")
+    low, high = _bound(bounds.low, bounds.unit), _bound(bounds.high, bounds.unit)
     if rule == "below":
         if bounds.low_open:
-            return _l("Must be greater than %(n)s.", n=_bound(bounds.low))
-        return _l("Cannot be negative.") if bounds.low == 0 else _l("Must be at least %(n)s.", n=_bound(bounds.low))
+            return _l("Must be greater than %(n)s.", n=low)
+        return _l("Cannot be negative.") if bounds.low == 0 else _l("Must be at least %(n)s.", n=low)
     if bounds.unit:
-        return _l("Must be at most %(n)s %(unit)s: beyond what is physically possible.", n=_bound(bounds.high),
-                  unit=bounds.unit)
-    return _l("Must be at most %(n)s.", n=_bound(bounds.high))
+        return _l("Must be at most %(n)s %(unit)s: beyond what is physically possible.", n=high, unit=bounds.unit)
+    return _l("Must be at most %(n)s.", n=high)
 
 
-def _bound(value: float) -> str:
-    return f"{value:,.0f}" if value == int(value) else f"{value:g}"
+def _bound(value: float, unit: str) -> str:
+    """A bound as written in the message: a quantity with separators (100,000,000 m³), a year or
+    a count of months without (2000)."""
+    if value != int(value):
+        return f"{value:g}"
+    return f"{value:,.0f}" if unit else f"{value:.0f}"
 
 
 class Checker:

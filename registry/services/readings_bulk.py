@@ -78,7 +78,7 @@ def ingest(session: Session, actor, items: list, *, today: date | None = None) -
     # 10,000 readings make some 100,000 small acyclic objects; the cyclic collector, woken by
     # them, walked the whole heap again and again: a quarter of a batch's time.
     with collector_paused():
-        for attempt in range(_ATTEMPTS):
+        for _attempt in range(_ATTEMPTS):
             try:
                 return _ingest(session, actor, items, today=today)
             except (IntegrityError, OperationalError, psycopg.Error, sqlite3.Error) as err:
@@ -87,9 +87,10 @@ def ingest(session: Session, actor, items: list, *, today: date | None = None) -
                 # batches likewise). Judged again, they are now "unchanged" or "different" (issue
                 # 16 item 9: four identical batches at once gave three 500s). COPY runs on the
                 # driver's connection: its errors come unwrapped (psycopg's UniqueViolation).
-                session.rollback()
+                # Anything else (a lost connection) is left to the error handlers as before.
                 if not _lost_a_race(err):
                     raise
+                session.rollback()
         raise Conflict("readings")
 
 

@@ -110,3 +110,34 @@ def test_item9_four_identical_reading_batches_at_once_answer_200_and_store_one(p
     assert all(b["created"] + b["unchanged"] == 3 for b in bodies), bodies
     db.session.commit()
     assert db.session.execute(select(func.count()).select_from(Reading)).scalar_one() == 3
+
+
+def test_item9_a_batch_that_lost_the_race_is_judged_again_as_unchanged(app, monkeypatch):
+    """The race made deterministic (and so run on SQLite too): while our batch is being written,
+    an identical one commits first, and the unique index refuses ours. It is judged again: 200,
+    nothing created, everything unchanged."""
+    from registry.services import readings_bulk
+
+    meters = [f.MeterFactory(installed_on=TODAY - timedelta(days=400)) for _ in range(2)]
+    boss = f.admin()
+    token = create_token(db.session, None, boss, "test")
+    batch = {"readings": [{"meter_id": m.id, "period": f"{LAST_MONTH:%Y-%m}", "volume_m3": 80.0, "source": "online"}
+                          for m in meters]}
+    real_copy, raced = readings_bulk.copy_rows, []
+
+    def copy_after_the_other_batch(session, table, rows):
+        if table is Reading.__table__ and not raced:
+            raced.append(True)
+            other = threading.Thread(target=lambda: app.test_client().post(
+                "/api/v1/readings", json=batch, headers={"Authorization": f"Bearer {token}"}))
+            session.rollback()  # SQLite: one writer; the other batch commits in the meantime
+            other.start()
+            other.join(30)
+        real_copy(session, table, rows)
+
+    monkeypatch.setattr(readings_bulk, "copy_rows", copy_after_the_other_batch)
+    response = app.test_client().post("/api/v1/readings", json=batch, headers={"Authorization": f"Bearer {token}"})
+    assert raced and response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["created"] == 0 and response.get_json()["unchanged"] == 2
+    db.session.commit()
+    assert db.session.execute(select(func.count()).select_from(Reading)).scalar_one() == 2
