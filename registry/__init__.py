@@ -53,6 +53,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+    from registry.web.auth.routes import forget_an_earlier_requests_account
+
+    app.before_request(forget_an_earlier_requests_account)  # before anything reads current_user
     i18n.init_app(app)
     from registry import api
 

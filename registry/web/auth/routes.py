@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -32,6 +32,14 @@ def load_account(session_id: str):
     if account is None or not account.is_active or account.is_locked or account.session_version != version:
         return None
     return account
+
+
+def forget_an_earlier_requests_account():
+    """Every request loads its account from its own session (``load_account``). Flask-Login keeps
+    the loaded account on ``g``, which lives as long as the app context: where one context serves
+    several requests (the test client inside an app context) an account loaded for an earlier
+    request must not stand for this one, or an ended session would seem alive."""
+    g.pop("_login_user", None)
 
 
 def _safe_next(target: str | None) -> str:
