@@ -211,3 +211,21 @@ def test_create_account_command_refuses_an_inspector_without_scope(app):
     result = app.test_cli_runner().invoke(args=["registry", "create-account", "lou", "--role", "inspector",
                                                 "--password", "a-long-pass-2026"])
     assert result.exit_code == 2 and "divisions" in result.output
+
+
+def test_item3_the_sign_in_throttle_holds_on_redis(make_app):
+    """Production keeps the limits in Redis, shared by every worker (REGISTRY_RATELIMIT_STORAGE_URI)."""
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379",
+                   RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", LOGIN_FAILURE_RATELIMIT="2 per minute")
+    f.admin(username="chen")
+    first, second = app.test_client(), app.test_client()  # two browsers, one address: one count
+    codes = [c.post("/login", data={"username": "chen", "password": "wrong-guess"}).status_code
+             for c in (first, second, first)]
+    assert codes == [400, 400, 429]
