@@ -18,7 +18,8 @@ from tests import factories as f
 
 PDF = b"%PDF-1.4\n% test\n"
 # Open to anyone by design: sign-in, registration, health check, the API's documentation, and the
-# verification page (it shows anyone what the certificate with that number states).
+# verification page (it shows anyone whether the number is valid, and what the certificate states
+# only with the key its QR code carries).
 PUBLIC = ("auth.login", "auth.register", "health.healthz", "api-docs.openapi_json", "api_docs_page.docs",
           "certificates.verify")
 
