@@ -98,8 +98,10 @@ def _signed_out(message: str):
 @bp.after_app_request
 def signed_in_pages_are_not_stored(response):
     """A signed-in page shows a person's files: no browser or proxy cache keeps a copy (the back
-    button after sign-out shows nothing)."""
-    if request.endpoint != "static" and current_user and current_user.is_authenticated:
+    button after sign-out shows nothing). Only the account this request already loaded is asked:
+    loading it here could fail after an error page was made (the database being down)."""
+    user = g.get("_login_user")
+    if request.endpoint != "static" and user is not None and user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
         response.headers.pop("Expires", None)
     return response
