@@ -73,10 +73,15 @@ def test_idle_session_is_signed_out(app, client, auth):
     assert client.get("/").status_code == 302
 
 
+def _wrong_check_character(uscc: str) -> str:
+    """The USCC with another check character (GB 32100-2015): always invalid, whatever the factory drew."""
+    return uscc[:-1] + ("1" if uscc[-1] == "0" else "0")
+
+
 def test_enterprise_asks_for_an_account_and_the_bureau_approves_it(client, auth):
     wu = f.WaterUserFactory()
     f.admin(username="admin")
-    bad = client.post("/register?lang=en", data={"display_name": wu.name, "uscc": wu.uscc[:-1] + "0", "username": "huaxin",
+    bad = client.post("/register?lang=en", data={"display_name": wu.name, "uscc": _wrong_check_character(wu.uscc), "username": "huaxin",
                                                   "email": "a@b.cn", "phone": "13800000000", "password": "Dyeing-works-2026",
                                                   "repeat": "Dyeing-works-2026"})
     assert bad.status_code == 400 and 'value="huaxin"' in bad.get_data(as_text=True)
