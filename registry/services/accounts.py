@@ -1,4 +1,4 @@
-"""Accounts: creation, password checks and sign-in with lockout."""
+"""Accounts: creation, the password policy, sign-in (failures counted, throttled in web/auth/throttle.py, never locked), sessions that end."""
 from __future__ import annotations
 
 import secrets
