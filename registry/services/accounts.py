@@ -1,4 +1,5 @@
-"""Accounts: creation, the password policy, sign-in (failures counted, throttled in web/auth/throttle.py, never locked), sessions that end."""
+"""Accounts: creation, the password policy, sign-in (failures counted; throttled by
+web/auth/throttle.py, never locked) and sessions that end."""
 from __future__ import annotations
 
 import secrets
