@@ -55,6 +55,10 @@ def run(kind: str, users: int, **_) -> None:
         seed_accounts(db.session, PASSWORD, list(db.session.scalars(select(WaterUser.file_no).order_by(WaterUser.id).limit(2))))
         db.session.commit()
         _workbook(sheet, _registry(db, 500, seed=14), ROWS)  # another seed than the demo data: other USCCs
+        from openpyxl import load_workbook
+
+        book = load_workbook(sheet)  # saved again in normal mode: the sheets then state their size, as
+        book.save(sheet)             # spreadsheets from Excel or WPS do (write-only mode leaves it out)
         db.session.remove()
         db.engine.dispose()
     env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_SECRET_KEY": "bench", "REGISTRY_REDIS_URL": REDIS_URL,

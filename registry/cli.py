@@ -256,6 +256,10 @@ def check_deploy_command():
         problems.append("the database is SQLite: use PostgreSQL (REGISTRY_DATABASE_URL=postgresql+psycopg://...)")
     if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory"):
         problems.append("rate limits are kept in memory: set REGISTRY_RATELIMIT_STORAGE_URI=redis://... for several workers")
+    if not config.get("PROXY_HOPS"):
+        problems.append("REGISTRY_PROXY_HOPS is 0: behind the reverse proxy every client shares the proxy's address "
+                        "(one sign-in throttle and one verification limit for the whole city, the proxy in the "
+                        "audit trail); set it to the number of proxies in front of the app")
     if len(str(config.get("SECRET_KEY") or "")) < 32:
         problems.append("REGISTRY_SECRET_KEY is shorter than 32 characters")
     if str(config.get("PUBLIC_URL", "")).startswith("http://"):

@@ -18,12 +18,20 @@ DEFAULTS = {
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
+    # Sign-in throttle (web/auth/throttle.py): every attempt per client address; refused attempts
+    # per account name and client, in growing steps; refused attempts per account name from anywhere.
     "LOGIN_RATELIMIT": "20 per minute",
+    "LOGIN_FAILURE_RATELIMIT": "5 per minute; 10 per 15 minutes; 20 per day",
+    "LOGIN_ACCOUNT_RATELIMIT": "50 per hour; 200 per day",
+    # Trusted reverse proxies in front of the app (Werkzeug ProxyFix): 0 trusts no X-Forwarded-*
+    # header; 1 takes the client's address from the last X-Forwarded-For entry (one nginx), ...
+    "PROXY_HOPS": 0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 30 * 60,
+    "PERMANENT_SESSION_LIFETIME": 30 * 60,  # idle timeout (seconds)
+    "SESSION_ABSOLUTE_LIFETIME": 12 * 3600,  # a session ends this long after sign-in, active or not (seconds)
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ("zh_CN", "en"),
@@ -86,6 +94,9 @@ def load(app, overrides: dict | None = None) -> None:
     app.config.setdefault("BATCH_DIR", str(Path(app.config["UPLOAD_DIR"]).parent / "batches"))  # batch print files
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
 
+    for name in ("PROXY_HOPS", "SESSION_ABSOLUTE_LIFETIME"):
+        if not isinstance(app.config[name], int) or isinstance(app.config[name], bool) or app.config[name] < 0:
+            raise ConfigError(f"REGISTRY_{name} must be a whole number, 0 or more")
     if app.config["EVALUATE_PENDING"] not in ("thread", "inline", "off"):  # registry.rescoring.MODES
         raise ConfigError("REGISTRY_EVALUATE_PENDING must be thread, inline or off")
     if app.config["ENV"] == "production":

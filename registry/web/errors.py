@@ -77,6 +77,8 @@ def register(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err):
+        if err.response is not None:  # an answer made for the case (the sign-in throttle's page)
+            return err.response
         if _api():
             return problems.from_http(err)
         return _page(err.code or 500)
