@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from registry.extensions import db
 from registry.models import WaterUser
 from registry.services import exchange, sheet_limits
-from registry.services.spreadsheets import SheetError, read
+from registry.services.spreadsheets import read
 from tests import factories as f
 from tests.conftest import english
 
