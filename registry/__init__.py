@@ -27,6 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
     from registry import config as settings
 
     settings.load(app, config)
+    from registry.services import photos
+
+    photos.configure(app)  # Pillow's decompression-bomb guard, process-wide
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -63,6 +63,10 @@ DEFAULTS = {
     "IMPORT_MAX_ROWS": 200_000,
     "IMPORT_MAX_COLUMNS": 100,
     "IMPORT_MAX_CELLS": 5_000_000,
+    # Images (registry/services/photos.py): pixels decoded at most, read from the header before decoding;
+    # larger JPEGs are decoded at 1/2-1/8 scale when that fits. 16 million: a 12 MP tablet photo, an A4
+    # scan at 300 dpi (8.7 MP); a 7000 x 7000 PNG (49 MP) is refused.
+    "IMAGE_MAX_PIXELS": 16_000_000,
     # Re-scoring after bulk readings (registry/rescoring.py): thread | inline | off.
     "EVALUATE_PENDING": "thread",
 }
