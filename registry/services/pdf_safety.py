@@ -25,11 +25,18 @@ ACTIVE = {
     b"SubmitForm": "SubmitForm", b"ImportData": "ImportData", b"GoToE": "GoToE", b"XFA": "XFA",
 }
 INFLATE_BUDGET = 64 * 1024 * 1024  # object streams hold dictionaries: a few MB even in a long report
-# A name: "/" then regular characters (ISO 32000-1 §7.3.5; delimiters and white space end it).
+MAX_STREAMS = 50_000  # a 500-page scan has about a thousand; each one is looked at below
+DELIMITER = rb"[\x00\t\n\x0c\r ()<>\[\]{}/%]"  # ISO 32000-1 §7.2.2: white space and delimiters end a name
+
+# Searched, never listed: a 20 MB file of slashes is one C-speed pass, not twenty million names.
+ACTIVE_NAME = re.compile(b"/(" + b"|".join(ACTIVE) + b")(?=" + DELIMITER + b"|$)")
+ESCAPED_NAME = re.compile(b"/[^" + DELIMITER[1:-1] + b"]*#[0-9A-Fa-f]{2}[^" + DELIMITER[1:-1] + b"]*")
+MAX_ESCAPED = 10_000  # names written with #xx escapes: a font name now and then ("/Arial#20Bold")
 NAME = re.compile(rb"/([^\x00\t\n\x0c\r ()<>\[\]{}/%]*)")
 ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 STREAM = re.compile(rb"(?<!end)stream\r?\n")
-OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")
+OTHER_FILTERS = {b"ASCIIHexDecode", b"ASCII85Decode", b"LZWDecode", b"RunLengthDecode", b"Crypt", b"DCTDecode",
+                 b"JPXDecode", b"JBIG2Decode", b"CCITTFaxDecode"}
 LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
 
 
@@ -41,24 +48,37 @@ class PdfRefused(ValueError):
         self.message = message
 
 
-def _names(data: bytes) -> set[bytes]:
-    return {ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw) for raw in NAME.findall(data)}
+def _names(dictionary: bytes) -> set[bytes]:
+    """The names of one stream's dictionary (at most 2 KB), escapes decoded."""
+    return {ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw) for raw in NAME.findall(dictionary)}
 
 
 def _active(data: bytes) -> str | None:
-    found = sorted(ACTIVE[name] for name in _names(data) & ACTIVE.keys())
-    return found[0] if found else None
+    """What the first active name found is called, plain or written with #xx escapes."""
+    match = ACTIVE_NAME.search(data)
+    if match is not None:
+        return ACTIVE[match.group(1)]
+    if b"#" not in data:
+        return None
+    for count, match in enumerate(ESCAPED_NAME.finditer(data)):
+        if count >= MAX_ESCAPED:
+            raise OverflowError
+        name = ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group()[1:])
+        if name in ACTIVE:
+            return ACTIVE[name]
+    return None
 
 
 def _object_streams(content: bytes):
-    """(dictionary, raw data) of every ``/Type /ObjStm`` stream of the file."""
-    for match in STREAM.finditer(content):
+    """(dictionary names, raw data) of every ``/Type /ObjStm`` stream of the file."""
+    for seen, match in enumerate(STREAM.finditer(content)):
+        if seen >= MAX_STREAMS:
+            raise OverflowError
         begin = match.start()
-        head_from = max(0, begin - 4096)
-        heads = list(OBJ.finditer(content, head_from, begin))
-        if not heads:
+        head = content.rfind(b"obj", max(0, begin - 2048), begin)  # "N G obj", where the dictionary starts
+        if head < 0:
             continue
-        dictionary = content[heads[-1].end():begin]
+        dictionary = content[head + 3:begin]
         if not dictionary.rstrip().endswith(b">>"):
             continue  # "stream" inside some other text, not a stream's keyword
         names = _names(dictionary)
@@ -82,30 +102,31 @@ def _inflate(data: bytes, budget: int) -> bytes:
 
 def check(content: bytes) -> None:
     """Refuse a PDF with active content, or one whose packed objects cannot be read."""
-    cannot = _l("The PDF cannot be checked: parts of it are packed or encrypted in a way this registry does not "
-                "read. Print it to a new PDF and upload that.")
-    found = _active(content)
-    budget = INFLATE_BUDGET
-    if found is None:
-        for names, data in _object_streams(content):
-            if budget <= 0 or b"Predictor" in names:  # predictor bytes interleaved with the text could split a name
-                raise PdfRefused(cannot)
-            filters = names & {b"ASCIIHexDecode", b"ASCII85Decode", b"LZWDecode", b"RunLengthDecode", b"Crypt",
-                               b"DCTDecode", b"JPXDecode", b"JBIG2Decode", b"CCITTFaxDecode"}
-            if filters or b"FlateDecode" not in names:
-                if b"Filter" in names:
-                    raise PdfRefused(cannot)
-                packed = data  # an object stream may be stored plain
-            else:
-                try:
-                    packed = _inflate(data, budget)
-                except (zlib.error, OverflowError):
-                    raise PdfRefused(cannot) from None
-            budget -= len(packed)
-            found = _active(packed)
-            if found is not None:
-                break
+    cannot = PdfRefused(_l("The PDF cannot be checked: parts of it are packed or encrypted in a way this registry "
+                           "does not read. Print it to a new PDF and upload that."))
+    try:
+        found = _active(content) or _packed_active(content)
+    except (OverflowError, zlib.error):
+        raise cannot from None
     if found is not None:
         raise PdfRefused(_l("The PDF holds active content (%(what)s): scripts, actions that run by themselves, "
                             "launched programs and embedded files are not accepted. Print it to a new PDF and "
                             "upload that.", what="/" + found))
+
+
+def _packed_active(content: bytes) -> str | None:
+    """The first active name inside the file's object streams, or None; OverflowError or zlib.error
+    for one that cannot be read (another filter, a predictor, encrypted, past the budget)."""
+    budget = INFLATE_BUDGET
+    for names, data in _object_streams(content):
+        if budget <= 0 or b"Predictor" in names:  # predictor bytes interleaved with the text could split a name
+            raise OverflowError
+        if names & {b"FlateDecode"} and not names & OTHER_FILTERS:
+            data = _inflate(data, budget)
+        elif b"Filter" in names:
+            raise OverflowError
+        budget -= len(data)  # an object stream without /Filter is stored plain
+        found = _active(data)
+        if found is not None:
+            return found
+    return None
