@@ -28,7 +28,9 @@ from flask_babel import lazy_gettext as _l
 
 MB = 1024 * 1024
 RATIO_FROM_BYTES = MB  # below 1 MB unpacked a part is harmless whatever its ratio (a tiny XML compresses 3-6x)
-ROW_TAGS = (b"<row ", b"<row>", b":row ", b":row>")  # <x:row …> when a writer names the namespace
+# How a row starts: <row r="1">, <row>, <row/>, and with a namespace prefix <x:row r="1"> or <x:row/>
+# (the closing </x:row> ends in ":row>", so it is not counted).
+ROW_TAGS = (b"<row", b":row ", b":row/")
 CSV_MAX_LINE = MB  # characters on one line of a CSV: a million commas would be a million fields
 
 
@@ -130,12 +132,13 @@ def check_archive(path: Path, limits: Limits) -> None:
 def count_row_tags(archive: zipfile.ZipFile, part: str) -> int:
     """Rows a worksheet part holds, for a sheet without ``<dimension>``: its ``<row`` tags counted in
     the unpacked bytes (C speed, bounded by check_archive), not by parsing every row."""
-    count, tail = 0, b""
+    count, tail, keep = 0, b"", max(map(len, ROW_TAGS)) - 1
     with archive.open(part) as src:
         for chunk in iter(lambda: src.read(MB), b""):
             data = tail + chunk
-            count += sum(data.count(tag) for tag in ROW_TAGS)
-            tail = data[-4:]  # a tag cut by the chunk ends here; four bytes hold no whole tag, so none is counted twice
+            # Each tag only where it may end in the new chunk: one cut by the chunk border is counted once.
+            count += sum(data.count(tag, max(0, len(tail) - len(tag) + 1)) for tag in ROW_TAGS)
+            tail = data[-keep:]
     return count
 
 
