@@ -218,3 +218,12 @@ def test_item6_an_ordinary_workbook_passes_every_check(app, tmp_path):
     book.save(tmp_path / "ok.xlsx")
     with read(tmp_path / "ok.xlsx", "xlsx") as sheets:
         assert sheets[0].total == 3000 and sum(1 for _ in sheets[0].rows) == 3000
+
+
+@pytest.mark.parametrize("shift", range(6))
+def test_item6_row_tags_are_counted_once_across_chunk_borders_with_or_without_a_prefix(tmp_path, shift):
+    body = b"x" * ((1 << 20) - 11 - shift) + b'<row r="1"/><x:row r="2"><c/></x:row><row/><x:row/></sheetData>'
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as archive:
+        archive.writestr("sheet.xml", b"<sheetData>" + body)
+    with zipfile.ZipFile(tmp_path / "s.zip") as archive:
+        assert sheet_limits.count_row_tags(archive, "sheet.xml") == 4
