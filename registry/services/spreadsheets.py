@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from registry.services.sheet_limits import CSV_MAX_LINE, Budget, LimitError, Limits, check_archive, check_size
 from registry.services.sheet_limits import count_row_tags
 
+NOT_XLSX = _l("The file is not an XLSX workbook (save it from Excel as .xlsx).")
 FORMATS = ("csv", "xlsx")
 MIME = {"csv": "text/csv; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -78,9 +80,9 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as err:
-        raise SheetError(_l("The file is not an XLSX workbook (save it from Excel as .xlsx).")) from err
+        raise SheetError(NOT_XLSX) from err
     except Exception as err:  # openpyxl raises its own InvalidFileException and XML parse errors
-        raise SheetError(_l("The file is not an XLSX workbook (save it from Excel as .xlsx).")) from err
+        raise SheetError(NOT_XLSX) from err
     closers.append(book.close)
     sheets = []
     claimed = 0
@@ -90,17 +92,14 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
             budget.check_claimed_rows(ws.title, None if total is None else claimed + total)
         except LimitError as err:
             raise SheetError(err.message) from None
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # a part unpacking past its declared size
+            raise SheetError(NOT_XLSX) from err
         claimed += total or 0
         # One column past the limit, so that a value beyond it is seen (and refused by the budget); openpyxl
         # skips the cells further right, instead of building 16,384 a row for a sheet that reaches XFD.
         width = min(ws.max_column or budget.limits.max_columns + 1, budget.limits.max_columns + 1)
-        rows = _limited(ws.iter_rows(max_col=width, values_only=True), ws.title, budget)
-        try:
-            first = next(rows, None)
-        except SheetError:
-            raise
-        except Exception as err:  # a damaged sheet inside a valid zip
-            raise SheetError(_l("The file is not an XLSX workbook (save it from Excel as .xlsx).")) from err
+        rows = _limited(ws.iter_rows(max_col=width, values_only=True), ws.title, budget, damaged=NOT_XLSX)
+        first = next(rows, None)
         if first is None or not any(v not in (None, "") for v in first):
             continue
         sheets.append(Sheet(ws.title, _header(first), _numbered(rows, 2), total))
@@ -118,14 +117,27 @@ def _claimed_rows(book, ws) -> int | None:
     return max(count_row_tags(archive, part) - 1, 0)
 
 
-def _limited(rows, sheet: str, budget: Budget) -> Iterator[tuple]:
+def _limited(rows, sheet: str, budget: Budget, damaged=None) -> Iterator[tuple]:
     """The rows as they stream, each counted against the file's budget before anyone uses it (the
-    first, the header, as cells but not as a row)."""
-    for number, values in enumerate(rows):
+    first, the header, as cells but not as a row). With ``damaged``, whatever the parser raises (a
+    damaged sheet inside a valid zip, a part unpacking past its declared size: Bad CRC-32) is
+    refused with that message instead of ending the request with a 500."""
+    rows = iter(rows)
+    number = 0
+    while True:
+        try:
+            values = next(rows, None)
+        except Exception as err:
+            if damaged is None:
+                raise
+            raise SheetError(damaged) from err
+        if values is None:
+            return
         try:
             yield budget.row(sheet, tuple(values), header=number == 0)
         except LimitError as err:
             raise SheetError(err.message) from None
+        number += 1
 
 
 def _numbered(rows, start: int) -> Iterator[tuple[int, tuple]]:
@@ -158,7 +170,7 @@ def _scan(path: Path) -> tuple[str, int]:
     return ("utf-8-sig" if utf8 else "gb18030"), lines
 
 
-def _lines(fh, sheet: str) -> Iterator[str]:
+def _lines(fh) -> Iterator[str]:
     """The file's lines for csv.reader, refusing one longer than CSV_MAX_LINE before it is split."""
     for number, line in enumerate(iter(lambda: fh.readline(CSV_MAX_LINE + 1), ""), 1):
         if len(line) > CSV_MAX_LINE:
@@ -180,7 +192,7 @@ def _read_csv(path: Path, closers: list, budget: Budget) -> Sheet:
     fh = open(path, encoding=encoding, newline="", errors="replace")
     closers.append(fh.close)
     name = Path(path).stem
-    reader = _limited((tuple(r) for r in csv.reader(_lines(fh, name))), name, budget)
+    reader = _limited((tuple(r) for r in csv.reader(_lines(fh))), name, budget)
     try:
         first = next(reader, None)
     except csv.Error as err:

@@ -227,3 +227,25 @@ def test_item6_row_tags_are_counted_once_across_chunk_borders_with_or_without_a_
         archive.writestr("sheet.xml", b"<sheetData>" + body)
     with zipfile.ZipFile(tmp_path / "s.zip") as archive:
         assert sheet_limits.count_row_tags(archive, "sheet.xml") == 4
+
+
+def _declare_size(path, part: str, size: int) -> None:
+    """Rewrite the size the zip directory declares for ``part`` (a lying directory)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")  # the central directory entries
+    while at >= 0:
+        name_length = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + name_length] == part.encode():
+            data[at + 24:at + 28] = size.to_bytes(4, "little")
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+
+
+def test_item6_a_part_that_unpacks_past_its_declared_size_is_refused_not_a_500(app, tmp_path, rows_read):
+    # The directory says 200 KB of the 800 KB, so every check passes; zipfile stops there, mid-stream
+    # (after the header and some rows), and the CRC fails.
+    rows = "".join(f'<row r="{n}"><c r="A{n}"><v>{n}</v></c></row>' for n in range(2, 20_000))
+    path = _bomb(tmp_path / "liar.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW + rows, "A1:A19999")})
+    _declare_size(path, "xl/worksheets/sheet1.xml", 200_000)
+    assert "not an XLSX workbook" in _refusal(app, path)
+    assert 100 < rows_read["rows"] < 19_999
