@@ -2,15 +2,18 @@
 
 An XLSX is a zip of XML parts: 300 KB on disk can unpack to one 300 MB shared string (openpyxl
 reads the shared strings whole when it opens the book), and a 3 MB file can describe 20 million
-rows, or claim them in its ``<dimension>`` (openpyxl then yields every missing row as an empty
-one). So before openpyxl sees the file its zip directory is checked: the number of parts, the
+rows, or number two rows 1 and 20,000,000 (openpyxl yields every row between as an empty one).
+So before openpyxl sees the file its zip directory is checked: the number of parts, the
 total unpacked size, the largest part read whole (everything but the worksheets, which are
 streamed) and the compression ratio of each part. The sizes the directory declares are binding:
 Python's zipfile stops reading a part at its declared size and a part that would unpack further
 fails its CRC, so openpyxl cannot get more than was checked here.
 
-While the rows stream, one budget per file counts rows, and cells as they are handed on, and stops
-at the first row over a limit, so nothing is counted by walking 20 million rows. The limits are
+A sheet's rows are taken from its ``<dimension>`` when that is within the limit (nothing to read),
+else counted from its row tags in the unpacked bytes (an inflated dimension, as whole formatted rows
+give, is no reason to refuse), and a sheet holding more row tags than the limit is refused before
+its first row. While the rows stream, one budget per file counts rows, and cells as they are handed
+on, and stops at the first row over a limit, so nothing is counted by walking 20 million rows. The limits are
 the app's ``IMPORT_MAX_*`` settings (``REGISTRY_IMPORT_MAX_*``, see config.py and the README).
 
 A refused file raises SheetError with a message in the user's language naming the limit; the
@@ -130,8 +133,8 @@ def check_archive(path: Path, limits: Limits) -> None:
 
 
 def count_row_tags(archive: zipfile.ZipFile, part: str) -> int:
-    """Rows a worksheet part holds, for a sheet without ``<dimension>``: its ``<row`` tags counted in
-    the unpacked bytes (C speed, bounded by check_archive), not by parsing every row."""
+    """Rows a worksheet part holds: its ``<row`` tags counted in the unpacked bytes (C speed, bounded
+    by check_archive), not by parsing every row."""
     count, tail, keep = 0, b"", max(map(len, ROW_TAGS)) - 1
     with archive.open(part) as src:
         for chunk in iter(lambda: src.read(MB), b""):
@@ -149,7 +152,7 @@ class Budget:
         self.limits, self.rows, self.cells = limits, 0, 0
 
     def check_claimed_rows(self, sheet: str, rows: int | None) -> None:
-        """A sheet's ``<dimension>`` claims its size: openpyxl would yield that many rows, so believe it."""
+        """Refuse before the first row when the rows a sheet holds (with the sheets before it) pass the limit."""
         if rows is not None and self.rows + rows > self.limits.max_rows:
             raise LimitError(self._rows_message(sheet))
 

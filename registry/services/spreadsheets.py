@@ -88,7 +88,7 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
     claimed = 0
     for ws in book.worksheets:
         try:
-            total = _claimed_rows(book, ws)
+            total = _claimed_rows(book, ws, budget.limits.max_rows)
             budget.check_claimed_rows(ws.title, None if total is None else claimed + total)
         except LimitError as err:
             raise SheetError(err.message) from None
@@ -106,9 +106,10 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
     return sheets
 
 
-def _claimed_rows(book, ws) -> int | None:
-    """Rows below the header: from the sheet's ``<dimension>`` when it has one, else from its row tags."""
-    if isinstance(ws.max_row, int):
+def _claimed_rows(book, ws, limit: int) -> int | None:
+    """Rows below the header: from the sheet's ``<dimension>`` when it is within the limit, else (none,
+    or one claiming more, which openpyxl does not yield past the last row) from its row tags."""
+    if isinstance(ws.max_row, int) and ws.max_row - 1 <= limit:
         return max(ws.max_row - 1, 0)
     part = getattr(ws, "_worksheet_path", None)
     archive = getattr(book, "_archive", None)

@@ -124,12 +124,20 @@ def test_item6_workbook_of_too_many_parts_is_refused(app, tmp_path, never_parsed
     assert "more than 500 parts" in _refusal(app, path)
 
 
-def test_item6_twenty_million_rows_claimed_by_the_dimension_are_refused_before_any_row(app, tmp_path, rows_read):
-    # openpyxl believes <dimension>: it would yield 20 million empty rows after this one real row.
-    path = _bomb(tmp_path / "rows.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW, "A1:C20000001")})
+def test_item6_rows_past_the_limit_are_refused_before_the_first_one_is_parsed(app, tmp_path, rows_read):
+    rows = "".join(f'<row r="{n}"/>' for n in range(2, 200_003))  # 200,001 rows; the dimension claims 20 million
+    path = _bomb(tmp_path / "rows.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW + rows, "A1:C20000001")})
     assert "more than 200,000 rows (sheet 取水户)" in _refusal(app, path)
     assert rows_read["rows"] == 0
     assert exchange.count_rows(path, "xlsx") == 0  # the progress bar's count refuses it as fast
+
+
+def test_item6_an_inflated_dimension_is_no_reason_to_refuse(app, tmp_path):
+    # Whole rows formatted in Excel: <dimension> says a million rows, the sheet holds three.
+    rows = '<row r="2"><c r="A2" t="inlineStr"><is><t>YW-1</t></is></c></row><row r="3"/>'
+    path = _bomb(tmp_path / "rows.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW + rows, "A1:C1048576")})
+    with read(path, "xlsx") as sheets:
+        assert sheets[0].total == 2 and [n for n, _ in sheets[0].rows] == [2]
 
 
 def test_item6_row_bomb_without_dimension_is_counted_from_its_row_tags_and_refused(app, tmp_path, rows_read):
