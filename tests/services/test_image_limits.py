@@ -46,3 +46,10 @@ def test_item7_a_large_jpeg_is_decoded_at_a_fraction_of_its_size_with_draft(app)
 def test_item7_pillows_own_guard_is_lowered_for_the_app(app):
     assert Image.MAX_IMAGE_PIXELS == app.config["IMAGE_MAX_PIXELS"] * photos.JPEG_HEADER_FACTOR
     assert Image.MAX_IMAGE_PIXELS < 89_478_485  # Pillow's default
+
+
+def test_item7_a_jpeg_too_large_even_for_draft_is_refused_before_decoding(app, no_decoding):
+    content = _jpeg((1000, 1000))  # a million pixels: more than 4 times a limit of 100,000
+    with pytest.raises(photos.PhotoError) as err:
+        photos.clean_scan(content, max_bytes=10**7, limit=100_000)
+    assert err.value.rule == "too_many_pixels"
