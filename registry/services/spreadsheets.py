@@ -13,7 +13,6 @@ import codecs
 import csv
 import io
 import zipfile
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,7 +22,6 @@ from typing import Iterable, Iterator
 from flask_babel import lazy_gettext as _l
 
 from registry.services.sheet_limits import CSV_MAX_LINE, Budget, LimitError, Limits, check_archive, check_size
-from registry.services.sheet_limits import count_row_tags
 
 NOT_XLSX = _l("The file is not an XLSX workbook (save it from Excel as .xlsx).")
 FORMATS = ("csv", "xlsx")
@@ -74,7 +72,7 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
     from openpyxl import load_workbook
 
     try:
-        check_archive(path, budget.limits)
+        row_tags = check_archive(path, budget.limits)
     except LimitError as err:
         raise SheetError(err.message) from None
     try:
@@ -88,17 +86,16 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
     claimed = 0
     for ws in book.worksheets:
         try:
-            total = _claimed_rows(book, ws, budget.limits.max_rows)
+            total = _claimed_rows(ws, row_tags, budget.limits.max_rows)
             budget.check_claimed_rows(ws.title, None if total is None else claimed + total)
         except LimitError as err:
             raise SheetError(err.message) from None
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # a part unpacking past its declared size
-            raise SheetError(NOT_XLSX) from err
         claimed += total or 0
         # One column past the limit, so that a value beyond it is seen (and refused by the budget); openpyxl
         # skips the cells further right, instead of building 16,384 a row for a sheet that reaches XFD.
         width = min(ws.max_column or budget.limits.max_columns + 1, budget.limits.max_columns + 1)
-        rows = _limited(ws.iter_rows(max_col=width, values_only=True), ws.title, budget, damaged=NOT_XLSX)
+        rows = _limited(ws.iter_rows(max_col=width, values_only=True), ws.title, budget, damaged=NOT_XLSX,
+                        cells=False)
         first = next(rows, None)
         if first is None or not any(v not in (None, "") for v in first):
             continue
@@ -106,19 +103,16 @@ def _read_xlsx(path: Path, closers: list, budget: Budget) -> list[Sheet]:
     return sheets
 
 
-def _claimed_rows(book, ws, limit: int) -> int | None:
+def _claimed_rows(ws, row_tags: dict[str, int], limit: int) -> int | None:
     """Rows below the header: from the sheet's ``<dimension>`` when it is within the limit, else (none,
     or one claiming more, which openpyxl does not yield past the last row) from its row tags."""
     if isinstance(ws.max_row, int) and ws.max_row - 1 <= limit:
         return max(ws.max_row - 1, 0)
-    part = getattr(ws, "_worksheet_path", None)
-    archive = getattr(book, "_archive", None)
-    if part is None or archive is None:
-        return None
-    return max(count_row_tags(archive, part) - 1, 0)
+    tags = row_tags.get(str(getattr(ws, "_worksheet_path", "")).lstrip("/"))
+    return None if tags is None else max(tags - 1, 0)
 
 
-def _limited(rows, sheet: str, budget: Budget, damaged=None) -> Iterator[tuple]:
+def _limited(rows, sheet: str, budget: Budget, damaged=None, cells: bool = True) -> Iterator[tuple]:
     """The rows as they stream, each counted against the file's budget before anyone uses it (the
     first, the header, as cells but not as a row). With ``damaged``, whatever the parser raises (a
     damaged sheet inside a valid zip, a part unpacking past its declared size: Bad CRC-32) is
@@ -135,7 +129,7 @@ def _limited(rows, sheet: str, budget: Budget, damaged=None) -> Iterator[tuple]:
         if values is None:
             return
         try:
-            yield budget.row(sheet, tuple(values), header=number == 0)
+            yield budget.row(sheet, tuple(values), header=number == 0, cells=cells)
         except LimitError as err:
             raise SheetError(err.message) from None
         number += 1

@@ -79,9 +79,9 @@ def rows_read(monkeypatch):
     seen = {"rows": 0}
     original = sheet_limits.Budget.row
 
-    def counting(self, sheet, values, header=False):
+    def counting(self, sheet, values, header=False, cells=True):
         seen["rows"] += 1
-        return original(self, sheet, values, header)
+        return original(self, sheet, values, header, cells)
     monkeypatch.setattr(sheet_limits.Budget, "row", counting)
     return seen
 
@@ -127,7 +127,7 @@ def test_item6_workbook_of_too_many_parts_is_refused(app, tmp_path, never_parsed
 def test_item6_rows_past_the_limit_are_refused_before_the_first_one_is_parsed(app, tmp_path, rows_read):
     rows = "".join(f'<row r="{n}"/>' for n in range(2, 200_003))  # 200,001 rows; the dimension claims 20 million
     path = _bomb(tmp_path / "rows.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW + rows, "A1:C20000001")})
-    assert "more than 200,000 rows (sheet 取水户)" in _refusal(app, path)
+    assert "more than 200,000 rows" in _refusal(app, path)
     assert rows_read["rows"] == 0
     assert exchange.count_rows(path, "xlsx") == 0  # the progress bar's count refuses it as fast
 
@@ -170,6 +170,13 @@ def test_item6_a_value_past_the_column_limit_is_refused_naming_it(app, tmp_path)
     rows = '<row r="2"><c r="A2"><v>1</v></c><c r="CW2"><v>1</v></c></row>'  # CW: column 101
     path = _bomb(tmp_path / "wide.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW + rows)})
     assert "sheet 取水户 has more than 100 columns" in _refusal(app, path)
+
+
+def test_item6_cells_of_a_workbook_over_the_limit_are_refused_before_it_is_opened(app, tmp_path, never_parsed):
+    app.config["IMPORT_MAX_CELLS"] = 1000
+    rows = "".join(f'<row r="{n}"><c r="A{n}"><v>1</v></c><c r="B{n}"><v>2</v></c></row>' for n in range(2, 1000))
+    path = _bomb(tmp_path / "cells.xlsx", {"xl/worksheets/sheet1.xml": _sheet_xml(HEADER_ROW + rows)})
+    assert "more than 1,000 cells" in _refusal(app, path)
 
 
 def test_item6_cells_over_the_limit_stop_the_import(app, tmp_path):
@@ -228,13 +235,30 @@ def test_item6_an_ordinary_workbook_passes_every_check(app, tmp_path):
         assert sheets[0].total == 3000 and sum(1 for _ in sheets[0].rows) == 3000
 
 
-@pytest.mark.parametrize("shift", range(6))
-def test_item6_row_tags_are_counted_once_across_chunk_borders_with_or_without_a_prefix(tmp_path, shift):
-    body = b"x" * ((1 << 20) - 11 - shift) + b'<row r="1"/><x:row r="2"><c/></x:row><row/><x:row/></sheetData>'
+@pytest.mark.parametrize("shift", range(8))
+def test_item6_row_tags_are_counted_once_across_chunk_borders_with_or_without_a_prefix(app, tmp_path, shift):
+    body = b"x" * ((1 << 20) - 11 - shift) + b'<row r="1"/><x:row r="2"><x:c/></x:row><row/><x:row/></sheetData>'
     with zipfile.ZipFile(tmp_path / "s.zip", "w") as archive:
         archive.writestr("sheet.xml", b"<sheetData>" + body)
     with zipfile.ZipFile(tmp_path / "s.zip") as archive:
-        assert sheet_limits.count_row_tags(archive, "sheet.xml") == 4
+        assert sheet_limits._scan_worksheet(archive, "sheet.xml", sheet_limits.Limits.current(), 0, 0) == (4, 1)
+
+
+def test_item6_a_sheet_of_twenty_million_rows_is_refused_before_openpyxl_sizes_it(app, tmp_path, never_parsed):
+    # No <dimension>: openpyxl would parse the whole sheet on opening, just to size it (1.7 GB for this one).
+    app.config["IMPORT_MAX_RATIO"] = 10_000
+    path = _bomb(tmp_path / "rows.xlsx", {"xl/worksheets/sheet1.xml": (
+        _sheet_xml(HEADER_ROW).replace(b"</sheetData></worksheet>", b""), b"<row/>" * 100_000, 200,
+        b"</sheetData></worksheet>")})
+    assert "more than 200,000 rows" in _refusal(app, path)
+
+
+def test_item6_one_row_of_a_million_cells_is_refused_before_openpyxl_builds_it(app, tmp_path, never_parsed):
+    app.config["IMPORT_MAX_RATIO"] = 10_000
+    path = _bomb(tmp_path / "cells.xlsx", {"xl/worksheets/sheet1.xml": (
+        _sheet_xml(HEADER_ROW).replace(b"</sheetData></worksheet>", b"<row r=\"2\">"), b"<c/>" * 100_000, 10,
+        b"</row></sheetData></worksheet>")})
+    assert "more than 16,384 cells, more than Excel has columns" in _refusal(app, path)
 
 
 def _declare_size(path, part: str, size: int) -> None:
