@@ -51,7 +51,10 @@ def run(kind: str, users: int, **_) -> None:
         from registry.demo import seed_accounts
         from registry.models import WaterUser
 
+        from registry.services import evaluations, rules_versions
+
         upgrade()
+        evaluations.recompute(db.session, rules_versions.current(db.session), clock.today())  # grades: who earns one
         seed_accounts(db.session, PASSWORD, list(db.session.scalars(select(WaterUser.file_no).order_by(WaterUser.id).limit(2))))
         db.session.commit()
         _workbook(sheet, _registry(db, 500, seed=14), ROWS)  # another seed than the demo data: other USCCs
@@ -110,14 +113,18 @@ def _scenario(ports: list[int], sheet: Path, users: int) -> None:
         print(f"  import of {ROWS:,} rows (check, then import) in the workers: "
               f"{time.perf_counter() - started:.1f} s, {imported.get('message', '')}", flush=True)
         began = time.perf_counter()
-        batch = officer.post(f"{a}/certificates/batch", allow_redirects=False, data={
-            "csrf_token": _token(officer, f"{a}/certificates/batch"), "which": "missing", "output": "pdf",
-            "division": "", "grade": ""})
-        if batch.status_code != 302:
-            raise SystemExit(f"the batch form answered {batch.status_code}")
+        for which in ("missing", "valid"):  # issue for the files that earn one; if none is left, print the valid ones
+            batch = officer.post(f"{a}/certificates/batch", allow_redirects=False, data={
+                "csrf_token": _token(officer, f"{a}/certificates/batch"), "which": which, "output": "pdf",
+                "division": "", "grade": ""})
+            if batch.status_code != 302:
+                raise SystemExit(f"the batch form answered {batch.status_code}")
+            if not batch.headers["Location"].rstrip("/").endswith("/certificates/batch"):
+                break
+            print(f"  (no file for a '{which}' batch)", flush=True)
         job_url = a + batch.headers["Location"].replace(a, "")
         done = _until_done(officer, job_url + "?format=json", "certificate batch")
-        print(f"  certificate batch in the workers: {time.perf_counter() - began:.1f} s, {done.get('message', '')}",
+        print(f"  certificate batch ({which}) in the workers: {time.perf_counter() - began:.1f} s, {done.get('message', '')}",
               flush=True)
     finally:
         stop.set()

@@ -34,6 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
         # writes before them is ignored. Host and prefix are not taken from headers.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    from registry.services import photos
+
+    photos.configure(app)  # Pillow's decompression-bomb guard, process-wide
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

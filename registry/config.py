@@ -61,6 +61,20 @@ DEFAULTS = {
     "MAIL_TIMEOUT": 10,
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
+    # Import files (registry/services/sheet_limits.py): checked before parsing and while rows stream,
+    # so a zip bomb or a claimed 20 million rows is refused at once, naming the limit.
+    "IMPORT_MAX_BYTES": 50 * 1024 * 1024,
+    "IMPORT_MAX_UNCOMPRESSED_BYTES": 200 * 1024 * 1024,  # 200,000 readings unpack to about 45 MB
+    "IMPORT_MAX_PART_BYTES": 20 * 1024 * 1024,  # shared strings and styles, which openpyxl reads whole
+    "IMPORT_MAX_ENTRIES": 500,  # an Excel workbook has 10-30 parts
+    "IMPORT_MAX_RATIO": 100,  # Excel and openpyxl sheets compress 10-15 times
+    "IMPORT_MAX_ROWS": 200_000,
+    "IMPORT_MAX_COLUMNS": 100,
+    "IMPORT_MAX_CELLS": 5_000_000,
+    # Images (registry/services/photos.py): pixels decoded at most, read from the header before decoding;
+    # larger JPEGs are decoded at 1/2-1/8 scale when that fits. 16 million: a 12 MP tablet photo, an A4
+    # scan at 300 dpi (8.7 MP); a 7000 x 7000 PNG (49 MP) is refused.
+    "IMAGE_MAX_PIXELS": 16_000_000,
     # Re-scoring after bulk readings (registry/rescoring.py): thread | inline | off.
     "EVALUATE_PENDING": "thread",
     # The task queue (registry/queue.py, Huey): Redis when REDIS_URL is set (several hosts), else a
