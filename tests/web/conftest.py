@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import KEEP, _config
+from tests.conftest import _config, empty_tables
 
 
 @pytest.fixture
@@ -24,14 +24,6 @@ def make_app(_schema, tmp_path):
         return app
 
     yield make
-    from registry.extensions import db
-    from registry.models import Base
-
     for context in reversed(made):
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                if table.name not in KEEP:
-                    conn.execute(table.delete())
-        db.engine.dispose()
+        empty_tables()
         context.pop()
