@@ -51,6 +51,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    # Flask-Limiter keeps the first app's key prefix on its one Limiter object (`prefix or config`):
+    # each app's own RATELIMIT_KEY_PREFIX must win (tests build many apps in one process).
+    limiter._key_prefix = None
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["TIMEZONE"])
     login_manager.init_app(app)
