@@ -18,12 +18,15 @@ permit_renewal   one per valid permit (status valid / renewal_due), due on ``val
                  ``permit.renewal_window_days``, 45). One per expired permit, neither
                  revoked nor superseded, not replaced by a valid permit covering all of
                  its intake points still on file: ``overdue``.
-calibration      one per in-service meter with a verification due date (the
-                 certificate's ``last_next_due_on`` when given, else
-                 ``calibration.calibration_due_on``), or whose last calibration failed
-                 (``overdue``, dated the failed calibration).
+calibration      one per in-service meter with a verification due date (computed from
+                 the latest verification by the rules in force; the certificate's
+                 ``last_next_due_on`` only when earlier), or with no verification on
+                 record, or whose latest verification failed or was beyond the
+                 tolerance (``overdue``, dated that verification, else installation;
+                 ``params["fault"]`` says which).
 service_life     one per in-service meter with a service life (JJG 162-2019 small and
-                 medium mechanical meters, or a per-meter override).
+                 medium water meters of the rules' types, or a per-meter override),
+                 counted from the first verification where known, else installation.
 balance_test     when the industry must test (GB/T 12452-2022, seed task 34), due on
                  :func:`balance_test_due_on`; record: the last test, if any.
 annual_plan      when a plan is required (annual permitted volume ≥ the rules'
@@ -175,24 +178,37 @@ def meters_in_service(facts: FileFacts, today: date) -> tuple[MeterFact, ...]:
     return tuple(m for m in facts.meters if m.in_service_on(today))
 
 
+def meter_verification_fault(meter: MeterFact, rules: Rules) -> str | None:
+    """Why the meter is not verified whatever the dates: ``never_verified`` (no verification
+    on record), ``failed`` or ``out_of_tolerance`` (its latest verification does not count,
+    :func:`calibration.verification_fault`); None when the latest verification counts."""
+    if meter.last_calibrated_on is None:
+        return calibration.NEVER_VERIFIED
+    return calibration.verification_fault(meter.last_kind, meter.last_passed,
+                                          meter.last_error_pct, rules)
+
+
 def meter_calibration_due_on(meter: MeterFact, rules: Rules) -> date | None:
-    """The certificate's next due date when it states one, else the rules' interval."""
-    if meter.last_next_due_on is not None:
-        return meter.last_next_due_on
-    return calibration.calibration_due_on(
+    """The last verified day after the latest verification, by the rules in force (the
+    certificate's date only when earlier); None without periodic verification or without
+    a verification on record (:func:`meter_verification_fault` says the latter)."""
+    if meter.last_calibrated_on is None:
+        return None
+    return calibration.verification_due_on(
         meter.meter_type,
         meter.dn,
         meter.q3,
-        meter.installed_on,
         meter.last_calibrated_on,
         rules,
         meter.interval_months,
+        meter.last_next_due_on,
     )
 
 
 def meter_service_life_ends_on(meter: MeterFact, rules: Rules) -> date | None:
     return calibration.service_life_ends_on(
-        meter.meter_type, meter.dn, meter.q3, meter.installed_on, rules, meter.service_life_years
+        meter.meter_type, meter.dn, meter.q3, meter.installed_on, rules, meter.service_life_years,
+        meter.first_verified_on,
     )
 
 
@@ -287,11 +303,14 @@ def _meter_items(
 ) -> Iterable[DueItem]:
     for meter in meters_in_service(facts, today):
         record = ("meter", meter.id)
-        if meter.last_passed is False and meter.last_calibrated_on is not None:
-            # A failed verification makes the meter unverified at once (JJG 162-2019).
-            params = {"serial": meter.serial, "failed": True,
-                      "calibration_id": meter.last_calibration_id}
-            yield DueItem("calibration", "overdue", meter.last_calibrated_on, record, params)
+        fault = meter_verification_fault(meter, rules)
+        if fault is not None:
+            # Never verified, or the latest verification failed or was out of tolerance:
+            # unverified at once (JJG 162-2019), dated the verification (or installation).
+            params = {"serial": meter.serial, "failed": fault != calibration.NEVER_VERIFIED,
+                      "fault": fault, "calibration_id": meter.last_calibration_id}
+            yield DueItem("calibration", "overdue", meter.last_calibrated_on or meter.installed_on,
+                          record, params)
         else:
             due_on = meter_calibration_due_on(meter, rules)
             if due_on is not None:

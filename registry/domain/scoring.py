@@ -22,8 +22,11 @@ permit.renewal_not_applied          a valid permit is within the renewal window 
 metering.no_intake_points           no intake point on file: nothing shows what is metered
 metering.intake_without_meter       intake points with no meter in service
 metering.no_meter_in_service        no meter in service: no verified meter to count
-metering.meter_unverified           in-service meters past their verification due date,
-                                    or whose last verification failed
+metering.meter_unverified           in-service meters with no verification on record, past
+                                    their verification due date, or whose latest
+                                    verification failed or was beyond the tolerance
+                                    (``reasons``: never_verified | overdue | failed |
+                                    out_of_tolerance, one per serial)
 metering.meter_past_service_life    in-service mechanical meters past their service life
                                     (JJG 162-2019): recalibration does not help
 online.coverage                     online monitoring required (≥ 10,000 m³/yr permitted)
@@ -71,10 +74,13 @@ Edge cases, decided here:
   meters in service on ``today`` (a meter on a point no longer on file still counts in
   the calibration share, not in coverage). No intake point → the coverage share is 0, not full;
   no meter in service → the calibration share is 0, not full: a file with nothing to
-  measure by earns nothing for measuring. A meter counts as verified on ``today`` when its
-  last verification did not fail and ``calibration.is_verified_on(today, due, life)``,
-  where the due date is the certificate's ``last_next_due_on`` when given, else
-  ``calibration.calibration_due_on``; both dates are the last verified day.
+  measure by earns nothing for measuring. A meter counts as verified on ``today`` when it
+  has a verification (首次检定 / 后续检定) on record, its latest one counts
+  (``calibration.verification_fault``: passed and within the tolerance) and
+  ``calibration.is_verified_on(today, due, life)``, the due date computed from that
+  verification by the rules in force (the certificate's date only when earlier), the
+  service life from the first verification where known; both dates are the last
+  verified day.
 - *Online monitoring*: the window is the ``window_days`` days ending *yesterday* (today's
   readings may still be arriving); the denominator is always ``window_days``. The days
   with data are ``online_counted.days`` when the loader counted them (over exactly this
@@ -124,6 +130,7 @@ from registry.domain.due import (
     last_balance_test,
     meter_calibration_due_on,
     meter_service_life_ends_on,
+    meter_verification_fault,
     meters_in_service,
     online_monitoring_required,
     permit_status_of,
@@ -638,6 +645,10 @@ def _meter_loss(code: str, group: list[MeterFact], share: int, count: int,
     return _Loss(code, (share * len(group), count), params, _meter_records(group), restore)
 
 
+def _iso_or_none(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _metering(c: _Context) -> _Judgement:
     section = c.rules.evaluation.metering
     points = c.facts.intake_points
@@ -668,24 +679,37 @@ def _metering(c: _Context) -> _Judgement:
         return _Judgement(coverage, losses)
     past_life, unverified = [], []
     today, rules = c.today, c.rules
+    reasons: list[str] = []
+    due_dates: list[str | None] = []
     for meter in meters:
         due_on = meter_calibration_due_on(meter, rules)
         life_ends_on = meter_service_life_ends_on(meter, rules)
         if life_ends_on is not None and today > life_ends_on:
             past_life.append(meter)
-        elif meter.last_passed is False or not calibration.is_verified_on(
-            today, due_on, life_ends_on
-        ):
+            continue
+        fault = meter_verification_fault(meter, rules)
+        if fault is None and not calibration.is_verified_on(today, due_on, life_ends_on):
+            fault = "overdue"
+        if fault is not None:
             unverified.append(meter)
+            reasons.append(fault)
+            due_dates.append(None if due_on is None else due_on.isoformat())
     # Calibration: each meter in service is worth calibration_points ÷ meters.
     share, count = section.calibration_points, len(meters)
     verified = share * (count - len(past_life) - len(unverified))
     if unverified:
-        losses.append(_meter_loss("metering.meter_unverified", unverified, share, count,
-                                  "calibrate_meter"))
+        loss = _meter_loss("metering.meter_unverified", unverified, share, count,
+                           "calibrate_meter")
+        loss.params |= {"reasons": reasons, "due_dates": due_dates,
+                        "tolerance_percent": rules.calibration.in_place_tolerance_percent,
+                        "basis": "JJG 162-2019"}
+        losses.append(loss)
     if past_life:
-        losses.append(_meter_loss("metering.meter_past_service_life", past_life, share, count,
-                                  "replace_meter"))
+        loss = _meter_loss("metering.meter_past_service_life", past_life, share, count,
+                           "replace_meter")
+        loss.params |= {"life_ends_on": [_iso_or_none(meter_service_life_ends_on(m, rules))
+                                         for m in past_life], "basis": "JJG 162-2019"}
+        losses.append(loss)
     if not losses and section.coverage_points + section.calibration_points == section.points:
         return None  # every point metered, every meter verified
     earned = (coverage[0] * count + verified * coverage[1], coverage[1] * count)

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import Integer, Interval, Text, and_, bindparam, cast, delete, func, literal, select, true, update
+from sqlalchemy import Integer, Interval, Text, and_, bindparam, case, cast, delete, func, literal, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
 from registry.bulk import JsonText, copy_rows
 from registry.domain import due as due_engine
+from registry.domain import calibration as calib
 from registry.domain import scoring
 from registry.domain.dates import add_months, month_start
 from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
@@ -94,13 +95,19 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
                   .exists())
     # The latest live calibration of each meter of these files (ranked among theirs only).
     cal_meter = aliased(Meter)
+    # Only verifications (首次检定 / 后续检定) count: in-use checks and on-site calibrations do
+    # not restart the interval (calibration.VERIFICATION_KINDS); the domain judges the rest.
+    first_initial = case((and_(Calibration.kind == "initial", Calibration.passed.is_(True)),
+                          Calibration.calibrated_on))
     latest_cal = (select(Calibration.meter_id, Calibration.id, Calibration.calibrated_on, Calibration.next_due_on,
-                         Calibration.passed,
+                         Calibration.passed, Calibration.error_pct, Calibration.kind,
+                         func.min(first_initial).over(partition_by=Calibration.meter_id).label("first_verified_on"),
                          func.row_number().over(partition_by=Calibration.meter_id,
                                                 order_by=(Calibration.calibrated_on.desc(), Calibration.id.desc()))
                          .label("rank"))
                   .join(cal_meter, cal_meter.id == Calibration.meter_id)
-                  .where(Calibration.closed_at.is_(None), *_scope(cal_meter.water_user_id, ids, between)).subquery())
+                  .where(Calibration.closed_at.is_(None), Calibration.kind.in_(calib.VERIFICATION_KINDS),
+                         *_scope(cal_meter.water_user_id, ids, between)).subquery())
     since = month_start(add_months(today, -24))
     queries = {
         "points": select(IntakePoint.water_user_id, IntakePoint.id, IntakePoint.name)
@@ -114,7 +121,8 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         .where(AnnualPlan.closed_at.is_(None)).order_by(AnnualPlan.water_user_id, AnnualPlan.id),
         "meters": select(Meter.water_user_id, Meter.id, Meter.serial, Meter.intake_point_id, Meter.meter_type, Meter.dn,
                          Meter.q3, Meter.installed_on, Meter.removed_on, Meter.interval_months, Meter.service_life_years,
-                         latest_cal.c.calibrated_on, latest_cal.c.id, latest_cal.c.next_due_on, latest_cal.c.passed)
+                         latest_cal.c.calibrated_on, latest_cal.c.id, latest_cal.c.next_due_on, latest_cal.c.passed,
+                         latest_cal.c.error_pct, latest_cal.c.kind, latest_cal.c.first_verified_on)
         .outerjoin(latest_cal, and_(latest_cal.c.meter_id == Meter.id, latest_cal.c.rank == 1))
         .where(Meter.closed_at.is_(None)).order_by(Meter.water_user_id, Meter.id),
         "monthly": select(Reading.water_user_id, Reading.period, func.sum(Reading.volume_m3),
@@ -191,7 +199,8 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
         meters=tuple(MeterFact(id=r[1], serial=r[2], intake_point_id=r[3], meter_type=r[4], dn=r[5], q3=r[6],
                                installed_on=r[7], removed_on=r[8], interval_months=r[9], service_life_years=r[10],
                                last_calibrated_on=r[11], last_calibration_id=r[12], last_next_due_on=r[13],
-                               last_passed=r[14]) for r in rows["meters"]),
+                               last_passed=r[14], last_error_pct=r[15], last_kind=r[16],
+                               first_verified_on=r[17]) for r in rows["meters"]),
         monthly_readings=tuple(MonthlyReadingFact(period=r[1], volume_m3=float(r[2] or 0), first_submitted_on=r[3])
                                for r in rows["monthly"]),
         online_days=online_days,

@@ -195,7 +195,9 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
 
 
 def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
-    rules = load_rules()
+    from registry.services import rules_versions  # the rules in force (published, else packaged)
+
+    rules = rules_versions.current(session)
     c = Checker(data)
     meter = _own(session, Meter, data.get("meter_id"), wu)
     if meter is None:
@@ -211,19 +213,35 @@ def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.number("error_pct", required=False, minimum=-100, maximum=100)
     c.boolean("passed")
     c.date("next_due_on", required=False)
+    # A record marked passed whose measured error is beyond the rules' tolerance cannot count
+    # as a verification (corrections of 2026-12): refused, so the record says what it is.
+    tolerance = rules.calibration.in_place_tolerance_percent
+    if (c.ok("error_pct") and c.ok("passed") and c.out.get("passed") and c.out.get("error_pct") is not None
+            and abs(c.out["error_pct"]) > tolerance):
+        c.fail("passed", _l("The measured error %(e)s %% is beyond the tolerance ±%(t)s %% of rules %(v)s "
+                            "(JJG 162-2019, CJ/T 364): the meter did not pass; record it as failed.",
+                            e=f"{c.out['error_pct']:+g}", t=f"{tolerance:g}", v=rules.version))
     if not meter_ok:
         return c.done()
     # An initial verification (首次检定) is done before installation; later ones cannot predate it.
     if on is not None and on < meter.installed_on and c.out.get("kind") != "initial":
         c.fail("calibrated_on", _l("The calibration cannot be before the meter was installed (%(d)s).",
                                    d=meter.installed_on.isoformat()))
-    if c.ok("calibrated_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:
-        c.fail("next_due_on", _l("The next due date must be after the calibration date."))
-    if c.ok("calibrated_on") and "next_due_on" not in c.errors and c.out.get("next_due_on") is None:
-        # JJG 162-2019: the due date follows from the meter's class unless the certificate says otherwise.
-        c.out["next_due_on"] = calib.calibration_due_on(
-            meter.meter_type, meter.dn, meter.q3, meter.installed_on, on, rules,
-            interval_months_override=meter.interval_months)
+    if c.ok("calibrated_on") and c.ok("next_due_on") and c.out["next_due_on"] is not None:
+        typed = c.out["next_due_on"]
+        if typed <= on:
+            c.fail("next_due_on", _l("The next due date must be after the calibration date."))
+        elif c.ok("kind") and c.out.get("kind") in calib.VERIFICATION_KINDS:
+            # JJG 162-2019: the rules in force set the interval; a certificate may say earlier, never later.
+            allowed = calib.verification_due_on(meter.meter_type, meter.dn, meter.q3, on, rules,
+                                                interval_months_override=meter.interval_months)
+            if allowed is not None and typed > allowed:
+                months = meter.interval_months or rules.calibration.interval_months.of(meter.meter_type)
+                c.fail("next_due_on", _l("The next due date can be at most %(d)s: rules %(v)s verify this meter "
+                                         "every %(m)d months (JJG 162-2019). Leave it empty to have it computed.",
+                                         d=allowed.isoformat(), v=rules.version, m=months))
+    # Left empty, the due date is not stored: it is computed from the rules in force, so a new
+    # rules version moves it (domain.calibration.verification_due_on).
     return c.done()
 
 

@@ -38,6 +38,17 @@ def _n(value) -> str:
     return f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
 
 
+def _meter_reason(serial: str, reason: str, due: str | None, tolerance) -> str:
+    if reason == "never_verified":
+        return _("%(s)s has no verification (首次检定 / 后续检定) on record", s=serial)
+    if reason == "failed":
+        return _("%(s)s failed its latest verification", s=serial)
+    if reason == "out_of_tolerance":
+        return _("%(s)s: the latest verification's error is beyond the tolerance ±%(t)s %%", s=serial,
+                 t=tolerance if tolerance is not None else "—")
+    return _("%(s)s was due for verification on %(d)s", s=serial, d=due or "—")
+
+
 def sentence(code: str, p: dict) -> str:
     """The reason points were lost, with its figures."""
     if code == "permit.none_valid":
@@ -59,9 +70,20 @@ def sentence(code: str, p: dict) -> str:
     if code == "metering.no_meter_in_service":
         return _("No meter is in service.")
     if code == "metering.meter_unverified":
-        return _("%(k)d of %(n)d meters in service are past their verification date or failed it: %(s)s.",
-                 k=p.get("count", 0), n=p.get("in_service", 0), s="、".join(p.get("serials", [])))
+        if "reasons" not in p:  # stored before the corrections of 2026-12
+            return _("%(k)d of %(n)d meters in service are past their verification date or failed it: %(s)s.",
+                     k=p.get("count", 0), n=p.get("in_service", 0), s="、".join(p.get("serials", [])))
+        details = [_meter_reason(serial, reason, due, p.get("tolerance_percent"))
+                   for serial, reason, due in zip(p.get("serials", []), p.get("reasons", []),
+                                                  p.get("due_dates", []))]
+        return _("%(k)d of %(n)d meters in service are not verified (JJG 162-2019): %(d)s.",
+                 k=p.get("count", 0), n=p.get("in_service", 0), d="; ".join(details))
     if code == "metering.meter_past_service_life":
+        if "life_ends_on" in p:
+            ends = [f"{serial} ({day})" for serial, day in zip(p.get("serials", []), p.get("life_ends_on", []))]
+            return _("%(k)d of %(n)d meters in service are past their service life (JJG 162-2019, counted from "
+                     "the first verification, else installation): %(s)s.",
+                     k=p.get("count", 0), n=p.get("in_service", 0), s="、".join(ends))
         return _("%(k)d of %(n)d meters in service are past their service life (JJG 162): %(s)s.",
                  k=p.get("count", 0), n=p.get("in_service", 0), s="、".join(p.get("serials", [])))
     if code == "online.coverage":

@@ -139,9 +139,13 @@ def test_calibration_due_soon_within_30_days(calibrated_on, status):
     assert item.record == ("meter", 1)
 
 
-def test_calibration_due_date_from_the_certificate_wins():
+def test_calibration_due_date_is_the_rules_not_a_later_certificate_date():
+    # Verified 1 Jun 2024 + 24 months (rules in force) = 1 Jun 2026; the certificate's
+    # 1 Dec 2026 is later and cannot stretch it; an earlier one (1 Mar 2026) holds.
     cert = meter(last_calibrated_on=date(2024, 6, 1), last_next_due_on=date(2026, 12, 1))
-    assert only("calibration", file(meters=(cert,))).due_on == date(2026, 12, 1)
+    assert only("calibration", file(meters=(cert,))).due_on == date(2026, 6, 1)
+    earlier = meter(last_calibrated_on=date(2024, 6, 1), last_next_due_on=date(2026, 3, 1))
+    assert only("calibration", file(meters=(earlier,))).due_on == date(2026, 3, 1)
 
 
 def test_failed_calibration_is_overdue_at_once():
@@ -152,12 +156,27 @@ def test_failed_calibration_is_overdue_at_once():
 
 
 def test_small_mechanical_meter_has_a_service_life_not_a_calibration():
-    small = meter(meter_type="mechanical", dn=20, q3=4.0, installed_on=date(2020, 8, 10),
-                  last_calibrated_on=None, last_passed=None)
+    # First verified 10 Aug 2020 (installed 1 Sep 2020): 6 years from the verification
+    # = 10 Aug 2026, 26 days after 15 Jul 2026: due soon (30-day window).
+    small = meter(meter_type="mechanical", dn=20, q3=4.0, installed_on=date(2020, 9, 1),
+                  last_calibrated_on=date(2020, 8, 10), last_kind="initial",
+                  first_verified_on=date(2020, 8, 10))
     facts = file(meters=(small,))
     assert "calibration" not in kinds(facts)
     item = only("service_life", facts)
-    assert (item.status, item.due_on) == ("due_soon", date(2026, 8, 10))  # 6 years, 26 days
+    assert (item.status, item.due_on) == ("due_soon", date(2026, 8, 10))
+
+
+def test_meter_never_verified_is_overdue_from_installation():
+    # No verification on record: unverified (corrections of 2026-12), dated installation;
+    # its service life counts from installation: 2020-08-10 + 6 years.
+    small = meter(meter_type="mechanical", dn=20, q3=4.0, installed_on=date(2020, 8, 10),
+                  last_calibrated_on=None, last_passed=None)
+    facts = file(meters=(small,))
+    item = only("calibration", facts)
+    assert (item.status, item.due_on, item.params["fault"]) == (
+        "overdue", date(2020, 8, 10), "never_verified")
+    assert only("service_life", facts).due_on == date(2026, 8, 10)
 
 
 def test_removed_meter_has_nothing_due():

@@ -54,6 +54,10 @@ def meter(id=1, *, point=1, meter_type="electromagnetic", dn=100, q3=None, **kw)
     if meter_type != "mechanical" or dn is None or dn > 50:
         kw.setdefault("last_calibrated_on", date(2025, 3, 1))  # due 2027-03-01
         kw.setdefault("last_passed", True)
+    else:  # a water meter with a service life: its first verification (首次检定) on record
+        kw.setdefault("last_calibrated_on", kw["installed_on"])
+        kw.setdefault("last_passed", True)
+        kw.setdefault("first_verified_on", kw["last_calibrated_on"])
     return MeterFact(id=id, serial=f"M{id}", intake_point_id=point, meter_type=meter_type,
                      dn=dn, q3=q3, **kw)
 
@@ -237,9 +241,10 @@ def test_mechanical_dn25_lives_6_years_dn26_only_4(dn, expected):
 
 @pytest.mark.parametrize(("dn", "expected"), [(50, 20.0), (51, 10.0)])
 def test_mechanical_dn50_has_a_service_life_dn51_periodic_24_months(dn, expected):
-    # Installed 1 Jul 2023, never verified since: DN 50 lasts to 2027; DN 51 was due 2025.
+    # First verified and installed 1 Jul 2023, not since: DN 50 lasts 4 years to 1 Jul 2027;
+    # DN 51 is periodic, due 24 months later, 1 Jul 2025 < 15 Jul 2026: 10 + 0 = 10.
     new = meter(meter_type="mechanical", dn=dn, q3=16.0, installed_on=date(2023, 7, 1),
-                last_calibrated_on=None, last_passed=None)
+                last_calibrated_on=date(2023, 7, 1), last_passed=True, last_kind="initial")
     facts = file(meters=(new,))
     assert points("metering", facts) == expected
     if expected < 20:
@@ -250,7 +255,7 @@ def test_mechanical_dn50_has_a_service_life_dn51_periodic_24_months(dn, expected
 @pytest.mark.parametrize(("q3", "expected"), [(16.0, 20.0), (16.1, 10.0)])
 def test_mechanical_q3_above_16_is_periodic_24_months(q3, expected):
     new = meter(meter_type="mechanical", dn=40, q3=q3, installed_on=date(2023, 7, 1),
-                last_calibrated_on=None, last_passed=None)
+                last_calibrated_on=date(2023, 7, 1), last_passed=True, last_kind="initial")
     assert points("metering", file(meters=(new,))) == expected
 
 
@@ -263,10 +268,18 @@ def test_meter_verified_through_its_due_date(calibrated_on, expected):
     assert points("metering", file(meters=(meter(last_calibrated_on=calibrated_on),))) == expected
 
 
-def test_certificate_next_due_date_is_preferred_to_the_interval():
-    # Interval says due 1 Jun 2026 (past); the certificate says 1 Dec 2026.
+def test_certificate_due_date_later_than_the_rules_cannot_stretch_the_interval():
+    # Verified 1 Jun 2024: the rules in force say 24 months, due 1 Jun 2026 (past on
+    # 15 Jul 2026); the certificate's 1 Dec 2026 does not stretch it: 10 + 0 = 10.
     cert = meter(last_calibrated_on=date(2024, 6, 1), last_next_due_on=date(2026, 12, 1))
-    assert points("metering", file(meters=(cert,))) == 20.0
+    assert points("metering", file(meters=(cert,))) == 10.0
+    assert finding("metering", file(meters=(cert,))).params["reasons"] == ["overdue"]
+
+
+def test_certificate_due_date_earlier_than_the_rules_holds():
+    # Verified 1 Mar 2025 (rules: due 1 Mar 2027); the certificate says 1 Jul 2026: past.
+    cert = meter(last_calibrated_on=date(2025, 3, 1), last_next_due_on=date(2026, 7, 1))
+    assert points("metering", file(meters=(cert,))) == 10.0
 
 
 def test_failed_verification_makes_the_meter_unverified():

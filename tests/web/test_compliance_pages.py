@@ -29,11 +29,13 @@ def test_file_page_explains_every_lost_point_in_both_languages(client, auth):
     auth.login("admin")
     page = client.get(f"/water-users/{wu.id}?lang=en").get_data(as_text=True)
     assert "No water-withdrawal permit is on file." in page
-    assert "past their verification date" in page and meter.serial in page
+    due = (TODAY - timedelta(days=170)).isoformat()  # the certificate's date, earlier than the rules'
+    assert f"are not verified (JJG 162-2019): {meter.serial} was due for verification on {due}" in page
     assert "What to do" in page and "Apply for a water-withdrawal permit" in page
     assert "Veto" in page and 'class="grade grade-D"' in page
     chinese = client.get(f"/water-users/{wu.id}?lang=zh_CN").get_data(as_text=True)
     assert "规范评价" in chinese and "No water-withdrawal permit" not in chinese
+    assert f"未经有效检定（JJG 162-2019）：{meter.serial} 应于 {due} 前检定" in chinese
 
 
 def test_enterprise_sees_its_score_and_what_to_do_but_no_edit_buttons(client, auth):
