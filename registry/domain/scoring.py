@@ -33,10 +33,10 @@ online.coverage                     online monitoring required (≥ 10,000 m³/y
                                     and too few days of the window had an online reading
 planned_use.no_plan                 a plan is required (≥ 3,000 m³/yr permitted) and this
                                     year's plan is missing
-planned_use.over_plan               year-to-date use above the plan pro rata by day (no
-                                    plan: the permitted volume pro rata); ``severity`` the
-                                    over-plan tier
-planned_use.over_permit             year-to-date use above the whole permitted annual
+planned_use.over_plan               the plan year's use above its plan beyond the rounding
+                                    tolerance (no plan: the permitted volume); ``severity``
+                                    the over-plan tier
+planned_use.over_permit             the plan year's use above the whole permitted annual
                                     volume: ``lost`` 0, caps the grade (``grade_cap``)
 water_balance.overdue               last water-balance test older than the interval
 water_balance.never_tested          never tested and the first test (months after the
@@ -85,12 +85,16 @@ Edge cases, decided here:
   readings may still be arriving); the denominator is always ``window_days``. The days
   with data are ``online_counted.days`` when the loader counted them (over exactly this
   window: another window is an error, not a guess), else those of ``online_days`` in it.
-- *Planned use*: year-to-date use is the sum of accepted monthly readings of this calendar
-  year for months that have ended (January: none, so use 0 ≤ allowance 0 is within). The
-  allowance is this year's plan (else the permitted volume) × days from 1 January to the
-  end of the last ended month ÷ days in the year. Over % = (use − allowance) ÷ allowance ×
-  100, exact, matched against the rules' tiers with their ``including`` flags; with an
-  allowance of 0 any use is over without bound (last tier, ``over_percent`` None).
+- *Planned use* (corrections of 2026-12): judged on a plan year's totals. The plan year is
+  this calendar year over its ended months; in January (none has ended) the whole of last
+  year, December included, so a file over last year's plan stays over until February, when
+  the new plan year's evaluation replaces it. Use is the sum of the accepted monthly
+  readings of those months; the basis is that year's plan (else the permitted volume on
+  its last day counted) for the whole year, not pro rata (the plans carry no breakdown).
+  Over % = (use − basis) ÷ basis × 100, exact, matched against the rules' tiers with their
+  ``including`` flags, the first (within plan) widened by ``over_plan_tolerance_percent``
+  (0.5: a few tenths of rounding is no tier); a basis of 0 and any use is over without
+  bound (last tier, ``over_percent`` None). The plan points still ask for this year's plan.
 - *Water-balance test*: due date of :func:`registry.domain.due.balance_test_due_on`, the
   last day in time; the day after it is overdue.
 - *Records*: the window is the last ``window_months`` ended months, not before the month
@@ -385,15 +389,20 @@ class _Day:
     online_last: date
     online_window: frozenset[date]  # its days
     year_start: date
-    through: date  # planned use counts the months before this one
-    elapsed: int  # days from 1 January to ``through``
+    through: date  # the months before this one have ended (records)
+    # Planned use is judged on a plan year's totals: this year's ended months, or in January
+    # (none has ended) the whole of last year, December included.
+    plan_year: int
+    plan_from: date  # first month counted
+    plan_to: date  # first month not counted
+    elapsed: int  # the allowance is the whole year's plan: elapsed == year_days (no pro rata)
     year_days: int
-    through_iso: str | None  # last day counted, None in January
+    through_iso: str | None  # last day counted
     # records window, oldest first: (month, its due date, reading_month id, its record,
     # due date passed)
     record_months: tuple[tuple[date, date, int, Record, bool], ...]
     record_month_starts: tuple[date, ...]  # their months, to bisect
-    month_records: dict[date, Record]  # reading_month records of this year's ended months
+    month_records: dict[date, Record]  # reading_month records of the plan year's months counted
 
 
 _CACHE_SIZE = 4096  # per cache; cleared when full (they refill in a few files)
@@ -456,8 +465,12 @@ def _month_starts(start: date, end: date) -> list[date]:
 def _day(today: date, rules: Rules) -> _Day:
     section = rules.evaluation
     year_start, this_month = date(today.year, 1, 1), month_start(today)
-    through = this_month  # planned use: the months that have ended
-    elapsed = (through - year_start).days
+    through = this_month  # the months that have ended
+    if this_month == year_start:  # January: last year's totals stand until February
+        plan_from, plan_to = date(today.year - 1, 1, 1), year_start
+    else:
+        plan_from, plan_to = year_start, this_month
+    plan_days = (date(plan_from.year + 1, 1, 1) - plan_from).days
     months = []  # records: the last window_months ended months
     for month in _month_starts(add_months(this_month, -section.records.window_months), this_month):
         deadline = reading_due_on(month, rules)
@@ -471,18 +484,36 @@ def _day(today: date, rules: Rules) -> _Day:
         online_window=frozenset(first + timedelta(days=i) for i in range((last - first).days + 1)),
         year_start=year_start,
         through=through,
-        elapsed=elapsed,
-        year_days=(date(today.year + 1, 1, 1) - year_start).days,
-        through_iso=(through - timedelta(days=1)).isoformat() if elapsed else None,
+        plan_year=plan_from.year,
+        plan_from=plan_from,
+        plan_to=plan_to,
+        elapsed=plan_days,
+        year_days=plan_days,
+        through_iso=(plan_to - timedelta(days=1)).isoformat(),
         record_months=tuple(months),
         record_month_starts=tuple(m[0] for m in months),
         month_records={month: ("reading_month", reading_month_id(month))
-                       for month in _month_starts(year_start, through)},
+                       for month in _month_starts(plan_from, plan_to)},
     )
 
 
 def _full_row(rule: str, maximum: int, decimals: int) -> tuple[RuleRow, int]:
     return RuleRow(rule, float(maximum), float(maximum), ()), maximum * 10**decimals
+
+
+def _tiers(section) -> tuple[_Tier, ...]:
+    """The over-plan tiers, the first (within plan) widened by the rules' rounding tolerance:
+    a few tenths of a percent of rounding over the plan is no tier."""
+    tiers = []
+    for i, t in enumerate(section.over_plan_tiers):
+        if t.up_to_percent is None:
+            tiers.append(_Tier(t, None, None))
+            continue
+        up_to = float(t.up_to_percent)
+        if i == 0:
+            up_to = float(Fraction(repr(up_to)) + Fraction(repr(float(section.over_plan_tolerance_percent))))
+        tiers.append(_Tier(t, up_to, up_to.as_integer_ratio()))
+    return tuple(tiers)
 
 
 def _derive(rules: Rules) -> _Derived:
@@ -495,11 +526,7 @@ def _derive(rules: Rules) -> _Derived:
         maximum={rule: section.points_of(rule) for rule in RULE_IDS},
         full_rows=full_rows,
         target=_decimal(section.online_monitoring.target_ratio),
-        tiers=tuple(
-            _Tier(t, None, None) if t.up_to_percent is None
-            else _Tier(t, float(t.up_to_percent), float(t.up_to_percent).as_integer_ratio())
-            for t in section.planned_use.over_plan_tiers
-        ),
+        tiers=_tiers(section.planned_use),
         grade_names=section.grade_names,
         judges=tuple((rule, judge, *full_rows[rule]) for rule, judge in _JUDGES),
     )
@@ -811,7 +838,7 @@ def _months_this_year(c: _Context) -> tuple[Sequence[Any], list[date]]:
     """Readings of this year's ended months (1 January ≤ period < this month), by period,
     and their periods."""
     readings, periods = c.facts.monthly_readings, c.periods
-    start, end = c.day.year_start, c.day.through
+    start, end = c.day.plan_from, c.day.plan_to
     if c.periods_sorted:
         lo, hi = bisect_left(periods, start), bisect_left(periods, end)
         return readings[lo:hi], periods[lo:hi]
@@ -837,12 +864,18 @@ def _planned_use(c: _Context) -> _Judgement:
 
     months, periods = _months_this_year(c)
     volumes = list(map(_volume, months))
-    if plan is not None:
-        basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
+    volume = c.volume
+    judged = plan
+    if day.plan_year != year:  # January: last year's totals, its plan and its permitted volume
+        judged = plan_of_year(c.facts, day.plan_year)
+        volume, then = _volume_on(c, day.plan_to - timedelta(days=1))
+        permit_record = () if then is None else (("permit", then.id),)
+    if judged is not None:
+        basis, basis_kind, basis_records = judged.planned_volume_m3, "plan", (("plan", judged.id),)
     else:
-        basis, basis_kind, basis_records = c.volume, "permit", permit_record
+        basis, basis_kind, basis_records = volume, "permit", permit_record
     within = c.derived.tiers[0]
-    if _clearly_within(volumes, basis, c.volume, day, within.up_to):
+    if _clearly_within(volumes, basis, volume, day, within.up_to):
         earned += within.tier.points
         return None if not losses and earned == section.points else _Judgement((earned, 1), losses)
     use_num, use_den = _decimal_sum(volumes)
@@ -860,7 +893,7 @@ def _planned_use(c: _Context) -> _Judgement:
     tier = _over_plan_tier(c.derived.tiers, over)
     earned += tier.points
     over_plan = tier.points < tiers[0].points
-    volume_num, volume_den = _decimal(c.volume)
+    volume_num, volume_den = _decimal(volume)
     over_permit = use_num * volume_den > volume_num * use_den  # above the permitted volume
     if not (over_plan or over_permit):
         return _Judgement((earned, 1), losses)
@@ -869,6 +902,7 @@ def _planned_use(c: _Context) -> _Judgement:
         "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),
+        "plan_year": day.plan_year,
     }
     month_records = tuple(map(day.month_records.get, periods))
     if None in month_records:  # a period not on the 1st: not precomputed
@@ -879,16 +913,26 @@ def _planned_use(c: _Context) -> _Judgement:
             "allowance_m3": round(basis_num * day.elapsed / (basis_den * day.year_days), 2),
             "over_percent": None if over is None else _percent(*over),
             "severity": tier.severity,
+            "tolerance_percent": float(section.over_plan_tolerance_percent),
+            "basis_law": "浙江省计划用水管理",
         }
         losses.append(_Loss("planned_use.over_plan", (tiers[0].points - tier.points, 1),
                             params, basis_records + month_records, "reduce_intake"))
     cap = None
     if over_permit:
         cap = section.over_permit_grade_cap
-        params = {**use_params, "permitted_m3": float(c.volume), "grade_cap": cap}
+        params = {**use_params, "permitted_m3": float(volume), "grade_cap": cap}
         losses.append(_Loss("planned_use.over_permit", (0, 1), params,
                             permit_record + month_records, "apply_permit_change"))
     return _Judgement((earned, 1), losses, cap=cap)
+
+
+def _volume_on(c: _Context, day: date) -> tuple[float, PermitFact | None]:
+    """The annual permitted volume on ``day`` (the judged plan year's last day)."""
+    valid = [p for p in c.facts.permits
+             if permit_status_of(p, day, c.rules) in VALID_PERMIT_STATUSES]
+    reference = reference_permit_among(valid, c.facts.permits, day)
+    return (0.0 if reference is None else reference.annual_volume_m3), reference
 
 
 def _water_balance(c: _Context) -> _Judgement | None:
@@ -1074,7 +1118,7 @@ def monthly_readings_since(today: date, rules: Rules) -> date:
     year's use, and last month for the due list): a loader may leave out earlier months."""
     day = _derived(rules).day(today)
     last_month = add_months(month_start(today), -1)
-    return min(day.year_start, last_month, *day.record_month_starts[:1])
+    return min(day.plan_from, last_month, *day.record_month_starts[:1])
 
 
 def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:

@@ -93,6 +93,17 @@ def sentence(code: str, p: dict) -> str:
     if code == "planned_use.no_plan":
         return _("No water-use plan for %(y)s, required from %(t)s m³ a year (permitted: %(v)s m³).",
                  y=p.get("year"), t=_n(p.get("threshold_m3")), v=_n(p.get("permitted_m3")))
+    if code == "planned_use.over_plan" and "plan_year" in p:
+        basis = _("the plan") if p.get("basis") == "plan" else _("the permitted volume")
+        return _("Use in %(y)s up to %(d)s was %(u)s m³, %(o)s %% over %(b)s for the year (%(a)s m³); "
+                 "over-plan tiers are on the year's totals, %(t)s %% of rounding is no tier (浙江省计划用水管理).",
+                 y=p.get("plan_year"), d=p.get("through"), u=_n(p.get("use_m3")), o=p.get("over_percent") or "∞",
+                 b=basis, a=_n(p.get("allowance_m3")), t=p.get("tolerance_percent", 0))
+    if code == "planned_use.over_permit" and "plan_year" in p:
+        return _("Use in %(y)s up to %(d)s (%(u)s m³) is above the whole permitted annual volume (%(v)s m³, "
+                 "取水许可): the grade is capped at %(g)s.",
+                 y=p.get("plan_year"), d=p.get("through"), u=_n(p.get("use_m3")), v=_n(p.get("permitted_m3")),
+                 g=p.get("grade_cap"))
     if code == "planned_use.over_plan":
         basis = _("the plan") if p.get("basis") == "plan" else _("the permitted volume")
         return _("Use up to %(d)s was %(u)s m³, %(o)s %% over %(b)s pro rata (%(a)s m³).",

@@ -28,7 +28,7 @@ from registry.domain import due as due_engine
 from registry.domain.dates import add_months
 from registry.domain.rules import Rules, load_rules
 from registry.extensions import db
-from registry.models import DueItem, Evaluation
+from registry.models import AnnualPlan, DueItem, Evaluation
 from registry.services import evaluations
 from tests import factories as f
 
@@ -46,10 +46,13 @@ def _rules_with(**interval_months) -> Rules:
 @dataclass
 class Case:
     id: str
-    calibrations: list[dict] = field(default_factory=list)  # kind, on, passed, error, next_due
+    calibrations: list[dict] | None = None  # kind, on, passed, error, next_due; None: BASE_VERIFICATION
     meter: dict = field(default_factory=dict)  # overrides of the meter
     rules: Rules = RULES
     today: date = D
+    plans: dict[int, float] = field(default_factory=dict)  # year -> planned m³
+    volumes: dict[date, float] = field(default_factory=dict)  # month -> m³ instead of 100
+    grade_cap: str | None = None
     # expected
     points: dict[str, float] = field(default_factory=dict)  # rule -> points (others full)
     total: float = 100.0
@@ -62,6 +65,9 @@ class Case:
 def _cal(kind, on, passed=True, error=0.8, next_due=None):
     return {"kind": kind, "calibrated_on": on, "passed": passed, "error_pct": error, "next_due_on": next_due}
 
+
+# 1 Mar 2025 + 24 months: verified to 1 Mar 2027.
+BASE_VERIFICATION = [_cal("subsequent", date(2025, 3, 1))]
 
 CASES = [
     # --- item 4: verification is not any check (JJG 162-2019) -----------------------------
@@ -127,6 +133,29 @@ CASES = [
          [_cal("initial", date(2022, 12, 20))],
          meter={"meter_type": "ultrasonic", "dn": 40, "q3": 16.0, "installed_on": date(2023, 1, 1)},
          due={"service_life": ("ok", date(2026, 12, 20))}, no_due=("calibration",)),
+    # --- item 6: over plan on the year's totals (浙江省计划用水管理) ---------------------------
+    # The base file's use: 100 m³ a month, Jan–Jun 2026 = 600 m³ on 15 Jul 2026.
+    Case("over_a_pro_rata_share_but_within_the_years_plan",  # 600 ≤ 1,000 (a pro rata by day
+         plans={2026: 1_000.0}),  # would have allowed 1,000 × 181/365 = 495.9: 21 % "over")
+    Case("over_the_years_plan_mid_year",  # (600 − 500) ÷ 500 = 20 %: major (minor excludes 20)
+         plans={2026: 500.0}, points={"planned_use": 7.0}, total=92.0,  # 5 + 2
+         codes=("planned_use.over_plan",)),
+    Case("rounding_is_no_tier",  # (600 − 598) ÷ 598 = 0.33 % ≤ 0.5 % tolerance: within
+         plans={2026: 598.0}),
+    Case("just_over_the_rounding_tolerance",  # (600 − 597) ÷ 597 = 0.503 % > 0.5 %: minor, 5 + 5
+         plans={2026: 597.0}, points={"planned_use": 10.0}, total=95.0),
+    Case("december_counts_in_january",  # 20 Jan 2027: 2026 whole, 12 × 100 = 1,200 m³ over the
+         None, today=date(2027, 1, 20),  # 2026 plan 1,100:
+         plans={2026: 1_100.0}, points={"planned_use": 10.0}, total=95.0,  # 9.1 %, minor: 5 + 5
+         codes=("planned_use.over_plan",)),
+    Case("the_new_plan_year_replaces_it_in_february",  # 10 Feb 2027: January 2027 alone,
+         None, today=date(2027, 2, 10),  # 100 ≤ 1,100
+         plans={2026: 1_100.0, 2027: 1_100.0}),
+    Case("over_the_permit_after_december_caps_in_january",  # 2026: 11 × 100 + 1,000 = 2,100 m³
+         None, today=date(2027, 1, 20),  # > 2,000 permitted:
+         volumes={date(2026, 12, 1): 1_000.0},  # cap C; no plan: 5 % over the permit, minor
+         points={"planned_use": 10.0}, total=95.0, grade="C", grade_cap="C",
+         codes=("planned_use.over_plan", "planned_use.over_permit")),
 ]
 
 
@@ -139,11 +168,13 @@ def _file(case: Case):
     meter_fields = {"meter_type": "electromagnetic", "dn": 100, "q3": 63.0, "installed_on": date(2022, 1, 10),
                     **case.meter}
     meter = f.MeterFactory(intake_point=point, water_user=wu, **meter_fields)
-    for cal in case.calibrations:
+    for cal in BASE_VERIFICATION if case.calibrations is None else case.calibrations:
         f.CalibrationFactory(meter=meter, **cal)
+    for year, planned in case.plans.items():
+        db.session.add(AnnualPlan(water_user=wu, year=year, planned_volume_m3=planned))
     month = date(2025, 7, 1)
     while month < date(case.today.year, case.today.month, 1):
-        f.ReadingFactory(meter=meter, period=month, volume_m3=100.0, status="accepted",
+        f.ReadingFactory(meter=meter, period=month, volume_m3=case.volumes.get(month, 100.0), status="accepted",
                          submitted_on=add_months(month, 1).replace(day=5))
         month = add_months(month, 1)
     db.session.commit()
@@ -161,6 +192,9 @@ def test_rules_table(db_session, case: Case):
     for rule, row in rows.items():
         assert row["points"] == case.points.get(rule, row["maximum"]), (rule, row)
     assert (stored.total, stored.grade) == (case.total, case.grade)
+    judged = next(r for r in stored.rows if r["rule"] == "planned_use")
+    caps = {f["params"].get("grade_cap") for f in judged["findings"]} - {None}
+    assert caps == ({case.grade_cap} if case.grade_cap else set())
     codes = {finding["code"] for row in stored.rows for finding in row["findings"]}
     assert set(case.codes) <= codes, codes
     items = db_session.scalars(select(DueItem).where(DueItem.water_user_id == wu.id)).all()

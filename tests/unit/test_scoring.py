@@ -31,7 +31,8 @@ from registry.domain.scoring import Evaluation, Finding, RuleRow, evaluate, onli
 
 RULES = load_rules("YW-2026.1")
 TODAY = date(2026, 7, 15)
-PRO_RATA_PLAN = 18_100.0  # 36,500 m³ × 181 / 365
+PLAN = 36_500.0  # the 2026 plan: over-plan tiers are on the year's totals (no pro rata)
+PRO_RATA_PLAN = 18_100.0  # what a pro rata by day would allow: 36,500 m³ × 181 / 365
 
 
 # --- builder ---------------------------------------------------------------------------
@@ -394,32 +395,56 @@ def test_last_years_plan_does_not_count():
 @pytest.mark.parametrize(
     ("use", "expected", "severity"),
     [
-        (PRO_RATA_PLAN, 15.0, None),  # 0 % over: within (including)
-        (PRO_RATA_PLAN + 0.1, 10.0, "minor"),  # just over 0
-        (21_701.9, 10.0, "minor"),  # 19.9 %
-        (21_720.0, 7.0, "major"),  # 20 %: the minor tier excludes 20
-        (25_340.0, 7.0, "major"),  # 40 %: the major tier includes 40
-        (25_358.1, 5.0, "severe"),  # 40.1 %
+        (PRO_RATA_PLAN + 0.1, 15.0, None),  # over a pro rata share, within the year's plan
+        (PLAN, 15.0, None),  # 0 % over: within (including)
+        (36_682.5, 15.0, None),  # 182.5 ÷ 36,500 = 0.5 %: rounding (tolerance 0.5 %), no tier
+        (36_682.6, 10.0, "minor"),  # 0.5003 %: just over the tolerance
+        (43_763.5, 10.0, "minor"),  # 7,263.5 ÷ 36,500 = 19.9 %
+        (43_800.0, 7.0, "major"),  # 20 %: the minor tier excludes 20
+        (51_100.0, 7.0, "major"),  # 40 %: the major tier includes 40
+        (51_136.5, 5.0, "severe"),  # 40.1 %
     ],
 )
-def test_over_plan_tiers(use, expected, severity):
-    # Jan–May 200 m³ each; June makes up the rest of the year-to-date use.
+def test_over_plan_tiers_on_the_years_plan(use, expected, severity):
+    # Jan–May 200 m³ each; June makes up the rest of the year's use (Jan–Jun on 15 Jul).
     facts = file(monthly_readings=readings(june=use - 1_000.0))
     assert points("planned_use", facts) == expected
     if severity:
         f = finding("planned_use", facts)
         assert (f.code, f.restore) == ("planned_use.over_plan", "reduce_intake")
         assert f.params["severity"] == severity
-        assert f.params["allowance_m3"] == PRO_RATA_PLAN
-        assert f.params["through"] == "2026-06-30"
+        assert f.params["allowance_m3"] == PLAN
+        assert f.params["through"] == "2026-06-30" and f.params["plan_year"] == 2026
         assert ("plan", 1) in f.records
 
 
-def test_without_plan_the_permitted_volume_pro_rata_is_the_limit():
-    # 2,999 m³ permitted, no plan needed: 2,999 × 181 / 365 = 1,487.15 m³ allowed.
-    facts = file(permits=(permit(volume=2_999.0),), plans=(), monthly_readings=readings(june=488.0))
-    assert points("planned_use", facts) == 10.0  # 1,488 m³: just over
-    assert finding("planned_use", facts).params["basis"] == "permit"
+def test_without_plan_the_permitted_volume_is_the_limit():
+    # 2,999 m³ permitted, no plan needed: 2,999 × 1.005 = 3,013.995 m³ still within.
+    facts = file(permits=(permit(volume=2_999.0),), plans=(), monthly_readings=readings(june=2_014.0))
+    assert points("planned_use", facts) == 10.0  # 3,014 m³: 0.5002 % over, minor
+    over_plan, over_permit = score(facts).row("planned_use").findings  # and above the permit
+    assert (over_plan.params["basis"], over_permit.code) == ("permit", "planned_use.over_permit")
+    within = file(permits=(permit(volume=2_999.0),), plans=(), monthly_readings=readings(june=2_013.9))
+    assert points("planned_use", within) == 15.0
+
+
+def test_in_january_last_years_totals_stand_december_included():
+    # On 20 Jan 2027, 2026 is judged whole: Jul–Nov 2025 are not 2026; Jan–Nov 2026 200 m³
+    # each = 2,200 + December 34,400 = 36,600 m³ over the 2026 plan 36,500: 0.27 %, within
+    # the 0.5 % tolerance; December 35,000 → 37,200: 1.92 % over, minor (5 of 10 lost).
+    def year_2026(december):
+        months = tuple(MonthlyReadingFact(date(2026, m, 1), 200.0, date(2026, m, 5)) for m in range(1, 12))
+        return months + (MonthlyReadingFact(date(2026, 12, 1), december, date(2027, 1, 5)),)
+    plans = (PlanFact(1, 2026, 36_500.0), PlanFact(2, 2027, 36_500.0))
+    assert points("planned_use", file(plans=plans, monthly_readings=year_2026(34_400.0)),
+                  today=date(2027, 1, 20)) == 15.0
+    over = file(plans=plans, monthly_readings=year_2026(35_000.0))
+    assert points("planned_use", over, today=date(2027, 1, 20)) == 10.0
+    f = finding("planned_use", over, today=date(2027, 1, 20))
+    assert (f.params["plan_year"], f.params["through"], f.params["use_m3"]) == (2026, "2026-12-31", 37_200.0)
+    assert ("plan", 1) in f.records and ("reading_month", 202612) in f.records
+    # From February 2027 the new plan year's evaluation replaces it (January 2027 alone).
+    assert points("planned_use", over, today=date(2027, 2, 1)) == 15.0
 
 
 def test_readings_of_the_current_month_are_not_year_to_date():
@@ -427,8 +452,10 @@ def test_readings_of_the_current_month_are_not_year_to_date():
     assert points("planned_use", file(monthly_readings=readings() + (july,))) == 15.0
 
 
-def test_in_january_nothing_has_ended_so_use_is_within():
-    assert points("planned_use", today=date(2027, 1, 20)) == 10.0  # 2027 plan missing only
+def test_in_january_only_the_missing_new_plan_costs():
+    # 2026's plan 36,500 and its use (Jul–Dec 2025 are last year's; Jan–Jun 2026 1,200 m³)
+    # are within; the 2027 plan is missing: 5 lost.
+    assert points("planned_use", today=date(2027, 1, 20)) == 10.0
 
 
 def test_use_above_whole_permitted_volume_caps_the_grade_at_c():
@@ -591,7 +618,7 @@ def test_grade_edges(changes, total, grade):
     if changes.get("rectifications") == "3 overdue":
         changes["rectifications"] = tuple(rectification(i, date(2026, 6, i)) for i in (1, 2, 3))
     if changes.pop("minor_over_plan", False):
-        changes["monthly_readings"] = readings(june=PRO_RATA_PLAN + 1.0 - 1_000.0)
+        changes["monthly_readings"] = readings(june=PLAN * 1.01 - 1_000.0)  # 1 % over: minor
     result = score(file(**changes))
     assert (result.total, result.grade) == (total, grade)
 
