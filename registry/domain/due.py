@@ -36,7 +36,10 @@ monthly_readings only for a file with a meter in service today whose opening mon
                  after last month: due on the rules' due day of this month; ``ok`` once
                  last month has an accepted reading, else ``due_soon`` up to the due day
                  and ``overdue`` after it.
-rectification    one per rectification not verified, due on its deadline.
+rectification    one per rectification not verified, due on its deadline; one answered
+                 on or before its deadline (:func:`awaiting_verification`) is the
+                 inspector's wait instead: ``due_soon``, undated,
+                 ``params["awaiting_verification"]``.
 ================ ==================================================================
 
 Soon windows (days before the due date, inclusive): :data:`DEFAULT_SOON_DAYS`, the permit
@@ -62,6 +65,7 @@ from registry.domain.facts import (
     MeterFact,
     PermitFact,
     PlanFact,
+    RectificationFact,
 )
 from registry.domain.rules import Rules
 
@@ -236,6 +240,15 @@ def balance_test_due_after(last: BalanceTestFact | None, facts: FileFacts, rules
     return due
 
 
+def awaiting_verification(rectification: RectificationFact) -> bool:
+    """Answered by the enterprise on or before its deadline and waiting for the inspector's
+    verification (corrections of 2026-12): not overdue for the enterprise, whatever the day.
+    An answer after the deadline, or without a date, does not prove the deadline was kept."""
+    responded_on = rectification.responded_on
+    return (rectification.status == "answered" and responded_on is not None
+            and responded_on <= rectification.deadline)
+
+
 def reading_due_on(period: date, rules: Rules) -> date:
     """A month's reading is on time up to the rules' due day of the next month."""
     return add_months(month_start(period), 1).replace(day=rules.readings.due_day_of_next_month)
@@ -365,6 +378,13 @@ def _rectification_items(facts: FileFacts, today: date, soon: int) -> Iterable[D
         if r.status == "verified":
             continue
         params = {"inspection_id": r.inspection_id, "rectification_status": r.status}
+        if awaiting_verification(r):
+            # The enterprise kept its deadline: the wait is the inspector's, on the work queue,
+            # undated (so it never turns overdue) and never the enterprise's overdue item.
+            params |= {"awaiting_verification": True, "responded_on": r.responded_on.isoformat(),
+                       "deadline": r.deadline.isoformat()}
+            yield DueItem("rectification", "due_soon", None, ("rectification", r.id), params)
+            continue
         yield DueItem(
             "rectification", _status(r.deadline, today, soon), r.deadline,
             ("rectification", r.id), params,

@@ -94,6 +94,7 @@ class RectificationFact:
     inspection_id: int
     deadline: date
     status: str  # open | answered | verified
+    responded_on: date | None = None  # the enterprise's answer
 
 
 @dataclass(frozen=True)

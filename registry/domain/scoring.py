@@ -103,8 +103,10 @@ Edge cases, decided here:
   late (no proof it was on time). A month whose due day has not yet passed and with no
   on-time reading is *pending*: left out of both counts, so nobody loses points before
   the deadline. No month left → full points.
-- *Inspections*: a rectification is overdue when its status is not ``verified`` (an
-  answered one awaiting verification included) and its deadline < today. One finding
+- *Inspections*: a rectification is overdue when its status is not ``verified`` and its
+  deadline < today, unless the enterprise answered it on or before the deadline and it
+  waits for the inspector's verification (``due.awaiting_verification``: the wait is the
+  inspector's, corrections of 2026-12). One finding
   each, earliest deadline first; once the floor 0 is reached further ones lose 0.
 - *Rounding*: all arithmetic is exact (integer ratios; volumes read as their decimal text); each
   rule's points are rounded half up to ``points_decimals``; the total is the sum of the
@@ -130,6 +132,7 @@ from registry.domain import balance, calibration
 from registry.domain.dates import add_months, month_start
 from registry.domain.due import (
     VALID_PERMIT_STATUSES,
+    awaiting_verification,
     balance_test_due_after,
     last_balance_test,
     meter_calibration_due_on,
@@ -1012,7 +1015,8 @@ def _rectification_order(r: Any) -> tuple[date, int]:
 
 def _inspections(c: _Context) -> _Judgement | None:
     today = c.today
-    overdue = [r for r in c.facts.rectifications if r.status != "verified" and r.deadline < today]
+    overdue = [r for r in c.facts.rectifications
+               if r.status != "verified" and r.deadline < today and not awaiting_verification(r)]
     if not overdue:
         return None
     section = c.rules.evaluation.inspections
@@ -1024,6 +1028,7 @@ def _inspections(c: _Context) -> _Judgement | None:
             "days_overdue": (today - r.deadline).days,
             "inspection_id": r.inspection_id,
             "status": r.status,
+            "responded_on": None if r.responded_on is None else r.responded_on.isoformat(),
         }
         loss = _Loss("inspections.overdue_rectification", (0, 1), params,
                      (("rectification", r.id),), "rectify")

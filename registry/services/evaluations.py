@@ -137,7 +137,7 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         "tests": select(BalanceTest.water_user_id, BalanceTest.id, BalanceTest.tested_on, BalanceTest.next_due_on)
         .where(BalanceTest.closed_at.is_(None)).order_by(BalanceTest.water_user_id, BalanceTest.tested_on),
         "rects": select(Rectification.water_user_id, Rectification.id, Rectification.inspection_id,
-                        Rectification.deadline, Rectification.status)
+                        Rectification.deadline, Rectification.status, Rectification.responded_on)
         .join(Inspection, Inspection.id == Rectification.inspection_id)
         .where(Rectification.closed_at.is_(None), Inspection.closed_at.is_(None))
         .order_by(Rectification.water_user_id, Rectification.id),
@@ -206,7 +206,8 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
         online_days=online_days,
         online_counted=online_counted,
         balance_tests=tuple(BalanceTestFact(id=r[1], tested_on=r[2], next_due_on=r[3]) for r in rows["tests"]),
-        rectifications=tuple(RectificationFact(id=r[1], inspection_id=r[2], deadline=r[3], status=r[4])
+        rectifications=tuple(RectificationFact(id=r[1], inspection_id=r[2], deadline=r[3], status=r[4],
+                                               responded_on=r[5])
                              for r in rows["rects"]),
     )
 

@@ -121,6 +121,10 @@ def sentence(code: str, p: dict) -> str:
     if code == "records.late_or_missing":
         return _("Readings were on time for %(k)d of %(n)d months (due by day %(d)d of the next month).",
                  k=p.get("on_time", 0), n=p.get("months", 0), d=p.get("due_day", 10))
+    if code == "inspections.overdue_rectification" and p.get("responded_on"):
+        return _("A rectification order was due on %(d)s and was answered late, on %(r)s; it is not verified "
+                 "(%(k)d days past the deadline).", d=p.get("deadline"), r=p.get("responded_on"),
+                 k=p.get("days_overdue", 0))
     if code == "inspections.overdue_rectification":
         return _("A rectification order was due on %(d)s and is not verified (%(k)d days late).",
                  d=p.get("deadline"), k=p.get("days_overdue", 0))

@@ -29,7 +29,7 @@ from registry.domain.dates import add_months
 from registry.domain.rules import Rules, load_rules
 from registry.extensions import db
 from registry.models import AnnualPlan, DueItem, Evaluation
-from registry.services import evaluations
+from registry.services import evaluations, work_queue
 from tests import factories as f
 
 D = date(2026, 7, 15)
@@ -53,6 +53,7 @@ class Case:
     plans: dict[int, float] = field(default_factory=dict)  # year -> planned m³
     volumes: dict[date, float] = field(default_factory=dict)  # month -> m³ instead of 100
     grade_cap: str | None = None
+    rectifications: list[dict] = field(default_factory=list)  # deadline, status, responded_on
     # expected
     points: dict[str, float] = field(default_factory=dict)  # rule -> points (others full)
     total: float = 100.0
@@ -156,6 +157,27 @@ CASES = [
          volumes={date(2026, 12, 1): 1_000.0},  # cap C; no plan: 5 % over the permit, minor
          points={"planned_use": 10.0}, total=95.0, grade="C", grade_cap="C",
          codes=("planned_use.over_plan", "planned_use.over_permit")),
+    # --- item 8: rectifications (15 − 5 per order past its deadline and not verified) -------
+    Case("answered_before_the_deadline_awaits_the_inspector",  # answered 25 Jun ≤ 1 Jul: no
+         rectifications=[{"deadline": date(2026, 7, 1), "status": "answered",  # deduction; the
+                          "responded_on": date(2026, 6, 25)}],  # inspector's wait, undated
+         due={"rectification": ("due_soon", None)}),
+    Case("answered_on_the_deadline_day",  # 1 Jul ≤ 1 Jul: in time
+         rectifications=[{"deadline": date(2026, 7, 1), "status": "answered",
+                          "responded_on": date(2026, 7, 1)}],
+         due={"rectification": ("due_soon", None)}),
+    Case("answered_after_the_deadline",  # 3 Jul > 1 Jul: overdue, 15 − 5 = 10
+         rectifications=[{"deadline": date(2026, 7, 1), "status": "answered",
+                          "responded_on": date(2026, 7, 3)}],
+         points={"inspections": 10.0}, total=95.0, codes=("inspections.overdue_rectification",),
+         due={"rectification": ("overdue", date(2026, 7, 1))}),
+    Case("open_past_the_deadline",  # not answered, deadline 1 Jul < 15 Jul: 10
+         rectifications=[{"deadline": date(2026, 7, 1), "status": "open"}],
+         points={"inspections": 10.0}, total=95.0,
+         due={"rectification": ("overdue", date(2026, 7, 1))}),
+    Case("open_due_today",  # the deadline day is still in time; 0 days ≤ 7: due soon
+         rectifications=[{"deadline": D, "status": "open"}],
+         due={"rectification": ("due_soon", D)}),
 ]
 
 
@@ -170,6 +192,9 @@ def _file(case: Case):
     meter = f.MeterFactory(intake_point=point, water_user=wu, **meter_fields)
     for cal in BASE_VERIFICATION if case.calibrations is None else case.calibrations:
         f.CalibrationFactory(meter=meter, **cal)
+    for rect in case.rectifications:
+        inspection = f.InspectionFactory(water_user=wu, inspected_on=date(2026, 6, 1))
+        f.RectificationFactory(inspection=inspection, water_user_id=wu.id, **rect)
     for year, planned in case.plans.items():
         db.session.add(AnnualPlan(water_user=wu, year=year, planned_volume_m3=planned))
     month = date(2025, 7, 1)
@@ -210,3 +235,17 @@ def test_rules_table(db_session, case: Case):
         assert (by_kind[kind].status, by_kind[kind].due_on) == (status, due_on)
     for kind in case.no_due:
         assert kind not in by_kind
+
+
+def test_an_answer_in_time_waits_on_the_inspectors_work_queue_not_as_overdue(db_session):
+    (case,) = [c for c in CASES if c.id == "answered_before_the_deadline_awaits_the_inspector"]
+    wu = _file(case)
+    evaluations.refresh(db_session, case.rules, case.today, [wu.id])
+    db_session.commit()
+    inspector = f.inspector(divisions=(wu.division_code,))
+    rows = db_session.execute(work_queue.queue(db_session, inspector, work_queue.QueueFilters(), case.today)).all()
+    waits = [(item.kind, status, item.params.get("responded_on")) for item, owner, status in rows if owner.id == wu.id]
+    assert waits == [("rectification", "due_soon", "2026-06-25")]
+    overdue = db_session.execute(work_queue.queue(db_session, inspector, work_queue.QueueFilters(status="overdue"),
+                                                  case.today)).all()
+    assert all(owner.id != wu.id for _, owner, _ in overdue)

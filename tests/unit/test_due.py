@@ -287,3 +287,16 @@ def test_one_soon_window_for_every_kind():
 def test_unknown_kind_in_soon_days_is_an_error():
     with pytest.raises(KeyError):
         items(soon_days={"calibrations": 10})
+
+
+def test_rectification_answered_in_time_is_the_inspectors_wait_not_overdue():
+    # Deadline 1 Jul 2026, answered 28 Jun, judged 15 Jul: due soon for the inspector,
+    # undated; answered 2 Jul (late): overdue, dated the deadline.
+    on_time = RectificationFact(id=1, inspection_id=9, deadline=date(2026, 7, 1), status="answered",
+                                responded_on=date(2026, 6, 28))
+    item = only("rectification", file(rectifications=(on_time,)))
+    assert (item.status, item.due_on) == ("due_soon", None)
+    assert item.params["awaiting_verification"] and item.params["responded_on"] == "2026-06-28"
+    late = replace(on_time, responded_on=date(2026, 7, 2))
+    item = only("rectification", file(rectifications=(late,)))
+    assert (item.status, item.due_on) == ("overdue", date(2026, 7, 1))

@@ -583,12 +583,26 @@ def test_rectification_deductions_floor_at_0():
     [
         (TODAY, "open", 15.0),  # the deadline day itself is still in time
         (date(2026, 7, 1), "verified", 15.0),
-        (date(2026, 7, 1), "answered", 10.0),  # answered but not verified
+        (date(2026, 7, 1), "answered", 10.0),  # answered, no date to prove it was on time
     ],
 )
 def test_rectification_overdue_only_past_deadline_and_unverified(deadline, status, expected):
     facts = file(rectifications=(rectification(1, deadline, status),))
     assert points("inspections", facts) == expected
+
+
+@pytest.mark.parametrize(("responded_on", "expected"), [
+    (date(2026, 6, 20), 15.0),  # answered before the 1 Jul deadline: the inspector's wait
+    (date(2026, 7, 1), 15.0),  # on the deadline day itself: still in time
+    (date(2026, 7, 2), 10.0),  # a day late: 15 − 5
+])
+def test_answered_in_time_and_awaiting_verification_is_not_overdue(responded_on, expected):
+    answered = RectificationFact(id=1, inspection_id=101, deadline=date(2026, 7, 1), status="answered",
+                                 responded_on=responded_on)
+    facts = file(rectifications=(answered,))
+    assert points("inspections", facts) == expected
+    if expected < 15:
+        assert finding("inspections", facts).params["responded_on"] == "2026-07-02"
 
 
 # --- grade 等级 ------------------------------------------------------------------------
