@@ -13,7 +13,11 @@ Kinds, and when an item exists:
 kind             item
 ================ ==================================================================
 permit_renewal   one per valid permit (status valid / renewal_due), due on ``valid_to``:
-                 ``ok`` once the renewal was applied for (``renewal_applied_on`` ≤ today),
+                 ``ok`` once the renewal was applied for in time (``renewal_applied_on`` ≤
+                 today and ≤ 45 days before expiry, art. 25; a late one does not count),
+                 ``due_soon`` and undated while a renewal applied in time awaits the
+                 bureau's decision past expiry (``renewal_pending``,
+                 ``params["pending_decision"]``),
                  else ``due_soon`` within the soon window (default: the rules'
                  ``permit.renewal_window_days``, 45). One per expired permit, neither
                  revoked nor superseded, not replaced by a valid permit covering all of
@@ -79,7 +83,7 @@ DUE_KINDS = (
     "rectification",
 )
 DUE_STATUSES = ("overdue", "due_soon", "ok")  # most urgent first
-VALID_PERMIT_STATUSES = ("valid", "renewal_due")
+VALID_PERMIT_STATUSES = ("valid", "renewal_due", "renewal_pending")
 
 # Our defaults (no rules key exists for them): a meter needs an agency visit booked a month
 # ahead; a water-balance test (GB/T 12452-2022) needs an agency and a test period, so a
@@ -107,13 +111,17 @@ class DueItem:
 
 
 def permit_status_of(permit: PermitFact, today: date, rules: Rules) -> str:
+    """Its status on ``today``; superseded only once its renewal has started (a renewal
+    entered early does not end the old permit: each is valid from its own start)."""
+    starts = permit.renewal_starts_on
     return permits.permit_status(
         permit.valid_from,
         permit.valid_to,
         today,
         revoked_on=permit.revoked_on,
-        superseded=permit.superseded,
+        superseded=permit.superseded or (starts is not None and starts <= today),
         rules=rules,
+        renewal_applied_on=permit.renewal_applied_on,
     )
 
 
@@ -174,8 +182,12 @@ def plan_of_year(facts: FileFacts, year: int) -> PlanFact | None:
     return latest
 
 
-def renewal_applied(permit: PermitFact, today: date) -> bool:
-    return permit.renewal_applied_on is not None and permit.renewal_applied_on <= today
+def renewal_applied(permit: PermitFact, today: date, rules: Rules) -> bool:
+    """Applied for on or before ``today`` and in time: at least the rules' window (45 days,
+    取水许可和水资源费征收管理条例 第二十五条) before expiry. A late application does not count."""
+    applied_on = permit.renewal_applied_on
+    return (applied_on is not None and applied_on <= today
+            and permits.renewal_applied_in_time(permit.valid_to, applied_on, rules))
 
 
 def meters_in_service(facts: FileFacts, today: date) -> tuple[MeterFact, ...]:
@@ -298,8 +310,15 @@ def _permit_items(facts: FileFacts, today: date, rules: Rules, soon: int) -> Ite
             "days_left": permits.days_to_expiry(permit.valid_to, today),
             "renewal_applied_on": _iso(permit.renewal_applied_on),
         }
+        if status == "renewal_pending":
+            # Applied in time, not yet decided at expiry: the bureau's decision is due.
+            params["pending_decision"] = True
+            yield DueItem("permit_renewal", "due_soon", None, ("permit", permit.id), params)
+            continue
         if status in VALID_PERMIT_STATUSES:
-            due = "ok" if renewal_applied(permit, today) else _status(permit.valid_to, today, soon)
+            renewed = permit.renewal_starts_on is not None  # granted: nothing left to apply for
+            due = ("ok" if renewed or renewal_applied(permit, today, rules)
+                   else _status(permit.valid_to, today, soon))
         elif status == "expired":
             points = permit.intake_point_ids & on_file
             replaced = bool(valid) and points <= covered

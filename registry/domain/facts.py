@@ -26,7 +26,8 @@ class PermitFact:
     intake_point_ids: frozenset[int]
     renewal_applied_on: date | None = None
     revoked_on: date | None = None
-    superseded: bool = False  # a live renewal exists
+    superseded: bool = False  # replaced by its renewal whatever the day
+    renewal_starts_on: date | None = None  # a live renewal's start: superseded from that day
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,11 @@ permit.none_valid                   no permit in force today (valid / renewal du
 permit.uncovered_intake             an intake point on file is covered by no valid permit
 permit.renewal_not_applied          a valid permit is within the renewal window (≤ 45
                                     days to expiry, inclusive) and no renewal was applied
-                                    for on or before today
+                                    for in time (at least 45 days before expiry, art. 25;
+                                    exactly 45 is in time; a late application loses these
+                                    points too)
+permit.renewal_pending              expired, its renewal applied for in time and not yet
+                                    decided: in force meanwhile, ``lost`` 0 (shown only)
 metering.no_intake_points           no intake point on file: nothing shows what is metered
 metering.intake_without_meter       intake points with no meter in service
 metering.no_meter_in_service        no meter in service: no verified meter to count
@@ -61,8 +65,9 @@ Record types: ``permit``, ``intake_point``, ``meter``, ``calibration``, ``plan``
 
 Edge cases, decided here:
 
-- *Valid permit*: status ``valid`` or ``renewal_due`` on ``today`` (not revoked from its
-  date, not superseded, started, not expired). Several valid permits: their intake points
+- *Valid permit*: status ``valid``, ``renewal_due`` or ``renewal_pending`` on ``today`` (not
+  revoked from its date, not superseded by a renewal that has started, started, not
+  expired unless its renewal was applied for in time and awaits the bureau's decision). Several valid permits: their intake points
   are pooled for coverage, and the *largest* annual volume counts. With no valid permit,
   the volume of the permit that lapsed last (among those already started) still decides
   the thresholds and the pro rata, so a lapse waives nothing; with no permit ever, 0 m³.
@@ -616,8 +621,12 @@ def _permit(c: _Context) -> _Judgement | None:
         covered = frozenset().union(*(p.intake_point_ids for p in valid))
     intake_points = c.facts.intake_points
     uncovered = [point for point in intake_points if point.id not in covered]
-    expiring = [p for p in c.renewal_due if not renewal_applied(p, c.today)]
-    if not uncovered and not expiring:
+    # A renewal on file (granted) needs no application of its own.
+    expiring = [p for p in c.renewal_due
+                if p.renewal_starts_on is None and not renewal_applied(p, c.today, c.rules)]
+    pending = [p for p in valid if p not in c.renewal_due
+               and p.valid_to < c.today]  # renewal_pending: applied in time, undecided
+    if not uncovered and not expiring and not pending:
         return None
     deductions: list[tuple[int, _Loss]] = []
     if uncovered:
@@ -638,11 +647,22 @@ def _permit(c: _Context) -> _Judgement | None:
             "valid_to": first.valid_to.isoformat(),
             "window_days": c.rules.permit.renewal_window_days,
             "numbers": [p.number for p in expiring],
+            # 取水许可和水资源费征收管理条例 第二十五条: apply at least 45 days before expiry
+            "apply_by": (first.valid_to - timedelta(days=c.rules.permit.renewal_window_days)).isoformat(),
+            "applied_on": None if first.renewal_applied_on is None or first.renewal_applied_on > c.today
+            else first.renewal_applied_on.isoformat(),
+            "basis": "取水许可和水资源费征收管理条例 第二十五条",
         }
         records = tuple(("permit", p.id) for p in expiring)
         loss = _Loss("permit.renewal_not_applied", (0, 1), params, records,
                      "apply_permit_renewal")
         deductions.append((section.renewal_not_applied_deduction, loss))
+    for p in sorted(pending, key=_permit_order):  # shown, costs nothing: the bureau decides
+        params = {"number": p.number, "valid_to": p.valid_to.isoformat(),
+                  "applied_on": p.renewal_applied_on.isoformat() if p.renewal_applied_on else None,
+                  "basis": "取水许可和水资源费征收管理条例 第二十五条"}
+        deductions.append((0, _Loss("permit.renewal_pending", (0, 1), params, (("permit", p.id),),
+                                    "await_renewal_decision")))
     return _clamped(deductions, section.points)
 
 

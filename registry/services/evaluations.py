@@ -91,8 +91,10 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
     SQLite, a writer waits for it).
     """
     live_renewal = aliased(Permit)
-    superseded = (select(live_renewal.id).where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
-                  .exists())
+    # The start of a live renewal: the old permit is superseded from that day, not from its entry.
+    renewal_starts_on = (select(func.min(live_renewal.valid_from))
+                         .where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
+                         .scalar_subquery())
     # The latest live calibration of each meter of these files (ranked among theirs only).
     cal_meter = aliased(Meter)
     # Only verifications (首次检定 / 后续检定) count: in-use checks and on-site calibrations do
@@ -114,7 +116,7 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         .where(IntakePoint.closed_at.is_(None)).order_by(IntakePoint.water_user_id, IntakePoint.id),
         "permits": select(Permit.water_user_id, Permit.id, Permit.number, Permit.valid_from, Permit.valid_to,
                           Permit.annual_volume_m3, Permit.renewal_applied_on, Permit.revoked_on,
-                          superseded.label("superseded"), permit_intake_points.c.intake_point_id)
+                          renewal_starts_on.label("renewal_starts_on"), permit_intake_points.c.intake_point_id)
         .outerjoin(permit_intake_points, permit_intake_points.c.permit_id == Permit.id)
         .where(Permit.closed_at.is_(None)).order_by(Permit.water_user_id, Permit.id),
         "plans": select(AnnualPlan.water_user_id, AnnualPlan.id, AnnualPlan.year, AnnualPlan.planned_volume_m3)
@@ -192,7 +194,7 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
         intake_points=tuple(IntakePointFact(id=r[1], name=r[2]) for r in rows["points"]),
         permits=tuple(PermitFact(id=pid, number=rs[0][2], valid_from=rs[0][3], valid_to=rs[0][4],
                                  annual_volume_m3=rs[0][5], renewal_applied_on=rs[0][6], revoked_on=rs[0][7],
-                                 superseded=bool(rs[0][8]),
+                                 renewal_starts_on=rs[0][8],
                                  intake_point_ids=frozenset(r[9] for r in rs if r[9] is not None))
                       for pid, rs in permits.items()),
         plans=tuple(PlanFact(id=r[1], year=r[2], planned_volume_m3=r[3]) for r in rows["plans"]),

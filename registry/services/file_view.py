@@ -112,13 +112,18 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
 
 def _permits(view: FileView, rules) -> None:
     for p in view.water_user.permits:
+        renewal = p.renewed_by if p.renewed_by is not None and p.renewed_by.closed_at is None else None
         status = "closed" if p.closed_at else permit_status(
             p.valid_from, p.valid_to, view.today, revoked_on=p.revoked_on,
-            superseded=p.renewed_by is not None and p.renewed_by.closed_at is None, rules=rules)
+            superseded=renewal is not None and renewal.valid_from <= view.today, rules=rules,
+            renewal_applied_on=p.renewal_applied_on)
         view.permits.append((p, status, days_to_expiry(p.valid_to, view.today)))
-    current = [row for row in view.permits if row[1] in ("valid", "renewal_due")]
+    current = [row for row in view.permits if row[1] in ("valid", "renewal_due", "renewal_pending")]
     if current:
         p, status, days = min(current, key=lambda row: row[0].valid_to)
+        if status == "renewal_pending":  # applied in time (art. 25), the bureau has not decided
+            view.chips.append(Chip("permit", "due_soon", "renewal_pending_decision", "permits", p.valid_to))
+            return
         chip_status = "due_soon" if status == "renewal_due" else "ok"
         view.chips.append(Chip("permit", chip_status, "permit_valid_until", "permits", p.valid_to))
     else:

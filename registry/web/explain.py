@@ -31,6 +31,7 @@ ACTIONS = {
     "book_balance_test": (_l("Have a water-balance test done"), "balance-tests", "balance_test"),
     "submit_readings": (_l("Submit the monthly readings by the due day"), "readings", "reading"),
     "rectify": (_l("Complete the rectification and have it verified"), "inspections", None),
+    "await_renewal_decision": (_l("Nothing to do: the bureau decides on the renewal"), "permits", None),
 }
 
 
@@ -59,6 +60,19 @@ def sentence(code: str, p: dict) -> str:
     if code == "permit.uncovered_intake":
         return _("%(k)d of %(n)d intake points are not covered by a valid permit: %(names)s.",
                  k=p.get("uncovered", 0), n=p.get("intake_points", 0), names="、".join(p.get("names", [])))
+    if code == "permit.renewal_not_applied" and p.get("applied_on"):
+        return _("The permit %(n)s ends on %(d)s (%(k)d days left); the renewal was applied for on %(a)s, later than "
+                 "%(b)s, 45 days before expiry (取水许可和水资源费征收管理条例 第二十五条).",
+                 n="、".join(p.get("numbers", [])), d=p.get("valid_to"), k=p.get("days_left", 0),
+                 a=p.get("applied_on"), b=p.get("apply_by"))
+    if code == "permit.renewal_not_applied" and p.get("apply_by"):
+        return _("The permit %(n)s ends on %(d)s (%(k)d days left) and no renewal was applied for by %(b)s, 45 days "
+                 "before expiry (取水许可和水资源费征收管理条例 第二十五条).",
+                 n="、".join(p.get("numbers", [])), d=p.get("valid_to"), k=p.get("days_left", 0), b=p.get("apply_by"))
+    if code == "permit.renewal_pending":
+        return _("Renewal pending decision: the permit %(n)s ended on %(d)s; its renewal was applied for in time, on "
+                 "%(a)s (取水许可和水资源费征收管理条例 第二十五条), and the bureau has not decided yet. No points are lost.",
+                 n=p.get("number"), d=p.get("valid_to"), a=p.get("applied_on"))
     if code == "permit.renewal_not_applied":
         return _("The permit %(n)s ends on %(d)s (%(k)d days left) and no renewal has been applied for.",
                  n="、".join(p.get("numbers", [])), d=p.get("valid_to"), k=p.get("days_left", 0))

@@ -54,6 +54,9 @@ class Case:
     volumes: dict[date, float] = field(default_factory=dict)  # month -> m³ instead of 100
     grade_cap: str | None = None
     rectifications: list[dict] = field(default_factory=list)  # deadline, status, responded_on
+    permit: dict = field(default_factory=dict)  # overrides of the permit
+    renewal: dict | None = None  # a renewal permit of the first (valid_from, valid_to)
+    veto: bool = False
     # expected
     points: dict[str, float] = field(default_factory=dict)  # rule -> points (others full)
     total: float = 100.0
@@ -178,15 +181,45 @@ CASES = [
     Case("open_due_today",  # the deadline day is still in time; 0 days ≤ 7: due soon
          rectifications=[{"deadline": D, "status": "open"}],
          due={"rectification": ("due_soon", D)}),
+    # --- item 3: renewal (取水许可和水资源费征收管理条例 第二十五条: apply ≥ 45 days before) --
+    # The permit ends 14 Aug 2026 (30 days after D): apply by 14 Aug − 45 days = 30 Jun.
+    Case("renewal_applied_exactly_45_days_before",  # 30 Jun: in time, 20
+         permit={"valid_to": date(2026, 8, 14), "renewal_applied_on": date(2026, 6, 30)}),
+    Case("renewal_applied_44_days_before",  # 1 Jul: late, the renewal points lost: 20 − 10
+         permit={"valid_to": date(2026, 8, 14), "renewal_applied_on": date(2026, 7, 1)},
+         points={"permit": 10.0}, total=90.0, codes=("permit.renewal_not_applied",),
+         due={"permit_renewal": ("due_soon", date(2026, 8, 14))}),
+    Case("no_renewal_within_45_days",  # nothing applied, 30 ≤ 45 days left: 20 − 10
+         permit={"valid_to": date(2026, 8, 14)}, points={"permit": 10.0}, total=90.0,
+         due={"permit_renewal": ("due_soon", date(2026, 8, 14))}),
+    Case("renewal_pending_decision_is_no_veto",  # ended 30 Jun, applied 16 May = 30 Jun − 45:
+         permit={"valid_to": date(2026, 6, 30), "renewal_applied_on": date(2026, 5, 16)},  # in time,
+         codes=("permit.renewal_pending",),  # undecided: in force meanwhile, 0 lost; the
+         due={"permit_renewal": ("due_soon", None)}),  # bureau's decision on the work queue
+    Case("late_application_lapses_at_expiry",  # ended 30 Jun, applied 17 May (44 days): no valid
+         permit={"valid_to": date(2026, 6, 30), "renewal_applied_on": date(2026, 5, 17)},  # permit,
+         points={"permit": 0.0}, total=80.0, grade="D", veto=True,  # 0 and veto
+         codes=("permit.none_valid",), due={"permit_renewal": ("overdue", date(2026, 6, 30))}),
+    Case("renewal_entered_early_does_not_end_the_old_permit",  # renewal from 1 Sep 2026: the old
+         permit={"valid_to": date(2026, 8, 31)},  # one (to 31 Aug) is still in force on D, and with a
+         renewal={"valid_from": date(2026, 9, 1), "valid_to": date(2031, 8, 31)}),  # renewal granted
+    Case("renewal_in_force_from_its_start",  # renewal started 1 Jul: the old one is superseded,
+         permit={"valid_to": date(2026, 8, 31)},  # the renewal in force: 20
+         renewal={"valid_from": date(2026, 7, 1), "valid_to": date(2031, 6, 30)}),
 ]
 
 
 def _file(case: Case):
     wu = f.WaterUserFactory(opened_on=date(2020, 3, 1), industry_code="3311")
     point = f.IntakePointFactory(water_user=wu)
-    permit = f.PermitFactory(water_user=wu, valid_from=date(2024, 1, 1), valid_to=date(2028, 12, 31),
-                             issued_on=date(2023, 12, 1), annual_volume_m3=2000.0)
+    permit = f.PermitFactory(water_user=wu, **{"valid_from": date(2024, 1, 1), "valid_to": date(2028, 12, 31),
+                                               "issued_on": date(2023, 12, 1), "annual_volume_m3": 2000.0,
+                                               **case.permit})
     permit.intake_points = [point]
+    if case.renewal is not None:
+        renewal = f.PermitFactory(water_user=wu, renews=permit, issued_on=date(2026, 6, 1),
+                                  annual_volume_m3=2000.0, **case.renewal)
+        renewal.intake_points = [point]
     meter_fields = {"meter_type": "electromagnetic", "dn": 100, "q3": 63.0, "installed_on": date(2022, 1, 10),
                     **case.meter}
     meter = f.MeterFactory(intake_point=point, water_user=wu, **meter_fields)
@@ -216,7 +249,7 @@ def test_rules_table(db_session, case: Case):
     rows = {row["rule"]: row for row in stored.rows}
     for rule, row in rows.items():
         assert row["points"] == case.points.get(rule, row["maximum"]), (rule, row)
-    assert (stored.total, stored.grade) == (case.total, case.grade)
+    assert (stored.total, stored.grade, stored.veto) == (case.total, case.grade, case.veto)
     judged = next(r for r in stored.rows if r["rule"] == "planned_use")
     caps = {f["params"].get("grade_cap") for f in judged["findings"]} - {None}
     assert caps == ({case.grade_cap} if case.grade_cap else set())

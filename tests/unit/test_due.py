@@ -85,11 +85,32 @@ def test_permit_renewal_due_soon_within_45_days(days_left, status):
     assert item.params["days_left"] == days_left
 
 
-def test_permit_renewal_applied_for_is_ok():
-    applied = permit(valid_to=TODAY + timedelta(10), renewal_applied_on=date(2026, 7, 1))
+def test_permit_renewal_applied_for_in_time_is_ok():
+    # Ends 25 Jul 2026; art. 25: apply by 25 Jul − 45 days = 10 Jun 2026 (that day included).
+    applied = permit(valid_to=TODAY + timedelta(10), renewal_applied_on=date(2026, 6, 10))
     item = only("permit_renewal", file(permits=(applied,)))
     assert item.status == "ok"
-    assert item.params["renewal_applied_on"] == "2026-07-01"
+    assert item.params["renewal_applied_on"] == "2026-06-10"
+    late = permit(valid_to=TODAY + timedelta(10), renewal_applied_on=date(2026, 6, 11))
+    assert only("permit_renewal", file(permits=(late,))).status == "due_soon"
+
+
+def test_renewal_applied_in_time_and_undecided_at_expiry_is_pending_not_expired():
+    # Ended 30 Jun 2026, applied 16 May (= 30 Jun − 45 days): the bureau's decision is due.
+    pending = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 16))
+    item = only("permit_renewal", file(permits=(pending,)))
+    assert (item.status, item.due_on, item.params["pending_decision"]) == ("due_soon", None, True)
+    late = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 17))
+    assert only("permit_renewal", file(permits=(late,))).status == "overdue"
+
+
+def test_renewal_entered_early_does_not_end_the_old_permit():
+    # Renewal entered now, starting 1 Jan 2027: the old permit (to 31 Dec 2026) is still
+    # in force on 15 Jul 2026, and with a renewal granted nothing is left to apply for.
+    old = permit(valid_to=date(2026, 12, 31), renewal_starts_on=date(2027, 1, 1))
+    assert only("permit_renewal", file(permits=(old,))).status == "ok"
+    started = permit(valid_to=date(2026, 12, 31), renewal_starts_on=date(2026, 7, 15))
+    assert "permit_renewal" not in kinds(file(permits=(started,)))  # superseded from its start
 
 
 def test_expired_permit_not_renewed_is_overdue():

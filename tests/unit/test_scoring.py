@@ -149,9 +149,28 @@ def test_permit_on_its_last_day_without_renewal_loses_10():
     assert points("permit", file(permits=(permit(valid_to=TODAY),))) == 10.0
 
 
-def test_permit_renewal_applied_for_keeps_full_marks():
-    expiring = permit(valid_to=TODAY + timedelta(days=30), renewal_applied_on=date(2026, 7, 1))
-    assert points("permit", file(permits=(expiring,))) == 20.0
+@pytest.mark.parametrize(("applied_on", "expected"), [
+    (date(2026, 6, 30), 20.0),  # ends 14 Aug 2026 − 45 days = 30 Jun: exactly 45 days, in time
+    (date(2026, 7, 1), 10.0),  # 44 days before expiry: late (art. 25), 20 − 10
+])
+def test_permit_renewal_applied_for_in_time_keeps_full_marks(applied_on, expected):
+    expiring = permit(valid_to=TODAY + timedelta(days=30), renewal_applied_on=applied_on)
+    assert points("permit", file(permits=(expiring,))) == expected
+    if expected < 20:
+        f = finding("permit", file(permits=(expiring,)))
+        assert (f.params["applied_on"], f.params["apply_by"]) == ("2026-07-01", "2026-06-30")
+
+
+def test_renewal_pending_decision_is_no_veto():
+    # Ended 30 Jun 2026, renewal applied 16 May (45 days before), undecided on 15 Jul: in
+    # force meanwhile, full marks, a 0-point finding shows the wait; applied 17 May: veto.
+    pending = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 16))
+    result = score(file(permits=(pending,)))
+    assert (result.total, result.grade, result.veto) == (100.0, "A", False)
+    (f,) = result.row("permit").findings
+    assert (f.code, f.lost) == ("permit.renewal_pending", 0.0)
+    late = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 17))
+    assert score(file(permits=(late,))).veto
 
 
 def test_permit_renewal_applied_for_after_today_does_not_count_yet():
