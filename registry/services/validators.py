@@ -18,7 +18,7 @@ from registry.domain.dates import add_years
 from registry.domain.geo import GeoError, check_in_yiwu
 from registry.domain.permits import PermitError, validate_permit_number, validate_term
 from registry.domain.rules import load_rules
-from registry.domain.uscc import UsccError, validate_uscc
+from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
 from registry.services.checks import CONTROL_CHARS, Checker, database_id
@@ -27,6 +27,12 @@ USCC_MESSAGES = {
     "length": _l("A USCC has exactly 18 characters (GB 32100)."),
     "alphabet": _l("A USCC uses only digits and the letters ABCDEFGHJKLMNPQRTUWXY (no I, O, S, V, Z)."),
     "check": _l("The 18th character (check character) is wrong: the code is mistyped (GB 32100)."),
+    "degenerate": _l("This is not a real USCC (all zeros, or a division or organisation code of zeros): "
+                     "copy it from the business licence (GB 32100)."),
+}
+USCC_WARNINGS = {
+    "org_code": _l("The organisation code inside the USCC (positions 9–17) fails its own check (GB 11714): "
+                   "the code was accepted, but compare it with the business licence."),
 }
 PERMIT_MESSAGES = {
     "format": _l("A permit number looks like D330782S2021-0120 (D, county code, S or G, year, serial)."),
@@ -50,13 +56,17 @@ def water_user(session: Session, data: dict, wu: WaterUser | None, current: Wate
     c = Checker(data)
     c.pattern("file_no", r"[A-Za-z0-9\-]{3,30}", _l("A file number is 3–30 letters, digits or hyphens."), max_len=30)
     c.text("name", max_len=200)
-    raw = (data.get("uscc") or "").strip().upper() if isinstance(data.get("uscc"), str) else data.get("uscc")
+    # Normalised once (half-width, no spaces or dashes, upper case): validated, stored and
+    # checked for uniqueness in that one form.
+    raw = normalise_uscc(data["uscc"]) if isinstance(data.get("uscc"), str) else data.get("uscc")
     if raw in ("", None):
         c.fail("uscc", _l("This field is required."))
     else:
         try:
-            validate_uscc(str(raw))
+            warnings = validate_uscc(str(raw))
             c.out["uscc"] = str(raw)
+            # GB 11714 mismatch of the embedded organisation code: a warning, kept on the record.
+            c.out["uscc_warning"] = "org_code" if "org_code" in warnings else None
         except UsccError as err:
             c.fail("uscc", USCC_MESSAGES.get(err.rule, USCC_MESSAGES["check"]))
     c.text("legal_representative", required=False, max_len=100)
