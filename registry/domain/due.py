@@ -59,7 +59,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 
 from registry.domain import balance, calibration, permits
 from registry.domain.dates import add_months, month_start, months_between
@@ -134,11 +135,9 @@ def valid_permits(facts: FileFacts, today: date, rules: Rules) -> tuple[PermitFa
 
 
 def reference_permit(facts: FileFacts, today: date, rules: Rules) -> PermitFact | None:
-    """The permit whose annual volume counts for the thresholds and the pro-rata use.
+    """The permit a finding names first (the volume itself is :func:`permitted_volume`).
 
-    Among valid permits the largest annual volume (a user holding several may draw up to
-    the largest; summing them would double-count renewals and overlapping points). With no
-    valid permit, the permit that lapsed last among those already started (the scale the
+    Among valid permits the largest annual volume. With no valid permit, the permit that lapsed last among those already started (the scale the
     user was last permitted at, so a lapse waives no threshold); with none, None.
     """
     return reference_permit_among(valid_permits(facts, today, rules), facts.permits, today)
@@ -157,10 +156,54 @@ def reference_permit_among(
     return max(started, key=lambda p: (p.valid_to, p.annual_volume_m3, p.id), default=None)
 
 
+def permit_source(number: str) -> str:
+    """``S`` (surface) or ``G`` (ground) from the permit number; the number itself when it
+    does not parse (then it is a source of its own)."""
+    match = permits.PERMIT_NUMBER_RE.fullmatch(number)
+    return match["source"] if match else number
+
+
+def permitted_volume_among(valid: Sequence[PermitFact]) -> float:
+    """The annual permitted volume of the permits in force on a day (corrections of 2026-12:
+    one permit per source, S surface and G ground): the sum over the sources, each the
+    largest volume of its permits in force (two of one source overlapping, as a renewal not
+    linked to the permit it renews, are not counted twice)."""
+    if len(valid) == 1:
+        return valid[0].annual_volume_m3
+    by_source: dict[str, float] = {}
+    for p in valid:
+        source = permit_source(p.number)
+        by_source[source] = max(by_source.get(source, 0.0), p.annual_volume_m3)
+    return float(sum(Fraction(repr(float(v))) for v in by_source.values()))
+
+
+def permitted_volume(valid: Sequence[PermitFact], all_permits: Iterable[PermitFact],
+                     today: date) -> float:
+    """:func:`permitted_volume_among` the permits in force; with none, the volume of the one
+    that lapsed last (a lapse waives no threshold); 0 with no permit at all."""
+    if valid:
+        return permitted_volume_among(valid)
+    lapsed = reference_permit_among(valid, all_permits, today)
+    return 0.0 if lapsed is None else lapsed.annual_volume_m3
+
+
+def max_permitted_volume(permits_: Iterable[PermitFact], start: date, end: date) -> float | None:
+    """The largest :func:`permitted_volume_among` over the days from ``start`` to ``end``
+    (a plan may go up to it), None when no permit is in force on any of them. The sum changes
+    only where a permit starts or ends, so those days are enough."""
+    live = [p for p in permits_ if p.valid_from <= end and p.valid_to >= start]
+    if not live:
+        return None
+    days = {start} | {p.valid_from for p in live if p.valid_from > start} | {
+        p.valid_to + timedelta(days=1) for p in live if p.valid_to < end}
+    return max(permitted_volume_among([p for p in live if p.valid_from <= d <= p.valid_to]) if any(
+        p.valid_from <= d <= p.valid_to for p in live) else 0.0 for d in days)
+
+
 def annual_permitted_volume(facts: FileFacts, today: date, rules: Rules) -> float:
-    """m³/yr of :func:`reference_permit`, 0 when the file has no permit at all."""
-    permit = reference_permit(facts, today, rules)
-    return 0.0 if permit is None else permit.annual_volume_m3
+    """m³/yr permitted on ``today``: the sum of the permits in force (one per source); with
+    none, the volume of the permit that lapsed last; 0 when the file has no permit at all."""
+    return permitted_volume(valid_permits(facts, today, rules), facts.permits, today)
 
 
 def plan_required(volume_m3: float, rules: Rules) -> bool:

@@ -67,10 +67,13 @@ Edge cases, decided here:
 
 - *Valid permit*: status ``valid``, ``renewal_due`` or ``renewal_pending`` on ``today`` (not
   revoked from its date, not superseded by a renewal that has started, started, not
-  expired unless its renewal was applied for in time and awaits the bureau's decision). Several valid permits: their intake points
-  are pooled for coverage, and the *largest* annual volume counts. With no valid permit,
-  the volume of the permit that lapsed last (among those already started) still decides
-  the thresholds and the pro rata, so a lapse waives nothing; with no permit ever, 0 m³.
+  expired unless its renewal was applied for in time and awaits the bureau's decision).
+  Several valid permits (one per source, S surface and G ground): their intake points are
+  pooled for coverage, and the permitted volume is their *sum*
+  (``due.permitted_volume_among``; of two of one source, the larger) for the thresholds,
+  the plan basis and the over-permit cap. With no valid permit, the volume of the permit
+  that lapsed last (among those already started) still decides the thresholds, so a lapse
+  waives nothing; with no permit ever, 0 m³.
   Permit coverage of "every active intake point" holds vacuously with no intake points
   (metering catches that case). A renewal counts as applied only when
   ``renewal_applied_on`` ≤ today; one deduction whatever the number of expiring permits.
@@ -146,6 +149,7 @@ from registry.domain.due import (
     meters_in_service,
     online_monitoring_required,
     permit_status_of,
+    permitted_volume,
     plan_of_year,
     plan_required,
     reading_due_on,
@@ -875,7 +879,8 @@ def _planned_use(c: _Context) -> _Judgement:
     day = c.day
     year = c.today.year
     plan = plan_of_year(c.facts, year)
-    permit_record = () if c.reference is None else (("permit", c.reference.id),)
+    permit_record = (tuple([("permit", p.id) for p in c.valid]) if c.valid
+                     else () if c.reference is None else (("permit", c.reference.id),))
     losses: list[_Loss] = []
     earned = section.plan_points
     if plan is None and plan_required(c.volume, c.rules):
@@ -955,7 +960,7 @@ def _volume_on(c: _Context, day: date) -> tuple[float, PermitFact | None]:
     valid = [p for p in c.facts.permits
              if permit_status_of(p, day, c.rules) in VALID_PERMIT_STATUSES]
     reference = reference_permit_among(valid, c.facts.permits, day)
-    return (0.0 if reference is None else reference.annual_volume_m3), reference
+    return permitted_volume(valid, c.facts.permits, day), reference
 
 
 def _water_balance(c: _Context) -> _Judgement | None:
@@ -1124,7 +1129,7 @@ def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> 
         valid,
         renewal_due,
         reference,
-        0.0 if reference is None else reference.annual_volume_m3,  # annual_permitted_volume
+        permitted_volume(valid, facts.permits, today),  # annual_permitted_volume: the sum
         meters_in_service(facts, today),
         periods,
         periods == sorted(periods),

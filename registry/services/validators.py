@@ -172,11 +172,18 @@ def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None
 
 
 def _permitted_in_year(session: Session, wu: WaterUser, year: int) -> float | None:
-    """The largest annual volume of the permits in force during the year (None: no permit)."""
-    stmt = select(func.max(Permit.annual_volume_m3)).where(
+    """The largest permitted volume on any day of the year: the sum of the permits in force
+    that day, one per source (corrections of 2026-12); None with no permit in the year."""
+    from registry.domain.due import max_permitted_volume
+    from registry.domain.facts import PermitFact
+
+    rows = session.execute(select(Permit.id, Permit.number, Permit.valid_from, Permit.valid_to,
+                                  Permit.annual_volume_m3).where(
         Permit.water_user_id == wu.id, Permit.closed_at.is_(None), Permit.revoked_on.is_(None),
-        Permit.valid_from <= date(year, 12, 31), Permit.valid_to >= date(year, 1, 1))
-    return session.execute(stmt).scalar_one()
+        Permit.valid_from <= date(year, 12, 31), Permit.valid_to >= date(year, 1, 1))).all()
+    facts = [PermitFact(id=r[0], number=r[1], valid_from=r[2], valid_to=r[3], annual_volume_m3=r[4],
+                        intake_point_ids=frozenset()) for r in rows]
+    return max_permitted_volume(facts, date(year, 1, 1), date(year, 12, 31))
 
 
 def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) -> dict:

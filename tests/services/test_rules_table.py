@@ -57,6 +57,7 @@ class Case:
     permit: dict = field(default_factory=dict)  # overrides of the permit
     renewal: dict | None = None  # a renewal permit of the first (valid_from, valid_to)
     veto: bool = False
+    extra_permits: list[dict] = field(default_factory=list)  # further permits (a groundwater one ...)
     # expected
     points: dict[str, float] = field(default_factory=dict)  # rule -> points (others full)
     total: float = 100.0
@@ -206,6 +207,22 @@ CASES = [
     Case("renewal_in_force_from_its_start",  # renewal started 1 Jul: the old one is superseded,
          permit={"valid_to": date(2026, 8, 31)},  # the renewal in force: 20
          renewal={"valid_from": date(2026, 7, 1), "valid_to": date(2031, 6, 30)}),
+    # --- item 2: several permits, one per source: the permitted volume is their sum ---------
+    Case("surface_and_groundwater_permits_sum_to_the_online_threshold",  # 6,000 S + 5,000 G =
+         permit={"annual_volume_m3": 6_000.0},  # 11,000 ≥ 10,000: online monitoring required
+         extra_permits=[{"valid_from": date(2024, 1, 1), "valid_to": date(2028, 12, 31),  # (no
+                         "annual_volume_m3": 5_000.0}],  # online day: 0 of 10) and a plan
+         points={"online_monitoring": 0.0, "planned_use": 10.0}, total=85.0, grade="B",  # (≥ 3,000:
+         codes=("online.coverage", "planned_use.no_plan")),  # none, 5 lost); use 600 ≤ 11,000
+    Case("over_permit_cap_uses_the_sum",  # 1,000 S + 1,500 G = 2,500; Jan–Jun 500 + 1,600 =
+         permit={"annual_volume_m3": 1_000.0},  # 2,100 ≤ 2,500: within, no cap (the largest
+         extra_permits=[{"valid_from": date(2024, 1, 1), "valid_to": date(2028, 12, 31),  # alone,
+                         "annual_volume_m3": 1_500.0}],  # 1,500, would have capped it at C)
+         volumes={date(2026, 6, 1): 1_600.0}),
+    Case("a_permit_no_longer_in_force_leaves_the_sum",  # the G permit ended 30 Jun 2026: 2,000
+         extra_permits=[{"valid_from": date(2021, 7, 1), "valid_to": date(2026, 6, 30),  # S alone,
+                         "annual_volume_m3": 9_000.0}],  # below 3,000 and 10,000: full marks
+         no_due=("permit_renewal",)),  # its intake point is covered by S: nothing to renew
 ]
 
 
@@ -216,6 +233,10 @@ def _file(case: Case):
                                                "issued_on": date(2023, 12, 1), "annual_volume_m3": 2000.0,
                                                **case.permit})
     permit.intake_points = [point]
+    for n, extra in enumerate(case.extra_permits):
+        other = f.PermitFactory(water_user=wu, **{"number": f"D330782G2024-{9000 + n + 10 * wu.id:04d}",
+                                                  "issued_on": date(2023, 12, 1), **extra})
+        other.intake_points = [point]
     if case.renewal is not None:
         renewal = f.PermitFactory(water_user=wu, renews=permit, issued_on=date(2026, 6, 1),
                                   annual_volume_m3=2000.0, **case.renewal)
@@ -282,3 +303,20 @@ def test_an_answer_in_time_waits_on_the_inspectors_work_queue_not_as_overdue(db_
     overdue = db_session.execute(work_queue.queue(db_session, inspector, work_queue.QueueFilters(status="overdue"),
                                                   case.today)).all()
     assert all(owner.id != wu.id for _, owner, _ in overdue)
+
+
+def test_the_plan_may_go_up_to_the_sum_of_the_permits(db_session):
+    # 2026: S 6,000 all year + G 5,000 from 1 Apr = 11,000 from April: a plan of 11,000 is
+    # allowed, 11,000.5 is not (the largest permit alone, 6,000, would have refused both).
+    from registry.services import ValidationError, records
+
+    wu = f.WaterUserFactory(opened_on=date(2020, 3, 1))
+    f.PermitFactory(water_user=wu, number="D330782S2024-7001", valid_from=date(2024, 1, 1),
+                    valid_to=date(2028, 12, 31), issued_on=date(2023, 12, 1), annual_volume_m3=6_000.0)
+    f.PermitFactory(water_user=wu, number="D330782G2026-7002", valid_from=date(2026, 4, 1),
+                    valid_to=date(2030, 3, 31), issued_on=date(2026, 3, 1), annual_volume_m3=5_000.0)
+    db_session.commit()
+    with pytest.raises(ValidationError) as err:
+        records.create(db_session, f.admin(), "plan", wu, {"year": 2026, "planned_volume_m3": 11_000.5})
+    assert "11,000" in str(err.value.errors["planned_volume_m3"])
+    assert records.create(db_session, f.admin(), "plan", wu, {"year": 2026, "planned_volume_m3": 11_000}).id

@@ -321,3 +321,18 @@ def test_rectification_answered_in_time_is_the_inspectors_wait_not_overdue():
     late = replace(on_time, responded_on=date(2026, 7, 2))
     item = only("rectification", file(rectifications=(late,)))
     assert (item.status, item.due_on) == ("overdue", date(2026, 7, 1))
+
+
+def test_the_permitted_volume_is_the_sum_over_sources():
+    from registry.domain.due import max_permitted_volume, permitted_volume_among
+
+    s = permit(1, volume=6_000.0)  # D330782G2024-0001 (the builder's numbers are G)
+    g = PermitFact(id=2, number="D330782S2024-0002", valid_from=date(2026, 4, 1), valid_to=date(2030, 3, 31),
+                   annual_volume_m3=5_000.0, intake_point_ids=frozenset())
+    assert permitted_volume_among([s, g]) == 11_000.0  # 6,000 + 5,000
+    twin = permit(3, volume=4_000.0)  # a second G permit: of one source, the larger counts
+    assert permitted_volume_among([s, twin, g]) == 11_000.0
+    # 2026: G 6,000 all year, S 5,000 from April: the most on any day is 11,000.
+    assert max_permitted_volume([s, g], date(2026, 1, 1), date(2026, 3, 31)) == 6_000.0
+    assert max_permitted_volume([s, g], date(2026, 1, 1), date(2026, 12, 31)) == 11_000.0
+    assert max_permitted_volume([g], date(2025, 1, 1), date(2025, 12, 31)) is None
