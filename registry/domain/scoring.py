@@ -797,6 +797,7 @@ def _online_monitoring(c: _Context) -> _Judgement | None:
         "from": c.day.online_first.isoformat(),
         "to": c.day.online_last.isoformat(),
         "permitted_m3": float(c.volume),
+        "threshold_m3": c.rules.thresholds.online_monitoring_m3_per_year,
     }
     records = tuple([("meter", m.id) for m in c.meters])
     lost = (full * (window * p - days * q), window * p)

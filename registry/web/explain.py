@@ -100,6 +100,12 @@ def sentence(code: str, p: dict) -> str:
                      k=p.get("count", 0), n=p.get("in_service", 0), s="、".join(ends))
         return _("%(k)d of %(n)d meters in service are past their service life (JJG 162): %(s)s.",
                  k=p.get("count", 0), n=p.get("in_service", 0), s="、".join(p.get("serials", [])))
+    if code == "online.coverage" and "threshold_m3" in p:
+        return _("Online readings arrived on %(k)d of the last %(n)d days (%(a)s to %(b)s); %(t)d %% is required: "
+                 "online monitoring is required from %(h)s m³ a year and %(v)s m³ is permitted (tasks 46–47).",
+                 k=p.get("days_with_data", 0), n=p.get("window_days", 0), a=p.get("from"), b=p.get("to"),
+                 t=round(float(p.get("target_ratio", 0)) * 100), v=_n(p.get("permitted_m3")),
+                 h=_n(p.get("threshold_m3")))
     if code == "online.coverage":
         return _("Online readings arrived on %(k)d of the last %(n)d days (%(a)s to %(b)s); %(t)d %% is required.",
                  k=p.get("days_with_data", 0), n=p.get("window_days", 0), a=p.get("from"), b=p.get("to"),

@@ -320,3 +320,33 @@ def test_the_plan_may_go_up_to_the_sum_of_the_permits(db_session):
         records.create(db_session, f.admin(), "plan", wu, {"year": 2026, "planned_volume_m3": 11_000.5})
     assert "11,000" in str(err.value.errors["planned_volume_m3"])
     assert records.create(db_session, f.admin(), "plan", wu, {"year": 2026, "planned_volume_m3": 11_000}).id
+
+
+@pytest.mark.parametrize(("case_id", "english", "chinese"), [
+    ("in_use_check_does_not_restart", "not verified (JJG 162-2019)", "JJG 162-2019"),
+    ("no_verification_on_record", "has no verification (首次检定 / 后续检定) on record", "无首次检定或后续检定记录"),
+    ("service_life_from_first_verification", "2026-07-01", "自首次检定起算"),
+    ("over_the_years_plan_mid_year", "20.0 % over the plan for the year (500 m³)", "浙江省计划用水管理"),
+    ("renewal_applied_44_days_before", "applied for on 2026-07-01, later than 2026-06-30", "第二十五条"),
+    ("renewal_pending_decision_is_no_veto", "Renewal pending decision", "延续待审批"),
+    ("answered_after_the_deadline", "answered late, on 2026-07-03", "逾期答复"),
+    ("surface_and_groundwater_permits_sum_to_the_online_threshold", "11,000 m³ is permitted", "11,000"),
+])
+def test_each_lost_point_names_its_rule_basis_and_figures_in_both_languages(db_session, case_id, english, chinese):
+    from flask_babel import force_locale
+
+    from registry.web import explain
+
+    (case,) = [c for c in CASES if c.id == case_id]
+    wu = _file(case)
+    evaluations.refresh(db_session, case.rules, case.today, [wu.id])
+    db_session.commit()
+    stored = db_session.scalars(select(Evaluation).where(Evaluation.water_user_id == wu.id)
+                                .order_by(Evaluation.id.desc())).first()
+    findings = [finding for row in stored.rows for finding in row["findings"]]
+    with force_locale("en"):
+        sentences_en = " | ".join(explain.sentence(x["code"], x["params"]) for x in findings)
+    with force_locale("zh_CN"):
+        sentences_zh = " | ".join(explain.sentence(x["code"], x["params"]) for x in findings)
+    assert english in sentences_en, sentences_en
+    assert chinese in sentences_zh, sentences_zh
