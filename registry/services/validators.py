@@ -147,7 +147,36 @@ def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) 
     c.out["intake_points"] = [p for p in points if p is not None]
     if c.ok("number") and _taken(session, Permit.number, c.out["number"], current):
         c.fail("number", _l("Another permit already has this number."))
+    if c.ok("number") and c.ok("valid_from") and c.ok("valid_to"):
+        _one_per_source(session, c, wu, current, data.get(RENEWS_KEY))
     return c.done()
+
+
+RENEWS_KEY = "__renews_id"  # set by records.renew_permit only: the permit a renewal replaces
+
+
+def _one_per_source(session: Session, c: Checker, wu: WaterUser, current: Permit | None, renews_id) -> None:
+    """One permit per source (S surface, G ground) in force at a time (corrections of 2026-12):
+    another live permit of the same source whose validity overlaps is refused, except the one
+    this permit renews or is renewed by (a renewal supersedes it from its own start)."""
+    from registry.domain.due import permit_source
+
+    source = permit_source(c.out["number"])
+    stmt = select(Permit).where(Permit.water_user_id == wu.id, Permit.closed_at.is_(None),
+                                Permit.revoked_on.is_(None), Permit.valid_from <= c.out["valid_to"],
+                                Permit.valid_to >= c.out["valid_from"])
+    if current is not None:
+        stmt = stmt.where(Permit.id != current.id)
+    for other in session.scalars(stmt):
+        related = other.id == renews_id or (current is not None and (
+            other.renews_id == current.id or current.renews_id == other.id))
+        if related or permit_source(other.number) != source:
+            continue
+        c.fail("number", _l("This water user already holds the %(s)s permit %(n)s, valid %(a)s to %(b)s: one "
+                            "permit per source; record a renewal of it instead.",
+                            s=_l("surface-water") if source == "S" else _l("groundwater"), n=other.number,
+                            a=other.valid_from.isoformat(), b=other.valid_to.isoformat()))
+        return
 
 
 def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None) -> dict:

@@ -206,3 +206,18 @@ def test_a_voided_plan_can_be_replaced_but_a_year_has_one_plan_in_force(db_sessi
     plans = db_session.execute(select(AnnualPlan.planned_volume_m3, AnnualPlan.closed_at.is_(None))
                                .where(AnnualPlan.water_user_id == wu.id).order_by(AnnualPlan.id)).all()
     assert plans == [(5000.0, False), (50000.0, True)] and replacement.year == year
+
+
+def test_one_permit_per_source_a_second_surface_permit_is_refused_a_groundwater_one_accepted(db_session):
+    # The factory's permit is D330782S… (surface), valid a year ago to three years ahead.
+    surface = f.PermitFactory()
+    point = f.IntakePointFactory(water_user=surface.water_user)
+    message = _refused(db_session, "permit", surface.water_user, _permit_data(point, number="D330782S2025-0043"),
+                       "number", Permit)
+    assert surface.number in message and "one permit per source" in message
+    ground = records.create(db_session, f.admin(), "permit", surface.water_user,
+                            _permit_data(point, number="D330782G2025-0044"))
+    assert ground.id
+    # A renewal of the surface permit may overlap it: it supersedes it from its own start.
+    renewal = records.renew_permit(db_session, f.admin(), surface, _permit_data(point, number="D330782S2026-0045"))
+    assert renewal.renews_id == surface.id
