@@ -109,3 +109,25 @@ def test_recompute_command_prints_count_and_rate(app):
     assert refused.exit_code == 2 and "--workers" in refused.output
     again = app.test_cli_runner().invoke(args=["registry", "recompute", "--all", "--workers", "2"])
     assert "evaluated 1 water users" in again.output and "0 results changed" in again.output
+
+
+def test_work_queue_shows_the_inspectors_and_the_bureaus_waits(client, auth):
+    # An order answered 3 days before its deadline (passed yesterday) and a permit that ended
+    # 10 days ago whose renewal was applied for 60 days before its end (art. 25: in time).
+    wu = f.WaterUserFactory(opened_on=TODAY - timedelta(days=900))
+    point = f.IntakePointFactory(water_user=wu)
+    permit = f.PermitFactory(water_user=wu, valid_from=TODAY - timedelta(days=1800), valid_to=TODAY - timedelta(days=10),
+                             issued_on=TODAY - timedelta(days=1810), renewal_applied_on=TODAY - timedelta(days=70))
+    permit.intake_points = [point]
+    f.RectificationFactory(inspection=f.InspectionFactory(water_user=wu, inspected_on=TODAY - timedelta(days=30)),
+                           water_user_id=wu.id, deadline=TODAY - timedelta(days=1), status="answered",
+                           response="已加装铅封", responded_on=TODAY - timedelta(days=4))
+    evaluations.refresh(db.session, load_rules(), TODAY)
+    db.session.commit()
+    f.admin(username="admin")
+    auth.login("admin")
+    page = client.get("/work-queue?lang=en").get_data(as_text=True)
+    assert "awaiting the inspector&#39;s verification" in page or "awaiting the inspector's verification" in page
+    assert "the bureau&#39;s decision is due" in page or "the bureau's decision is due" in page
+    chinese = client.get(f"/water-users/{wu.id}?lang=zh_CN").get_data(as_text=True)
+    assert "延续待审批" in chinese and "无有效取水许可证" not in chinese
