@@ -137,8 +137,9 @@ def valid_permits(facts: FileFacts, today: date, rules: Rules) -> tuple[PermitFa
 def reference_permit(facts: FileFacts, today: date, rules: Rules) -> PermitFact | None:
     """The permit a finding names first (the volume itself is :func:`permitted_volume`).
 
-    Among valid permits the largest annual volume. With no valid permit, the permit that lapsed last among those already started (the scale the
-    user was last permitted at, so a lapse waives no threshold); with none, None.
+    Among valid permits the largest annual volume. With no valid permit, the permit that
+    lapsed last among those already started (the scale the user was last permitted at, so
+    a lapse waives no threshold); with none, None.
     """
     return reference_permit_among(valid_permits(facts, today, rules), facts.permits, today)
 
@@ -196,8 +197,12 @@ def max_permitted_volume(permits_: Iterable[PermitFact], start: date, end: date)
         return None
     days = {start} | {p.valid_from for p in live if p.valid_from > start} | {
         p.valid_to + timedelta(days=1) for p in live if p.valid_to < end}
-    return max(permitted_volume_among([p for p in live if p.valid_from <= d <= p.valid_to]) if any(
-        p.valid_from <= d <= p.valid_to for p in live) else 0.0 for d in days)
+    best = 0.0
+    for day in days:
+        in_force = [p for p in live if p.valid_from <= day <= p.valid_to]
+        if in_force:
+            best = max(best, permitted_volume_among(in_force))
+    return best
 
 
 def annual_permitted_volume(facts: FileFacts, today: date, rules: Rules) -> float:
