@@ -101,3 +101,25 @@ def test_b7c4e2a91d05_normalises_codes_and_clears_computed_due_dates(db_session)
     # 31 Jan 2024 + 24 months = 31 Jan 2026: what the entry computed, cleared; 1 Sep 2025 stated.
     assert db_session.get(Calibration, computed.id).next_due_on is None
     assert db_session.get(Calibration, stated.id).next_due_on == date(2025, 9, 1)
+
+
+def test_item12_certificates_issued_before_the_verification_key_get_one(empty_url, tmp_path):
+    """Revision b7d41e0c9a52 gives every certificate already issued a random key of its own."""
+    app = _app(empty_url, tmp_path)
+    with app.app_context():
+        from registry.extensions import db
+        from registry.services import certificates
+        from tests import factories as f
+        from tests.factories.certificates import graded_file
+
+        upgrade()
+        for _ in range(2):
+            certificates.issue(db.session, f.admin(), graded_file("A"))
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="47ec8b6cbe30")  # as before the key existed
+        upgrade()
+        keys = db.session.execute(text("SELECT verify_key FROM certificates")).scalars().all()
+        assert len(keys) == 2 and len(set(keys)) == 2 and all(len(key) == 43 for key in keys)
+        db.session.remove()
+        db.engine.dispose()

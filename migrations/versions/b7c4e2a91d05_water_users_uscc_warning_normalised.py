@@ -15,7 +15,7 @@ equal to what the entry computed are cleared here (a certificate stating exactly
 loses nothing, the computed date is the same). Downgrading leaves them computed.
 
 Revision ID: b7c4e2a91d05
-Revises: 9881cc1f2e27
+Revises: b7d41e0c9a52
 Create Date: 2026-12-01 20:00:00
 
 """
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7c4e2a91d05'
-down_revision = '9881cc1f2e27'
+down_revision = 'b7d41e0c9a52'
 branch_labels = None
 depends_on = None
 

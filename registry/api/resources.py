@@ -1,9 +1,12 @@
 """The endpoints of /api/v1 (spec.md, "JSON API")."""
 from __future__ import annotations
 
+import json
+
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs.flaskparser import FlaskParser
 from sqlalchemy import select
 
 from registry import access, rescoring
@@ -11,11 +14,29 @@ from registry.api import schemas
 from registry.api.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
-from registry.services import (Forbidden, NotFound, StaleEdit, ValidationError, evaluations, records, readings_bulk,
+from registry.services import (Conflict, Forbidden, NotFound, StaleEdit, ValidationError, evaluations, records, readings_bulk,
                                tokens, water_users)
 from registry.services.file_view import ListFilters, load_file, water_user_list
 from registry.web import paging
 from registry.web.explain import sentence
+
+class _JsonParser(FlaskParser):
+    """JSON bodies Python's json module cannot hold are invalid JSON (400), not a 500: an integer
+    of over 4,300 digits (``ValueError: Exceeds the limit … for integer string conversion``,
+    issue 16 item 2) or nesting deeper than the interpreter's recursion limit."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise json.JSONDecodeError(str(exc), "<request body>", 0) from None
+
+
+class Blueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = _JsonParser()
+
 
 water_users_bp = Blueprint("api_water_users", __name__, url_prefix="/api/v1/water-users",
                            description="Water users and their whole file")
@@ -48,6 +69,8 @@ def _call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except ValidationError as err:
         raise Problem(422, "The data breaks a rule of the registry.", _errors(err)) from None
+    except Conflict:
+        raise Problem(409, "Another request changed the same records at this moment: send this one again.") from None
     except StaleEdit:
         raise Problem(412, "The record changed since you read it: GET it again and resend with the new ETag.") from None
     except Forbidden:
@@ -246,7 +269,10 @@ class OneRecord(MethodView):
 def _body(schema) -> dict:
     import marshmallow as ma
 
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # silent covers ValueError (a 5,000-digit integer), not this
+        payload = None
     if not isinstance(payload, dict):
         raise Problem(422, "Send a JSON object.")
     try:
