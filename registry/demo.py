@@ -170,7 +170,8 @@ class Generator:
             next_due = add_months(day, 24)
             rows.append({"meter_id": meter_id, "calibrated_on": day, "kind": "initial" if not rows else "subsequent",
                          "agency": rng.choice(AGENCIES), "certificate_no": f"JD{day:%Y}{rng.randint(10000, 99999)}",
-                         "error_pct": round(rng.uniform(-1.8, 1.8), 2), "passed": True, "next_due_on": next_due})
+                         "error_pct": round(rng.uniform(-1.8, 1.8), 2), "passed": True,
+                         "next_due_on": None})  # computed from the rules in force, never frozen
             if next_due > self.today or (overdue and next_due > self.today - timedelta(days=200)):
                 return rows
             day = next_due + timedelta(days=rng.randint(-20, 10))

@@ -85,7 +85,7 @@ LABELS = {
                              "overdue": _l("Overdue")},
     "permit_status": {"not_yet_valid": _l("Not yet valid"), "valid": _l("Valid"),
                       "renewal_due": _l("Renewal due"), "expired": _l("Expired"), "revoked": _l("Revoked"),
-                      "superseded": _l("Superseded")},
+                      "superseded": _l("Superseded"), "renewal_pending": _l("Renewal pending decision")},
     "due_status": {"ok": _l("OK"), "due_soon": _l("Due soon"), "overdue": _l("Overdue"),
                    "not_required": _l("Not required")},
     "due_kind": {"permit_renewal": _l("Permit renewal"), "calibration": _l("Meter verification"),

@@ -70,6 +70,39 @@ def test_downgrade_to_base_then_upgrade_to_head(empty_url, tmp_path):
         db.engine.dispose()
 
 
+def test_b7c4e2a91d05_normalises_codes_and_clears_computed_due_dates(db_session):
+    """The data steps of the USCC / computed-due-dates migration, on rows made at head."""
+    import importlib.util
+    from datetime import date
+
+    from registry.models import Calibration, WaterUser
+    from tests import factories as f
+
+    path = MIGRATIONS / "versions" / "b7c4e2a91d05_water_users_uscc_warning_normalised.py"
+    spec = importlib.util.spec_from_file_location("b7c4e2a91d05", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    spelled = f.WaterUserFactory(uscc="91330100716105852F")
+    twin = f.WaterUserFactory(uscc="9144030071526726XG")
+    # As earlier versions could store them (18 characters: the column's length).
+    db_session.execute(text("UPDATE water_users SET uscc = :u WHERE id = :i"), {"u": "91330100716105852f", "i": spelled.id})
+    db_session.execute(text("UPDATE water_users SET uscc = :u WHERE id = :i"),
+                       {"u": "９１３３０１００７１６１０５８５２Ｆ", "i": twin.id})
+    meter = f.MeterFactory(interval_months=None)
+    computed = f.CalibrationFactory(meter=meter, calibrated_on=date(2024, 1, 31), next_due_on=date(2026, 1, 31))
+    stated = f.CalibrationFactory(meter=meter, calibrated_on=date(2024, 3, 1), next_due_on=date(2025, 9, 1))
+    conn = db_session.connection()
+    migration._normalise_codes(conn)
+    migration._clear_computed_due_dates(conn)
+    db_session.expire_all()
+    # The first normalises; the second would collide with it and is left for staff.
+    assert db_session.get(WaterUser, spelled.id).uscc == "91330100716105852F"
+    assert db_session.get(WaterUser, twin.id).uscc == "９１３３０１００７１６１０５８５２Ｆ"
+    # 31 Jan 2024 + 24 months = 31 Jan 2026: what the entry computed, cleared; 1 Sep 2025 stated.
+    assert db_session.get(Calibration, computed.id).next_due_on is None
+    assert db_session.get(Calibration, stated.id).next_due_on == date(2025, 9, 1)
+
+
 def test_item12_certificates_issued_before_the_verification_key_get_one(empty_url, tmp_path):
     """Revision b7d41e0c9a52 gives every certificate already issued a random key of its own."""
     app = _app(empty_url, tmp_path)
@@ -84,7 +117,7 @@ def test_item12_certificates_issued_before_the_verification_key_get_one(empty_ur
             certificates.issue(db.session, f.admin(), graded_file("A"))
         db.session.commit()
         db.session.remove()
-        downgrade(revision="9881cc1f2e27")  # as before the key existed
+        downgrade(revision="47ec8b6cbe30")  # as before the key existed
         upgrade()
         keys = db.session.execute(text("SELECT verify_key FROM certificates")).scalars().all()
         assert len(keys) == 2 and len(set(keys)) == 2 and all(len(key) == 43 for key in keys)

@@ -9,6 +9,16 @@
 The figures come from the rules file (``rules.calibration``); a meter may override its
 interval or service life. A due date or end of life is the last day the meter counts as
 verified: from the next day its readings are flagged "unverified meter".
+
+Verification is not any check (corrections of 2026-12): only a verification (首次检定
+``initial`` / 后续检定 ``subsequent``) restarts the interval; an in-use check (使用中检查
+``in_service``) or an on-site calibration (现场校准 ``on_site``) is recorded and shown but
+does not. A verification that failed, or whose measured error is beyond the rules'
+tolerance, does not count whatever its pass flag says (:func:`verification_fault`). The
+next due date is computed from the rules in force (:func:`verification_due_on`); a date
+the certificate states holds only when it is earlier. A meter with no verification on
+record is unverified; service life runs from the first verification where known, else
+from installation.
 """
 
 from __future__ import annotations
@@ -25,6 +35,10 @@ SERVICE_LIFE_4Y = "service_life_4y"  # medium mechanical band (rules: service_li
 PERIODIC = "periodic"
 VERIFICATION_CLASSES = (SERVICE_LIFE_6Y, SERVICE_LIFE_4Y, PERIODIC)
 DUE_STATUSES = ("ok", "due_soon", "overdue")
+VERIFICATION_KINDS = ("initial", "subsequent")  # 首次检定 / 后续检定: the only ones that count
+# Why a meter's verification does not count (``verification_fault``), or None when it does.
+NEVER_VERIFIED, NOT_VERIFICATION, FAILED, OUT_OF_TOLERANCE = (
+    "never_verified", "not_verification", "failed", "out_of_tolerance")
 
 
 class CalibrationError(DomainError):
@@ -44,12 +58,13 @@ def verification_class(meter_type: str, dn: int | None, q3: float | None, rules:
     """``service_life_6y``, ``service_life_4y`` or ``periodic`` (JJG 162-2019).
 
     The two service-life names identify the small and medium DN bands; the years and DN
-    limits are read from the rules. A mechanical meter without a recorded DN is treated
-    as periodic: the stricter regime, so the missing data shows up as a due date.
+    limits are read from the rules, and so are the meter types JJG 162-2019 covers as water
+    meters (``service_life_meter_types``: mechanical, electromagnetic and ultrasonic water
+    meters alike). A meter without a recorded DN is treated as periodic: the stricter regime, so the missing data shows up as a due date.
     """
     _check_meter(meter_type, dn, q3)
     cal = rules.calibration
-    if meter_type != "mechanical" or dn is None:
+    if meter_type not in cal.service_life_meter_types or dn is None:
         return PERIODIC
     if q3 is not None and q3 > cal.periodic_above_q3:
         return PERIODIC
@@ -89,6 +104,47 @@ def calibration_due_on(
     return add_months(last_calibrated_on or installed_on, interval)
 
 
+def verification_due_on(
+    meter_type: str,
+    dn: int | None,
+    q3: float | None,
+    last_verified_on: date,
+    rules: Rules,
+    interval_months_override: int | None = None,
+    stated_due_on: date | None = None,
+) -> date | None:
+    """Last verified day after the verification of ``last_verified_on``, by the rules in
+    force (None: the meter has no periodic verification). A due date the certificate states
+    (``stated_due_on``) holds when earlier; a later one cannot stretch the rules' interval.
+    """
+    due = calibration_due_on(meter_type, dn, q3, last_verified_on, last_verified_on, rules,
+                             interval_months_override)
+    if due is None or stated_due_on is None:
+        return due
+    return min(due, stated_due_on)
+
+
+def verification_fault(kind: str | None, passed: bool | None, error_percent: float | None,
+                       rules: Rules) -> str | None:
+    """Why a calibration record does not count as a verification, or None when it does.
+
+    ``not_verification`` for an in-use check or on-site calibration; ``failed`` when its
+    pass flag is false; ``out_of_tolerance`` when |measured error| is beyond the rules'
+    tolerance (``in_place_tolerance_percent``, ±5 % by default), whatever the pass flag
+    says. ``kind`` None (a caller that only knows verifications) counts as a verification.
+    """
+    if kind is not None and kind not in VERIFICATION_KINDS:
+        return NOT_VERIFICATION
+    if passed is False:
+        return FAILED
+    if error_percent is not None and (
+        not math.isfinite(error_percent)
+        or abs(error_percent) > rules.calibration.in_place_tolerance_percent
+    ):
+        return OUT_OF_TOLERANCE
+    return None
+
+
 def service_life_ends_on(
     meter_type: str,
     dn: int | None,
@@ -96,13 +152,16 @@ def service_life_ends_on(
     installed_on: date,
     rules: Rules,
     life_years_override: int | None = None,
+    first_verified_on: date | None = None,
 ) -> date | None:
-    """Last day of a mechanical meter's service life (JJG 162-2019), or None if unlimited.
+    """Last day of a water meter's service life (JJG 162-2019), or None if unlimited.
 
+    Counted from the first verification (首次检定) where known, else from installation.
     A per-meter override applies to any meter.
     """
     override = _positive(life_years_override, "life_years_override")
     meter_class = verification_class(meter_type, dn, q3, rules)
+    installed_on = first_verified_on or installed_on
     if override is not None:
         return add_years(installed_on, override)
     cal = rules.calibration

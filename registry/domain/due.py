@@ -13,17 +13,24 @@ Kinds, and when an item exists:
 kind             item
 ================ ==================================================================
 permit_renewal   one per valid permit (status valid / renewal_due), due on ``valid_to``:
-                 ``ok`` once the renewal was applied for (``renewal_applied_on`` ≤ today),
+                 ``ok`` once the renewal was applied for in time (``renewal_applied_on`` ≤
+                 today and ≤ 45 days before expiry, art. 25; a late one does not count),
+                 ``due_soon`` and undated while a renewal applied in time awaits the
+                 bureau's decision past expiry (``renewal_pending``,
+                 ``params["pending_decision"]``),
                  else ``due_soon`` within the soon window (default: the rules'
                  ``permit.renewal_window_days``, 45). One per expired permit, neither
                  revoked nor superseded, not replaced by a valid permit covering all of
                  its intake points still on file: ``overdue``.
-calibration      one per in-service meter with a verification due date (the
-                 certificate's ``last_next_due_on`` when given, else
-                 ``calibration.calibration_due_on``), or whose last calibration failed
-                 (``overdue``, dated the failed calibration).
+calibration      one per in-service meter with a verification due date (computed from
+                 the latest verification by the rules in force; the certificate's
+                 ``last_next_due_on`` only when earlier), or with no verification on
+                 record, or whose latest verification failed or was beyond the
+                 tolerance (``overdue``, dated that verification, else installation;
+                 ``params["fault"]`` says which).
 service_life     one per in-service meter with a service life (JJG 162-2019 small and
-                 medium mechanical meters, or a per-meter override).
+                 medium water meters of the rules' types, or a per-meter override),
+                 counted from the first verification where known, else installation.
 balance_test     when the industry must test (GB/T 12452-2022, seed task 34), due on
                  :func:`balance_test_due_on`; record: the last test, if any.
 annual_plan      when a plan is required (annual permitted volume ≥ the rules'
@@ -33,7 +40,10 @@ monthly_readings only for a file with a meter in service today whose opening mon
                  after last month: due on the rules' due day of this month; ``ok`` once
                  last month has an accepted reading, else ``due_soon`` up to the due day
                  and ``overdue`` after it.
-rectification    one per rectification not verified, due on its deadline.
+rectification    one per rectification not verified, due on its deadline; one answered
+                 on or before its deadline (:func:`awaiting_verification`) is the
+                 inspector's wait instead: ``due_soon``, undated,
+                 ``params["awaiting_verification"]``.
 ================ ==================================================================
 
 Soon windows (days before the due date, inclusive): :data:`DEFAULT_SOON_DAYS`, the permit
@@ -49,7 +59,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 
 from registry.domain import balance, calibration, permits
 from registry.domain.dates import add_months, month_start, months_between
@@ -59,6 +70,7 @@ from registry.domain.facts import (
     MeterFact,
     PermitFact,
     PlanFact,
+    RectificationFact,
 )
 from registry.domain.rules import Rules
 
@@ -72,7 +84,7 @@ DUE_KINDS = (
     "rectification",
 )
 DUE_STATUSES = ("overdue", "due_soon", "ok")  # most urgent first
-VALID_PERMIT_STATUSES = ("valid", "renewal_due")
+VALID_PERMIT_STATUSES = ("valid", "renewal_due", "renewal_pending")
 
 # Our defaults (no rules key exists for them): a meter needs an agency visit booked a month
 # ahead; a water-balance test (GB/T 12452-2022) needs an agency and a test period, so a
@@ -100,13 +112,17 @@ class DueItem:
 
 
 def permit_status_of(permit: PermitFact, today: date, rules: Rules) -> str:
+    """Its status on ``today``; superseded only once its renewal has started (a renewal
+    entered early does not end the old permit: each is valid from its own start)."""
+    starts = permit.renewal_starts_on
     return permits.permit_status(
         permit.valid_from,
         permit.valid_to,
         today,
         revoked_on=permit.revoked_on,
-        superseded=permit.superseded,
+        superseded=permit.superseded or (starts is not None and starts <= today),
         rules=rules,
+        renewal_applied_on=permit.renewal_applied_on,
     )
 
 
@@ -119,12 +135,11 @@ def valid_permits(facts: FileFacts, today: date, rules: Rules) -> tuple[PermitFa
 
 
 def reference_permit(facts: FileFacts, today: date, rules: Rules) -> PermitFact | None:
-    """The permit whose annual volume counts for the thresholds and the pro-rata use.
+    """The permit a finding names first (the volume itself is :func:`permitted_volume`).
 
-    Among valid permits the largest annual volume (a user holding several may draw up to
-    the largest; summing them would double-count renewals and overlapping points). With no
-    valid permit, the permit that lapsed last among those already started (the scale the
-    user was last permitted at, so a lapse waives no threshold); with none, None.
+    Among valid permits the largest annual volume. With no valid permit, the permit that
+    lapsed last among those already started (the scale the user was last permitted at, so
+    a lapse waives no threshold); with none, None.
     """
     return reference_permit_among(valid_permits(facts, today, rules), facts.permits, today)
 
@@ -142,10 +157,58 @@ def reference_permit_among(
     return max(started, key=lambda p: (p.valid_to, p.annual_volume_m3, p.id), default=None)
 
 
+def permit_source(number: str) -> str:
+    """``S`` (surface) or ``G`` (ground) from the permit number; the number itself when it
+    does not parse (then it is a source of its own)."""
+    match = permits.PERMIT_NUMBER_RE.fullmatch(number)
+    return match["source"] if match else number
+
+
+def permitted_volume_among(valid: Sequence[PermitFact]) -> float:
+    """The annual permitted volume of the permits in force on a day (corrections of 2026-12:
+    one permit per source, S surface and G ground): the sum over the sources, each the
+    largest volume of its permits in force (two of one source overlapping, as a renewal not
+    linked to the permit it renews, are not counted twice)."""
+    if len(valid) == 1:
+        return valid[0].annual_volume_m3
+    by_source: dict[str, float] = {}
+    for p in valid:
+        source = permit_source(p.number)
+        by_source[source] = max(by_source.get(source, 0.0), p.annual_volume_m3)
+    return float(sum(Fraction(repr(float(v))) for v in by_source.values()))
+
+
+def permitted_volume(valid: Sequence[PermitFact], all_permits: Iterable[PermitFact],
+                     today: date) -> float:
+    """:func:`permitted_volume_among` the permits in force; with none, the volume of the one
+    that lapsed last (a lapse waives no threshold); 0 with no permit at all."""
+    if valid:
+        return permitted_volume_among(valid)
+    lapsed = reference_permit_among(valid, all_permits, today)
+    return 0.0 if lapsed is None else lapsed.annual_volume_m3
+
+
+def max_permitted_volume(permits_: Iterable[PermitFact], start: date, end: date) -> float | None:
+    """The largest :func:`permitted_volume_among` over the days from ``start`` to ``end``
+    (a plan may go up to it), None when no permit is in force on any of them. The sum changes
+    only where a permit starts or ends, so those days are enough."""
+    live = [p for p in permits_ if p.valid_from <= end and p.valid_to >= start]
+    if not live:
+        return None
+    days = {start} | {p.valid_from for p in live if p.valid_from > start} | {
+        p.valid_to + timedelta(days=1) for p in live if p.valid_to < end}
+    best = 0.0
+    for day in days:
+        in_force = [p for p in live if p.valid_from <= day <= p.valid_to]
+        if in_force:
+            best = max(best, permitted_volume_among(in_force))
+    return best
+
+
 def annual_permitted_volume(facts: FileFacts, today: date, rules: Rules) -> float:
-    """m³/yr of :func:`reference_permit`, 0 when the file has no permit at all."""
-    permit = reference_permit(facts, today, rules)
-    return 0.0 if permit is None else permit.annual_volume_m3
+    """m³/yr permitted on ``today``: the sum of the permits in force (one per source); with
+    none, the volume of the permit that lapsed last; 0 when the file has no permit at all."""
+    return permitted_volume(valid_permits(facts, today, rules), facts.permits, today)
 
 
 def plan_required(volume_m3: float, rules: Rules) -> bool:
@@ -167,32 +230,49 @@ def plan_of_year(facts: FileFacts, year: int) -> PlanFact | None:
     return latest
 
 
-def renewal_applied(permit: PermitFact, today: date) -> bool:
-    return permit.renewal_applied_on is not None and permit.renewal_applied_on <= today
+def renewal_applied(permit: PermitFact, today: date, rules: Rules) -> bool:
+    """Applied for on or before ``today`` and in time: at least the rules' window (45 days,
+    取水许可和水资源费征收管理条例 第二十五条) before expiry. A late application does not count."""
+    applied_on = permit.renewal_applied_on
+    return (applied_on is not None and applied_on <= today
+            and permits.renewal_applied_in_time(permit.valid_to, applied_on, rules))
 
 
 def meters_in_service(facts: FileFacts, today: date) -> tuple[MeterFact, ...]:
     return tuple(m for m in facts.meters if m.in_service_on(today))
 
 
+def meter_verification_fault(meter: MeterFact, rules: Rules) -> str | None:
+    """Why the meter is not verified whatever the dates: ``never_verified`` (no verification
+    on record), ``failed`` or ``out_of_tolerance`` (its latest verification does not count,
+    :func:`calibration.verification_fault`); None when the latest verification counts."""
+    if meter.last_calibrated_on is None:
+        return calibration.NEVER_VERIFIED
+    return calibration.verification_fault(meter.last_kind, meter.last_passed,
+                                          meter.last_error_pct, rules)
+
+
 def meter_calibration_due_on(meter: MeterFact, rules: Rules) -> date | None:
-    """The certificate's next due date when it states one, else the rules' interval."""
-    if meter.last_next_due_on is not None:
-        return meter.last_next_due_on
-    return calibration.calibration_due_on(
+    """The last verified day after the latest verification, by the rules in force (the
+    certificate's date only when earlier); None without periodic verification or without
+    a verification on record (:func:`meter_verification_fault` says the latter)."""
+    if meter.last_calibrated_on is None:
+        return None
+    return calibration.verification_due_on(
         meter.meter_type,
         meter.dn,
         meter.q3,
-        meter.installed_on,
         meter.last_calibrated_on,
         rules,
         meter.interval_months,
+        meter.last_next_due_on,
     )
 
 
 def meter_service_life_ends_on(meter: MeterFact, rules: Rules) -> date | None:
     return calibration.service_life_ends_on(
-        meter.meter_type, meter.dn, meter.q3, meter.installed_on, rules, meter.service_life_years
+        meter.meter_type, meter.dn, meter.q3, meter.installed_on, rules, meter.service_life_years,
+        meter.first_verified_on,
     )
 
 
@@ -218,6 +298,15 @@ def balance_test_due_after(last: BalanceTestFact | None, facts: FileFacts, rules
     if last is not None and last.next_due_on is not None:
         return min(due, last.next_due_on)
     return due
+
+
+def awaiting_verification(rectification: RectificationFact) -> bool:
+    """Answered by the enterprise on or before its deadline and waiting for the inspector's
+    verification (corrections of 2026-12): not overdue for the enterprise, whatever the day.
+    An answer after the deadline, or without a date, does not prove the deadline was kept."""
+    responded_on = rectification.responded_on
+    return (rectification.status == "answered" and responded_on is not None
+            and responded_on <= rectification.deadline)
 
 
 def reading_due_on(period: date, rules: Rules) -> date:
@@ -269,8 +358,15 @@ def _permit_items(facts: FileFacts, today: date, rules: Rules, soon: int) -> Ite
             "days_left": permits.days_to_expiry(permit.valid_to, today),
             "renewal_applied_on": _iso(permit.renewal_applied_on),
         }
+        if status == "renewal_pending":
+            # Applied in time, not yet decided at expiry: the bureau's decision is due.
+            params["pending_decision"] = True
+            yield DueItem("permit_renewal", "due_soon", None, ("permit", permit.id), params)
+            continue
         if status in VALID_PERMIT_STATUSES:
-            due = "ok" if renewal_applied(permit, today) else _status(permit.valid_to, today, soon)
+            renewed = permit.renewal_starts_on is not None  # granted: nothing left to apply for
+            due = ("ok" if renewed or renewal_applied(permit, today, rules)
+                   else _status(permit.valid_to, today, soon))
         elif status == "expired":
             points = permit.intake_point_ids & on_file
             replaced = bool(valid) and points <= covered
@@ -287,11 +383,14 @@ def _meter_items(
 ) -> Iterable[DueItem]:
     for meter in meters_in_service(facts, today):
         record = ("meter", meter.id)
-        if meter.last_passed is False and meter.last_calibrated_on is not None:
-            # A failed verification makes the meter unverified at once (JJG 162-2019).
-            params = {"serial": meter.serial, "failed": True,
-                      "calibration_id": meter.last_calibration_id}
-            yield DueItem("calibration", "overdue", meter.last_calibrated_on, record, params)
+        fault = meter_verification_fault(meter, rules)
+        if fault is not None:
+            # Never verified, or the latest verification failed or was out of tolerance:
+            # unverified at once (JJG 162-2019), dated the verification (or installation).
+            params = {"serial": meter.serial, "failed": fault != calibration.NEVER_VERIFIED,
+                      "fault": fault, "calibration_id": meter.last_calibration_id}
+            yield DueItem("calibration", "overdue", meter.last_calibrated_on or meter.installed_on,
+                          record, params)
         else:
             due_on = meter_calibration_due_on(meter, rules)
             if due_on is not None:
@@ -346,6 +445,13 @@ def _rectification_items(facts: FileFacts, today: date, soon: int) -> Iterable[D
         if r.status == "verified":
             continue
         params = {"inspection_id": r.inspection_id, "rectification_status": r.status}
+        if awaiting_verification(r):
+            # The enterprise kept its deadline: the wait is the inspector's, on the work queue,
+            # undated (so it never turns overdue) and never the enterprise's overdue item.
+            params |= {"awaiting_verification": True, "responded_on": r.responded_on.isoformat(),
+                       "deadline": r.deadline.isoformat()}
+            yield DueItem("rectification", "due_soon", None, ("rectification", r.id), params)
+            continue
         yield DueItem(
             "rectification", _status(r.deadline, today, soon), r.deadline,
             ("rectification", r.id), params,

@@ -26,7 +26,8 @@ class PermitFact:
     intake_point_ids: frozenset[int]
     renewal_applied_on: date | None = None
     revoked_on: date | None = None
-    superseded: bool = False  # a live renewal exists
+    superseded: bool = False  # replaced by its renewal whatever the day
+    renewal_starts_on: date | None = None  # a live renewal's start: superseded from that day
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,15 @@ class MeterFact:
     removed_on: date | None = None
     interval_months: int | None = None  # per-meter override of the rules
     service_life_years: int | None = None
-    last_calibrated_on: date | None = None  # latest live calibration
+    # The latest live verification (首次检定 / 后续检定 only: in-use checks and on-site
+    # calibrations do not restart the interval and the loader leaves them out).
+    last_calibrated_on: date | None = None
     last_calibration_id: int | None = None
     last_next_due_on: date | None = None  # as the certificate states it, when given
     last_passed: bool | None = None
+    last_error_pct: float | None = None  # measured error, judged against the rules' tolerance
+    last_kind: str | None = None  # initial | subsequent (None: a verification)
+    first_verified_on: date | None = None  # earliest passed 首次检定: service life runs from it
 
     def in_service_on(self, day: date) -> bool:
         return self.installed_on <= day and (self.removed_on is None or self.removed_on > day)
@@ -89,6 +95,7 @@ class RectificationFact:
     inspection_id: int
     deadline: date
     status: str  # open | answered | verified
+    responded_on: date | None = None  # the enterprise's answer
 
 
 @dataclass(frozen=True)

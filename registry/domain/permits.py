@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from registry.domain.dates import add_years
 from registry.domain.errors import DomainError
@@ -28,6 +28,7 @@ PERMIT_STATUSES = (
     "expired",
     "revoked",
     "superseded",
+    "renewal_pending",  # expired, renewal applied in time (art. 25), not yet decided: no lapse
 )
 _SOURCES = {"S": "surface", "G": "ground"}
 
@@ -94,6 +95,16 @@ def days_to_expiry(valid_to: date, today: date) -> int:
     return (valid_to - today).days
 
 
+def renewal_deadline(valid_to: date, rules: Rules) -> date:
+    """The last day to apply for a renewal in time (取水许可和水资源费征收管理条例 第二十五条:
+    at least 45 days before expiry; exactly 45 days before is in time)."""
+    return valid_to - timedelta(days=rules.permit.renewal_window_days)
+
+
+def renewal_applied_in_time(valid_to: date, renewal_applied_on: date | None, rules: Rules) -> bool:
+    return renewal_applied_on is not None and renewal_applied_on <= renewal_deadline(valid_to, rules)
+
+
 def permit_status(
     valid_from: date,
     valid_to: date,
@@ -102,12 +113,17 @@ def permit_status(
     revoked_on: date | None = None,
     superseded: bool = False,
     rules: Rules,
+    renewal_applied_on: date | None = None,
 ) -> str:
     """One of :data:`PERMIT_STATUSES`.
 
     Revocation wins from its effective date; a permit replaced by its renewal stays
-    ``superseded`` in the history. ``renewal_due`` covers the last
-    ``renewal_window_days`` days up to and including ``valid_to``.
+    ``superseded`` in the history (the caller says so once the renewal has started: a
+    renewal entered early does not end the old permit). ``renewal_due`` covers the last
+    ``renewal_window_days`` days up to and including ``valid_to``. Past ``valid_to``, a
+    permit whose renewal was applied for in time (:func:`renewal_applied_in_time`) and is
+    not yet decided is ``renewal_pending``, not expired: the bureau decides before expiry
+    (art. 25), and an undecided application is no lapse of the user's.
     """
     if revoked_on is not None and today >= revoked_on:
         return "revoked"
@@ -117,6 +133,9 @@ def permit_status(
         return "not_yet_valid"
     days = days_to_expiry(valid_to, today)
     if days < 0:
+        if renewal_applied_on is not None and renewal_applied_on <= today and renewal_applied_in_time(
+                valid_to, renewal_applied_on, rules):
+            return "renewal_pending"
         return "expired"
     if days <= rules.permit.renewal_window_days:
         return "renewal_due"

@@ -18,22 +18,29 @@ permit.none_valid                   no permit in force today (valid / renewal du
 permit.uncovered_intake             an intake point on file is covered by no valid permit
 permit.renewal_not_applied          a valid permit is within the renewal window (≤ 45
                                     days to expiry, inclusive) and no renewal was applied
-                                    for on or before today
+                                    for in time (at least 45 days before expiry, art. 25;
+                                    exactly 45 is in time; a late application loses these
+                                    points too)
+permit.renewal_pending              expired, its renewal applied for in time and not yet
+                                    decided: in force meanwhile, ``lost`` 0 (shown only)
 metering.no_intake_points           no intake point on file: nothing shows what is metered
 metering.intake_without_meter       intake points with no meter in service
 metering.no_meter_in_service        no meter in service: no verified meter to count
-metering.meter_unverified           in-service meters past their verification due date,
-                                    or whose last verification failed
+metering.meter_unverified           in-service meters with no verification on record, past
+                                    their verification due date, or whose latest
+                                    verification failed or was beyond the tolerance
+                                    (``reasons``: never_verified | overdue | failed |
+                                    out_of_tolerance, one per serial)
 metering.meter_past_service_life    in-service mechanical meters past their service life
                                     (JJG 162-2019): recalibration does not help
 online.coverage                     online monitoring required (≥ 10,000 m³/yr permitted)
                                     and too few days of the window had an online reading
 planned_use.no_plan                 a plan is required (≥ 3,000 m³/yr permitted) and this
                                     year's plan is missing
-planned_use.over_plan               year-to-date use above the plan pro rata by day (no
-                                    plan: the permitted volume pro rata); ``severity`` the
-                                    over-plan tier
-planned_use.over_permit             year-to-date use above the whole permitted annual
+planned_use.over_plan               the plan year's use above its plan beyond the rounding
+                                    tolerance (no plan: the permitted volume); ``severity``
+                                    the over-plan tier
+planned_use.over_permit             the plan year's use above the whole permitted annual
                                     volume: ``lost`` 0, caps the grade (``grade_cap``)
 water_balance.overdue               last water-balance test older than the interval
 water_balance.never_tested          never tested and the first test (months after the
@@ -58,11 +65,15 @@ Record types: ``permit``, ``intake_point``, ``meter``, ``calibration``, ``plan``
 
 Edge cases, decided here:
 
-- *Valid permit*: status ``valid`` or ``renewal_due`` on ``today`` (not revoked from its
-  date, not superseded, started, not expired). Several valid permits: their intake points
-  are pooled for coverage, and the *largest* annual volume counts. With no valid permit,
-  the volume of the permit that lapsed last (among those already started) still decides
-  the thresholds and the pro rata, so a lapse waives nothing; with no permit ever, 0 m³.
+- *Valid permit*: status ``valid``, ``renewal_due`` or ``renewal_pending`` on ``today`` (not
+  revoked from its date, not superseded by a renewal that has started, started, not
+  expired unless its renewal was applied for in time and awaits the bureau's decision).
+  Several valid permits (one per source, S surface and G ground): their intake points are
+  pooled for coverage, and the permitted volume is their *sum*
+  (``due.permitted_volume_among``; of two of one source, the larger) for the thresholds,
+  the plan basis and the over-permit cap. With no valid permit, the volume of the permit
+  that lapsed last (among those already started) still decides the thresholds, so a lapse
+  waives nothing; with no permit ever, 0 m³.
   Permit coverage of "every active intake point" holds vacuously with no intake points
   (metering catches that case). A renewal counts as applied only when
   ``renewal_applied_on`` ≤ today; one deduction whatever the number of expiring permits.
@@ -71,20 +82,27 @@ Edge cases, decided here:
   meters in service on ``today`` (a meter on a point no longer on file still counts in
   the calibration share, not in coverage). No intake point → the coverage share is 0, not full;
   no meter in service → the calibration share is 0, not full: a file with nothing to
-  measure by earns nothing for measuring. A meter counts as verified on ``today`` when its
-  last verification did not fail and ``calibration.is_verified_on(today, due, life)``,
-  where the due date is the certificate's ``last_next_due_on`` when given, else
-  ``calibration.calibration_due_on``; both dates are the last verified day.
+  measure by earns nothing for measuring. A meter counts as verified on ``today`` when it
+  has a verification (首次检定 / 后续检定) on record, its latest one counts
+  (``calibration.verification_fault``: passed and within the tolerance) and
+  ``calibration.is_verified_on(today, due, life)``, the due date computed from that
+  verification by the rules in force (the certificate's date only when earlier), the
+  service life from the first verification where known; both dates are the last
+  verified day.
 - *Online monitoring*: the window is the ``window_days`` days ending *yesterday* (today's
   readings may still be arriving); the denominator is always ``window_days``. The days
   with data are ``online_counted.days`` when the loader counted them (over exactly this
   window: another window is an error, not a guess), else those of ``online_days`` in it.
-- *Planned use*: year-to-date use is the sum of accepted monthly readings of this calendar
-  year for months that have ended (January: none, so use 0 ≤ allowance 0 is within). The
-  allowance is this year's plan (else the permitted volume) × days from 1 January to the
-  end of the last ended month ÷ days in the year. Over % = (use − allowance) ÷ allowance ×
-  100, exact, matched against the rules' tiers with their ``including`` flags; with an
-  allowance of 0 any use is over without bound (last tier, ``over_percent`` None).
+- *Planned use* (corrections of 2026-12): judged on a plan year's totals. The plan year is
+  this calendar year over its ended months; in January (none has ended) the whole of last
+  year, December included, so a file over last year's plan stays over until February, when
+  the new plan year's evaluation replaces it. Use is the sum of the accepted monthly
+  readings of those months; the basis is that year's plan (else the permitted volume on
+  its last day counted) for the whole year, not pro rata (the plans carry no breakdown).
+  Over % = (use − basis) ÷ basis × 100, exact, matched against the rules' tiers with their
+  ``including`` flags, the first (within plan) widened by ``over_plan_tolerance_percent``
+  (0.5: a few tenths of rounding is no tier); a basis of 0 and any use is over without
+  bound (last tier, ``over_percent`` None). The plan points still ask for this year's plan.
 - *Water-balance test*: due date of :func:`registry.domain.due.balance_test_due_on`, the
   last day in time; the day after it is overdue.
 - *Records*: the window is the last ``window_months`` ended months, not before the month
@@ -93,8 +111,10 @@ Edge cases, decided here:
   late (no proof it was on time). A month whose due day has not yet passed and with no
   on-time reading is *pending*: left out of both counts, so nobody loses points before
   the deadline. No month left → full points.
-- *Inspections*: a rectification is overdue when its status is not ``verified`` (an
-  answered one awaiting verification included) and its deadline < today. One finding
+- *Inspections*: a rectification is overdue when its status is not ``verified`` and its
+  deadline < today, unless the enterprise answered it on or before the deadline and it
+  waits for the inspector's verification (``due.awaiting_verification``: the wait is the
+  inspector's, corrections of 2026-12). One finding
   each, earliest deadline first; once the floor 0 is reached further ones lose 0.
 - *Rounding*: all arithmetic is exact (integer ratios; volumes read as their decimal text); each
   rule's points are rounded half up to ``points_decimals``; the total is the sum of the
@@ -121,13 +141,16 @@ from registry.domain import balance, calibration
 from registry.domain.dates import add_months, month_start
 from registry.domain.due import (
     VALID_PERMIT_STATUSES,
+    awaiting_verification,
     balance_test_due_after,
     last_balance_test,
     meter_calibration_due_on,
     meter_service_life_ends_on,
+    meter_verification_fault,
     meters_in_service,
     online_monitoring_required,
     permit_status_of,
+    permitted_volume,
     plan_of_year,
     plan_required,
     reading_due_on,
@@ -389,15 +412,20 @@ class _Day:
     online_last: date
     online_window: frozenset[date]  # its days
     year_start: date
-    through: date  # planned use counts the months before this one
-    elapsed: int  # days from 1 January to ``through``
+    through: date  # the months before this one have ended (records)
+    # Planned use is judged on a plan year's totals: this year's ended months, or in January
+    # (none has ended) the whole of last year, December included.
+    plan_year: int
+    plan_from: date  # first month counted
+    plan_to: date  # first month not counted
+    elapsed: int  # the allowance is the whole year's plan: elapsed == year_days (no pro rata)
     year_days: int
-    through_iso: str | None  # last day counted, None in January
+    through_iso: str | None  # last day counted
     # records window, oldest first: (month, its due date, reading_month id, its record,
     # due date passed)
     record_months: tuple[tuple[date, date, int, Record, bool], ...]
     record_month_starts: tuple[date, ...]  # their months, to bisect
-    month_records: dict[date, Record]  # reading_month records of this year's ended months
+    month_records: dict[date, Record]  # reading_month records of the plan year's months counted
 
 
 _CACHE_SIZE = 4096  # per cache; cleared when full (they refill in a few files)
@@ -460,8 +488,12 @@ def _month_starts(start: date, end: date) -> list[date]:
 def _day(today: date, rules: Rules) -> _Day:
     section = rules.evaluation
     year_start, this_month = date(today.year, 1, 1), month_start(today)
-    through = this_month  # planned use: the months that have ended
-    elapsed = (through - year_start).days
+    through = this_month  # the months that have ended
+    if this_month == year_start:  # January: last year's totals stand until February
+        plan_from, plan_to = date(today.year - 1, 1, 1), year_start
+    else:
+        plan_from, plan_to = year_start, this_month
+    plan_days = (date(plan_from.year + 1, 1, 1) - plan_from).days
     months = []  # records: the last window_months ended months
     for month in _month_starts(add_months(this_month, -section.records.window_months), this_month):
         deadline = reading_due_on(month, rules)
@@ -475,18 +507,36 @@ def _day(today: date, rules: Rules) -> _Day:
         online_window=frozenset(first + timedelta(days=i) for i in range((last - first).days + 1)),
         year_start=year_start,
         through=through,
-        elapsed=elapsed,
-        year_days=(date(today.year + 1, 1, 1) - year_start).days,
-        through_iso=(through - timedelta(days=1)).isoformat() if elapsed else None,
+        plan_year=plan_from.year,
+        plan_from=plan_from,
+        plan_to=plan_to,
+        elapsed=plan_days,
+        year_days=plan_days,
+        through_iso=(plan_to - timedelta(days=1)).isoformat(),
         record_months=tuple(months),
         record_month_starts=tuple(m[0] for m in months),
         month_records={month: ("reading_month", reading_month_id(month))
-                       for month in _month_starts(year_start, through)},
+                       for month in _month_starts(plan_from, plan_to)},
     )
 
 
 def _full_row(rule: str, maximum: int, decimals: int) -> tuple[RuleRow, int]:
     return RuleRow(rule, float(maximum), float(maximum), ()), maximum * 10**decimals
+
+
+def _tiers(section) -> tuple[_Tier, ...]:
+    """The over-plan tiers, the first (within plan) widened by the rules' rounding tolerance:
+    a few tenths of a percent of rounding over the plan is no tier."""
+    tiers = []
+    for i, t in enumerate(section.over_plan_tiers):
+        if t.up_to_percent is None:
+            tiers.append(_Tier(t, None, None))
+            continue
+        up_to = float(t.up_to_percent)
+        if i == 0:
+            up_to = float(Fraction(repr(up_to)) + Fraction(repr(float(section.over_plan_tolerance_percent))))
+        tiers.append(_Tier(t, up_to, up_to.as_integer_ratio()))
+    return tuple(tiers)
 
 
 def _derive(rules: Rules) -> _Derived:
@@ -499,11 +549,7 @@ def _derive(rules: Rules) -> _Derived:
         maximum={rule: section.points_of(rule) for rule in RULE_IDS},
         full_rows=full_rows,
         target=_decimal(section.online_monitoring.target_ratio),
-        tiers=tuple(
-            _Tier(t, None, None) if t.up_to_percent is None
-            else _Tier(t, float(t.up_to_percent), float(t.up_to_percent).as_integer_ratio())
-            for t in section.planned_use.over_plan_tiers
-        ),
+        tiers=_tiers(section.planned_use),
         grade_names=section.grade_names,
         judges=tuple((rule, judge, *full_rows[rule]) for rule, judge in _JUDGES),
     )
@@ -590,8 +636,12 @@ def _permit(c: _Context) -> _Judgement | None:
         covered = frozenset().union(*(p.intake_point_ids for p in valid))
     intake_points = c.facts.intake_points
     uncovered = [point for point in intake_points if point.id not in covered]
-    expiring = [p for p in c.renewal_due if not renewal_applied(p, c.today)]
-    if not uncovered and not expiring:
+    # A renewal on file (granted) needs no application of its own.
+    expiring = [p for p in c.renewal_due
+                if p.renewal_starts_on is None and not renewal_applied(p, c.today, c.rules)]
+    pending = [p for p in valid if p not in c.renewal_due
+               and p.valid_to < c.today]  # renewal_pending: applied in time, undecided
+    if not uncovered and not expiring and not pending:
         return None
     deductions: list[tuple[int, _Loss]] = []
     if uncovered:
@@ -612,11 +662,22 @@ def _permit(c: _Context) -> _Judgement | None:
             "valid_to": first.valid_to.isoformat(),
             "window_days": c.rules.permit.renewal_window_days,
             "numbers": [p.number for p in expiring],
+            # 取水许可和水资源费征收管理条例 第二十五条: apply at least 45 days before expiry
+            "apply_by": (first.valid_to - timedelta(days=c.rules.permit.renewal_window_days)).isoformat(),
+            "applied_on": None if first.renewal_applied_on is None or first.renewal_applied_on > c.today
+            else first.renewal_applied_on.isoformat(),
+            "basis": "取水许可和水资源费征收管理条例 第二十五条",
         }
         records = tuple(("permit", p.id) for p in expiring)
         loss = _Loss("permit.renewal_not_applied", (0, 1), params, records,
                      "apply_permit_renewal")
         deductions.append((section.renewal_not_applied_deduction, loss))
+    for p in sorted(pending, key=_permit_order):  # shown, costs nothing: the bureau decides
+        params = {"number": p.number, "valid_to": p.valid_to.isoformat(),
+                  "applied_on": p.renewal_applied_on.isoformat() if p.renewal_applied_on else None,
+                  "basis": "取水许可和水资源费征收管理条例 第二十五条"}
+        deductions.append((0, _Loss("permit.renewal_pending", (0, 1), params, (("permit", p.id),),
+                                    "await_renewal_decision")))
     return _clamped(deductions, section.points)
 
 
@@ -649,6 +710,10 @@ def _meter_loss(code: str, group: list[MeterFact], share: int, count: int,
     return _Loss(code, (share * len(group), count), params, _meter_records(group), restore)
 
 
+def _iso_or_none(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _metering(c: _Context) -> _Judgement:
     section = c.rules.evaluation.metering
     points = c.facts.intake_points
@@ -679,24 +744,37 @@ def _metering(c: _Context) -> _Judgement:
         return _Judgement(coverage, losses)
     past_life, unverified = [], []
     today, rules = c.today, c.rules
+    reasons: list[str] = []
+    due_dates: list[str | None] = []
     for meter in meters:
         due_on = meter_calibration_due_on(meter, rules)
         life_ends_on = meter_service_life_ends_on(meter, rules)
         if life_ends_on is not None and today > life_ends_on:
             past_life.append(meter)
-        elif meter.last_passed is False or not calibration.is_verified_on(
-            today, due_on, life_ends_on
-        ):
+            continue
+        fault = meter_verification_fault(meter, rules)
+        if fault is None and not calibration.is_verified_on(today, due_on, life_ends_on):
+            fault = "overdue"
+        if fault is not None:
             unverified.append(meter)
+            reasons.append(fault)
+            due_dates.append(None if due_on is None else due_on.isoformat())
     # Calibration: each meter in service is worth calibration_points ÷ meters.
     share, count = section.calibration_points, len(meters)
     verified = share * (count - len(past_life) - len(unverified))
     if unverified:
-        losses.append(_meter_loss("metering.meter_unverified", unverified, share, count,
-                                  "calibrate_meter"))
+        loss = _meter_loss("metering.meter_unverified", unverified, share, count,
+                           "calibrate_meter")
+        loss.params |= {"reasons": reasons, "due_dates": due_dates,
+                        "tolerance_percent": rules.calibration.in_place_tolerance_percent,
+                        "basis": "JJG 162-2019"}
+        losses.append(loss)
     if past_life:
-        losses.append(_meter_loss("metering.meter_past_service_life", past_life, share, count,
-                                  "replace_meter"))
+        loss = _meter_loss("metering.meter_past_service_life", past_life, share, count,
+                           "replace_meter")
+        loss.params |= {"life_ends_on": [_iso_or_none(meter_service_life_ends_on(m, rules))
+                                         for m in past_life], "basis": "JJG 162-2019"}
+        losses.append(loss)
     if not losses and section.coverage_points + section.calibration_points == section.points:
         return None  # every point metered, every meter verified
     earned = (coverage[0] * count + verified * coverage[1], coverage[1] * count)
@@ -730,6 +808,7 @@ def _online_monitoring(c: _Context) -> _Judgement | None:
         "from": c.day.online_first.isoformat(),
         "to": c.day.online_last.isoformat(),
         "permitted_m3": float(c.volume),
+        "threshold_m3": c.rules.thresholds.online_monitoring_m3_per_year,
     }
     records = tuple([("meter", m.id) for m in c.meters])
     lost = (full * (window * p - days * q), window * p)
@@ -798,7 +877,7 @@ def _months_this_year(c: _Context) -> tuple[Sequence[Any], list[date]]:
     """Readings of this year's ended months (1 January ≤ period < this month), by period,
     and their periods."""
     readings, periods = c.facts.monthly_readings, c.periods
-    start, end = c.day.year_start, c.day.through
+    start, end = c.day.plan_from, c.day.plan_to
     if c.periods_sorted:
         lo, hi = bisect_left(periods, start), bisect_left(periods, end)
         return readings[lo:hi], periods[lo:hi]
@@ -812,7 +891,8 @@ def _planned_use(c: _Context) -> _Judgement:
     day = c.day
     year = c.today.year
     plan = plan_of_year(c.facts, year)
-    permit_record = () if c.reference is None else (("permit", c.reference.id),)
+    permit_record = (tuple([("permit", p.id) for p in c.valid]) if c.valid
+                     else () if c.reference is None else (("permit", c.reference.id),))
     losses: list[_Loss] = []
     earned = section.plan_points
     if plan is None and plan_required(c.volume, c.rules):
@@ -824,12 +904,18 @@ def _planned_use(c: _Context) -> _Judgement:
 
     months, periods = _months_this_year(c)
     volumes = list(map(_volume, months))
-    if plan is not None:
-        basis, basis_kind, basis_records = plan.planned_volume_m3, "plan", (("plan", plan.id),)
+    volume = c.volume
+    judged = plan
+    if day.plan_year != year:  # January: last year's totals, its plan and its permitted volume
+        judged = plan_of_year(c.facts, day.plan_year)
+        volume, then = _volume_on(c, day.plan_to - timedelta(days=1))
+        permit_record = () if then is None else (("permit", then.id),)
+    if judged is not None:
+        basis, basis_kind, basis_records = judged.planned_volume_m3, "plan", (("plan", judged.id),)
     else:
-        basis, basis_kind, basis_records = c.volume, "permit", permit_record
+        basis, basis_kind, basis_records = volume, "permit", permit_record
     within = c.derived.tiers[0]
-    if _clearly_within(volumes, basis, c.volume, day, within.up_to):
+    if _clearly_within(volumes, basis, volume, day, within.up_to):
         earned += within.tier.points
         return None if not losses and earned == section.points else _Judgement((earned, 1), losses)
     use_num, use_den = _decimal_sum(volumes)
@@ -847,7 +933,7 @@ def _planned_use(c: _Context) -> _Judgement:
     tier = _over_plan_tier(c.derived.tiers, over)
     earned += tier.points
     over_plan = tier.points < tiers[0].points
-    volume_num, volume_den = _decimal(c.volume)
+    volume_num, volume_den = _decimal(volume)
     over_permit = use_num * volume_den > volume_num * use_den  # above the permitted volume
     if not (over_plan or over_permit):
         return _Judgement((earned, 1), losses)
@@ -856,6 +942,7 @@ def _planned_use(c: _Context) -> _Judgement:
         "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),
+        "plan_year": day.plan_year,
     }
     month_records = tuple(map(day.month_records.get, periods))
     if None in month_records:  # a period not on the 1st: not precomputed
@@ -866,16 +953,26 @@ def _planned_use(c: _Context) -> _Judgement:
             "allowance_m3": round(basis_num * day.elapsed / (basis_den * day.year_days), 2),
             "over_percent": None if over is None else _percent(*over),
             "severity": tier.severity,
+            "tolerance_percent": float(section.over_plan_tolerance_percent),
+            "basis_law": "浙江省计划用水管理",
         }
         losses.append(_Loss("planned_use.over_plan", (tiers[0].points - tier.points, 1),
                             params, basis_records + month_records, "reduce_intake"))
     cap = None
     if over_permit:
         cap = section.over_permit_grade_cap
-        params = {**use_params, "permitted_m3": float(c.volume), "grade_cap": cap}
+        params = {**use_params, "permitted_m3": float(volume), "grade_cap": cap}
         losses.append(_Loss("planned_use.over_permit", (0, 1), params,
                             permit_record + month_records, "apply_permit_change"))
     return _Judgement((earned, 1), losses, cap=cap)
+
+
+def _volume_on(c: _Context, day: date) -> tuple[float, PermitFact | None]:
+    """The annual permitted volume on ``day`` (the judged plan year's last day)."""
+    valid = [p for p in c.facts.permits
+             if permit_status_of(p, day, c.rules) in VALID_PERMIT_STATUSES]
+    reference = reference_permit_among(valid, c.facts.permits, day)
+    return permitted_volume(valid, c.facts.permits, day), reference
 
 
 def _water_balance(c: _Context) -> _Judgement | None:
@@ -955,7 +1052,8 @@ def _rectification_order(r: Any) -> tuple[date, int]:
 
 def _inspections(c: _Context) -> _Judgement | None:
     today = c.today
-    overdue = [r for r in c.facts.rectifications if r.status != "verified" and r.deadline < today]
+    overdue = [r for r in c.facts.rectifications
+               if r.status != "verified" and r.deadline < today and not awaiting_verification(r)]
     if not overdue:
         return None
     section = c.rules.evaluation.inspections
@@ -967,6 +1065,7 @@ def _inspections(c: _Context) -> _Judgement | None:
             "days_overdue": (today - r.deadline).days,
             "inspection_id": r.inspection_id,
             "status": r.status,
+            "responded_on": None if r.responded_on is None else r.responded_on.isoformat(),
         }
         loss = _Loss("inspections.overdue_rectification", (0, 1), params,
                      (("rectification", r.id),), "rectify")
@@ -1042,7 +1141,7 @@ def _context(facts: FileFacts, today: date, rules: Rules, derived: _Derived) -> 
         valid,
         renewal_due,
         reference,
-        0.0 if reference is None else reference.annual_volume_m3,  # annual_permitted_volume
+        permitted_volume(valid, facts.permits, today),  # annual_permitted_volume: the sum
         meters_in_service(facts, today),
         periods,
         periods == sorted(periods),
@@ -1061,7 +1160,7 @@ def monthly_readings_since(today: date, rules: Rules) -> date:
     year's use, and last month for the due list): a loader may leave out earlier months."""
     day = _derived(rules).day(today)
     last_month = add_months(month_start(today), -1)
-    return min(day.year_start, last_month, *day.record_month_starts[:1])
+    return min(day.plan_from, last_month, *day.record_month_starts[:1])
 
 
 def evaluate(facts: FileFacts, today: date, rules: Rules) -> Evaluation:

@@ -8,7 +8,8 @@ whose 9th character is its own check digit), 18 check character.
 The 18th character is checked with the GB 32100-2015 §4 weights over the 31-character
 alphabet (no I, O, S, V, Z); a wrong length, alphabet or check character rejects the code.
 The embedded GB 11714 check is only a warning: codes re-issued from old registrations do
-not always satisfy it.
+not always satisfy it. Input is normalised first (:func:`normalise_uscc`: half-width, no
+spaces or dashes, upper case), and a degenerate code (all zeros ...) is refused.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ ORG_CODE_SLICE = slice(8, 16)  # positions 9–16: organisation code body
 ORG_CHECK_INDEX = 16  # position 17: organisation code check digit
 
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
-_WHITESPACE = re.compile(r"\s+")
+# Whitespace and every dash (ASCII, full-width after NFKC, Unicode hyphens and dashes, minus)
+# that people type between the groups of a code.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\ufe58\ufe63]+")
 
 
 class UsccError(DomainError):
-    """The code is rejected. ``rule`` is ``length``, ``alphabet`` or ``check``;
+    """The code is rejected. ``rule`` is ``length``, ``alphabet``, ``degenerate`` or ``check``;
     ``position`` is the 1-based position of the offending character (None for length)."""
 
     def __init__(self, rule: str, position: int | None = None, field: str = "uscc") -> None:
@@ -44,8 +47,16 @@ class UsccError(DomainError):
 
 
 def normalise_uscc(code: str) -> str:
-    """NFKC (full-width ９１３３ → 9133), all whitespace removed, upper case."""
-    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", code)).upper()
+    """The one stored form: NFKC (full-width ９１３３ → 9133), whitespace and dashes removed,
+    upper case. Validate, store and compare (the unique check) this form only."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", code)).upper()
+
+
+def is_degenerate(text: str) -> bool:
+    """A code no registration yields though its check character may hold: one character
+    repeated (000000000000000000 passes the check), a registering division of 000000, or an
+    organisation code (positions 9–17) of zeros."""
+    return len(set(text)) == 1 or text[2:8] == "000000" or text[8:17] == "000000000"
 
 
 def _check_chars(text: str, length: int) -> None:
@@ -93,6 +104,8 @@ def validate_uscc(code: str) -> list[str]:
     """
     text = normalise_uscc(code)
     _check_chars(text, LENGTH)
+    if is_degenerate(text):
+        raise UsccError("degenerate")
     if check_character(text[:17]) != text[17]:
         raise UsccError("check", LENGTH)
     warnings: list[str] = []

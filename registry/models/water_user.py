@@ -49,7 +49,9 @@ class WaterUser(Record, Base):
 
     file_no: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)  # normalised (domain.uscc.normalise_uscc)
+    # "org_code" when the embedded organisation code fails its GB 11714 check: accepted, kept.
+    uscc_warning: Mapped[str | None] = mapped_column(String(20))
     legal_representative: Mapped[str | None] = mapped_column(String(100))
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(40))

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import Integer, Interval, Text, and_, bindparam, cast, delete, func, literal, select, true, update
+from sqlalchemy import Integer, Interval, Text, and_, bindparam, case, cast, delete, func, literal, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
 from registry.bulk import JsonText, copy_rows
 from registry.domain import due as due_engine
+from registry.domain import calibration as calib
 from registry.domain import scoring
 from registry.domain.dates import add_months, month_start
 from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
@@ -90,31 +91,40 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
     SQLite, a writer waits for it).
     """
     live_renewal = aliased(Permit)
-    superseded = (select(live_renewal.id).where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
-                  .exists())
+    # The start of a live renewal: the old permit is superseded from that day, not from its entry.
+    renewal_starts_on = (select(func.min(live_renewal.valid_from))
+                         .where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
+                         .scalar_subquery())
     # The latest live calibration of each meter of these files (ranked among theirs only).
     cal_meter = aliased(Meter)
+    # Only verifications (首次检定 / 后续检定) count: in-use checks and on-site calibrations do
+    # not restart the interval (calibration.VERIFICATION_KINDS); the domain judges the rest.
+    first_initial = case((and_(Calibration.kind == "initial", Calibration.passed.is_(True)),
+                          Calibration.calibrated_on))
     latest_cal = (select(Calibration.meter_id, Calibration.id, Calibration.calibrated_on, Calibration.next_due_on,
-                         Calibration.passed,
+                         Calibration.passed, Calibration.error_pct, Calibration.kind,
+                         func.min(first_initial).over(partition_by=Calibration.meter_id).label("first_verified_on"),
                          func.row_number().over(partition_by=Calibration.meter_id,
                                                 order_by=(Calibration.calibrated_on.desc(), Calibration.id.desc()))
                          .label("rank"))
                   .join(cal_meter, cal_meter.id == Calibration.meter_id)
-                  .where(Calibration.closed_at.is_(None), *_scope(cal_meter.water_user_id, ids, between)).subquery())
+                  .where(Calibration.closed_at.is_(None), Calibration.kind.in_(calib.VERIFICATION_KINDS),
+                         *_scope(cal_meter.water_user_id, ids, between)).subquery())
     since = month_start(add_months(today, -24))
     queries = {
         "points": select(IntakePoint.water_user_id, IntakePoint.id, IntakePoint.name)
         .where(IntakePoint.closed_at.is_(None)).order_by(IntakePoint.water_user_id, IntakePoint.id),
         "permits": select(Permit.water_user_id, Permit.id, Permit.number, Permit.valid_from, Permit.valid_to,
                           Permit.annual_volume_m3, Permit.renewal_applied_on, Permit.revoked_on,
-                          superseded.label("superseded"), permit_intake_points.c.intake_point_id)
+                          renewal_starts_on.label("renewal_starts_on"), permit_intake_points.c.intake_point_id)
         .outerjoin(permit_intake_points, permit_intake_points.c.permit_id == Permit.id)
         .where(Permit.closed_at.is_(None)).order_by(Permit.water_user_id, Permit.id),
         "plans": select(AnnualPlan.water_user_id, AnnualPlan.id, AnnualPlan.year, AnnualPlan.planned_volume_m3)
         .where(AnnualPlan.closed_at.is_(None)).order_by(AnnualPlan.water_user_id, AnnualPlan.id),
         "meters": select(Meter.water_user_id, Meter.id, Meter.serial, Meter.intake_point_id, Meter.meter_type, Meter.dn,
                          Meter.q3, Meter.installed_on, Meter.removed_on, Meter.interval_months, Meter.service_life_years,
-                         latest_cal.c.calibrated_on, latest_cal.c.id, latest_cal.c.next_due_on, latest_cal.c.passed)
+                         latest_cal.c.calibrated_on, latest_cal.c.id, latest_cal.c.next_due_on, latest_cal.c.passed,
+                         latest_cal.c.error_pct, latest_cal.c.kind, latest_cal.c.first_verified_on)
         .outerjoin(latest_cal, and_(latest_cal.c.meter_id == Meter.id, latest_cal.c.rank == 1))
         .where(Meter.closed_at.is_(None)).order_by(Meter.water_user_id, Meter.id),
         "monthly": select(Reading.water_user_id, Reading.period, func.sum(Reading.volume_m3),
@@ -129,7 +139,7 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         "tests": select(BalanceTest.water_user_id, BalanceTest.id, BalanceTest.tested_on, BalanceTest.next_due_on)
         .where(BalanceTest.closed_at.is_(None)).order_by(BalanceTest.water_user_id, BalanceTest.tested_on),
         "rects": select(Rectification.water_user_id, Rectification.id, Rectification.inspection_id,
-                        Rectification.deadline, Rectification.status)
+                        Rectification.deadline, Rectification.status, Rectification.responded_on)
         .join(Inspection, Inspection.id == Rectification.inspection_id)
         .where(Rectification.closed_at.is_(None), Inspection.closed_at.is_(None))
         .order_by(Rectification.water_user_id, Rectification.id),
@@ -184,20 +194,22 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
         intake_points=tuple(IntakePointFact(id=r[1], name=r[2]) for r in rows["points"]),
         permits=tuple(PermitFact(id=pid, number=rs[0][2], valid_from=rs[0][3], valid_to=rs[0][4],
                                  annual_volume_m3=rs[0][5], renewal_applied_on=rs[0][6], revoked_on=rs[0][7],
-                                 superseded=bool(rs[0][8]),
+                                 renewal_starts_on=rs[0][8],
                                  intake_point_ids=frozenset(r[9] for r in rs if r[9] is not None))
                       for pid, rs in permits.items()),
         plans=tuple(PlanFact(id=r[1], year=r[2], planned_volume_m3=r[3]) for r in rows["plans"]),
         meters=tuple(MeterFact(id=r[1], serial=r[2], intake_point_id=r[3], meter_type=r[4], dn=r[5], q3=r[6],
                                installed_on=r[7], removed_on=r[8], interval_months=r[9], service_life_years=r[10],
                                last_calibrated_on=r[11], last_calibration_id=r[12], last_next_due_on=r[13],
-                               last_passed=r[14]) for r in rows["meters"]),
+                               last_passed=r[14], last_error_pct=r[15], last_kind=r[16],
+                               first_verified_on=r[17]) for r in rows["meters"]),
         monthly_readings=tuple(MonthlyReadingFact(period=r[1], volume_m3=float(r[2] or 0), first_submitted_on=r[3])
                                for r in rows["monthly"]),
         online_days=online_days,
         online_counted=online_counted,
         balance_tests=tuple(BalanceTestFact(id=r[1], tested_on=r[2], next_due_on=r[3]) for r in rows["tests"]),
-        rectifications=tuple(RectificationFact(id=r[1], inspection_id=r[2], deadline=r[3], status=r[4])
+        rectifications=tuple(RectificationFact(id=r[1], inspection_id=r[2], deadline=r[3], status=r[4],
+                                               responded_on=r[5])
                              for r in rows["rects"]),
     )
 

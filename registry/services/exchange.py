@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from registry import access, clock
 from registry.bulk import copy_rows
+from registry.domain.uscc import normalise_uscc
 from registry.models import AuditEvent, Division, IntakePoint, Meter, READING_SOURCES, Reading, WaterUser
 from registry.services import audit, validators
 from registry.services.checks import Checker
@@ -198,7 +199,7 @@ def _water_user(ctx: _Context, sheet: _Sheet, number: int, values: dict) -> None
     if values.get("file_no"):
         existing = ctx.water_user(values["file_no"])
     elif "file_no" not in values and values.get("uscc"):  # keyed on the USCC (a sheet without file numbers)
-        existing = ctx.session.scalar(select(WaterUser).where(WaterUser.uscc == str(values["uscc"]).upper()))
+        existing = ctx.session.scalar(select(WaterUser).where(WaterUser.uscc == normalise_uscc(str(values["uscc"]))))
     else:
         existing = None
     data = {c.field: getattr(existing, c.field) for c in sheet.kind.columns} if existing else {}

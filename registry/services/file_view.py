@@ -44,6 +44,8 @@ class FileView:
     today: date
     permits: list = field(default_factory=list)  # (permit, status, days_left)
     meters: list = field(default_factory=list)  # (meter, due_on, life_ends_on, status)
+    meter_faults: dict = field(default_factory=dict)  # meter id -> why it is unverified (calibration.*)
+    calibration_tolerance: float = 5.0
     readings: list = field(default_factory=list)  # monthly readings of the last 12 months
     online_days: int = 0  # days of the last 90 with an online reading
     monthly: list = field(default_factory=list)  # (month, volume, planned_pro_rata)
@@ -111,13 +113,18 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
 
 def _permits(view: FileView, rules) -> None:
     for p in view.water_user.permits:
+        renewal = p.renewed_by if p.renewed_by is not None and p.renewed_by.closed_at is None else None
         status = "closed" if p.closed_at else permit_status(
             p.valid_from, p.valid_to, view.today, revoked_on=p.revoked_on,
-            superseded=p.renewed_by is not None and p.renewed_by.closed_at is None, rules=rules)
+            superseded=renewal is not None and renewal.valid_from <= view.today, rules=rules,
+            renewal_applied_on=p.renewal_applied_on)
         view.permits.append((p, status, days_to_expiry(p.valid_to, view.today)))
-    current = [row for row in view.permits if row[1] in ("valid", "renewal_due")]
+    current = [row for row in view.permits if row[1] in ("valid", "renewal_due", "renewal_pending")]
     if current:
         p, status, days = min(current, key=lambda row: row[0].valid_to)
+        if status == "renewal_pending":  # applied in time (art. 25), the bureau has not decided
+            view.chips.append(Chip("permit", "due_soon", "renewal_pending_decision", "permits", p.valid_to))
+            return
         chip_status = "due_soon" if status == "renewal_due" else "ok"
         view.chips.append(Chip("permit", chip_status, "permit_valid_until", "permits", p.valid_to))
     else:
@@ -126,18 +133,25 @@ def _permits(view: FileView, rules) -> None:
 
 def _meters(view: FileView, rules) -> None:
     earliest = None
+    view.calibration_tolerance = rules.calibration.in_place_tolerance_percent
     for m in view.water_user.meters:
-        last = next((c for c in m.calibrations if c.closed_at is None), None)
-        if last is not None and last.next_due_on is not None:
-            due = last.next_due_on
-        else:
-            due = calib.calibration_due_on(m.meter_type, m.dn, m.q3, m.installed_on,
-                                           last.calibrated_on if last else None, rules,
-                                           interval_months_override=m.interval_months)
+        # Only verifications count (首次检定 / 后续检定); the calibrations come newest first.
+        live = [c for c in m.calibrations if c.closed_at is None]
+        verifications = [c for c in live if c.kind in calib.VERIFICATION_KINDS]
+        last = max(verifications, key=lambda c: (c.calibrated_on, c.id), default=None)
+        first = min((c.calibrated_on for c in verifications if c.kind == "initial" and c.passed), default=None)
+        fault = (calib.NEVER_VERIFIED if last is None
+                 else calib.verification_fault(last.kind, last.passed, last.error_pct, rules))
+        due = None if last is None else calib.verification_due_on(
+            m.meter_type, m.dn, m.q3, last.calibrated_on, rules, m.interval_months, last.next_due_on)
         life = calib.service_life_ends_on(m.meter_type, m.dn, m.q3, m.installed_on, rules,
-                                          life_years_override=m.service_life_years)
+                                          life_years_override=m.service_life_years, first_verified_on=first)
         deadline = calib.meter_deadline(due, life)
         status = calib.meter_due_status(deadline, view.today) if m.in_service else "ok"
+        if fault is not None and m.in_service:
+            status = "overdue"
+            view.meter_faults[m.id] = fault
+            deadline = last.calibrated_on if last is not None else m.installed_on
         view.meters.append((m, due, life, status))
         if m.in_service and deadline is not None and (earliest is None or deadline < earliest[0]):
             earliest = (deadline, status)

@@ -212,8 +212,8 @@ def renew_permit(session: Session, actor, old: Permit, data: dict, *, idempotenc
     if old.renewed_by is not None:
         raise ValidationError({"_": _l("This permit has already been renewed.")})
     water_user = session.get(WaterUser, old.water_user_id)
-    new = create(session, actor, "permit", water_user, data, idempotency_key=idempotency_key,
-                 action="renew", extra={"renews_id": old.id})
+    new = create(session, actor, "permit", water_user, {**data, validators.RENEWS_KEY: old.id},
+                 idempotency_key=idempotency_key, action="renew", extra={"renews_id": old.id})
     return new
 
 

@@ -114,6 +114,11 @@ def step_of(item: due_engine.DueItem, today: date, rules: Rules) -> str | None:
     if item.status == "ok":
         return None
     if item.kind == "permit_renewal":
+        if item.params.get("pending_decision"):
+            return None  # applied for in time (art. 25): the bureau decides, nothing to remind
+        applied = item.params.get("renewal_applied_on")
+        if item.status != "overdue" and applied and applied <= today.isoformat():
+            return None  # applied for, if late (the score says so): asking again changes nothing
         if item.status == "overdue":
             return "expired"
         step = reminder_step(item.due_on, today, rules)

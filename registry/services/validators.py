@@ -18,7 +18,7 @@ from registry.domain.dates import add_years
 from registry.domain.geo import GeoError, check_in_yiwu
 from registry.domain.permits import PermitError, validate_permit_number, validate_term
 from registry.domain.rules import load_rules
-from registry.domain.uscc import UsccError, validate_uscc
+from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
 from registry.services.checks import CONTROL_CHARS, Checker, database_id
@@ -27,6 +27,12 @@ USCC_MESSAGES = {
     "length": _l("A USCC has exactly 18 characters (GB 32100)."),
     "alphabet": _l("A USCC uses only digits and the letters ABCDEFGHJKLMNPQRTUWXY (no I, O, S, V, Z)."),
     "check": _l("The 18th character (check character) is wrong: the code is mistyped (GB 32100)."),
+    "degenerate": _l("This is not a real USCC (all zeros, or a division or organisation code of zeros): "
+                     "copy it from the business licence (GB 32100)."),
+}
+USCC_WARNINGS = {
+    "org_code": _l("The organisation code inside the USCC (positions 9–17) fails its own check (GB 11714): "
+                   "the code was accepted, but compare it with the business licence."),
 }
 PERMIT_MESSAGES = {
     "format": _l("A permit number looks like D330782S2021-0120 (D, county code, S or G, year, serial)."),
@@ -50,13 +56,17 @@ def water_user(session: Session, data: dict, wu: WaterUser | None, current: Wate
     c = Checker(data)
     c.pattern("file_no", r"[A-Za-z0-9\-]{3,30}", _l("A file number is 3–30 letters, digits or hyphens."), max_len=30)
     c.text("name", max_len=200)
-    raw = (data.get("uscc") or "").strip().upper() if isinstance(data.get("uscc"), str) else data.get("uscc")
+    # Normalised once (half-width, no spaces or dashes, upper case): validated, stored and
+    # checked for uniqueness in that one form.
+    raw = normalise_uscc(data["uscc"]) if isinstance(data.get("uscc"), str) else data.get("uscc")
     if raw in ("", None):
         c.fail("uscc", _l("This field is required."))
     else:
         try:
-            validate_uscc(str(raw))
+            warnings = validate_uscc(str(raw))
             c.out["uscc"] = str(raw)
+            # GB 11714 mismatch of the embedded organisation code: a warning, kept on the record.
+            c.out["uscc_warning"] = "org_code" if "org_code" in warnings else None
         except UsccError as err:
             c.fail("uscc", USCC_MESSAGES.get(err.rule, USCC_MESSAGES["check"]))
     c.text("legal_representative", required=False, max_len=100)
@@ -137,7 +147,36 @@ def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) 
     c.out["intake_points"] = [p for p in points if p is not None]
     if c.ok("number") and _taken(session, Permit.number, c.out["number"], current):
         c.fail("number", _l("Another permit already has this number."))
+    if c.ok("number") and c.ok("valid_from") and c.ok("valid_to"):
+        _one_per_source(session, c, wu, current, data.get(RENEWS_KEY))
     return c.done()
+
+
+RENEWS_KEY = "__renews_id"  # set by records.renew_permit only: the permit a renewal replaces
+
+
+def _one_per_source(session: Session, c: Checker, wu: WaterUser, current: Permit | None, renews_id) -> None:
+    """One permit per source (S surface, G ground) in force at a time (corrections of 2026-12):
+    another live permit of the same source whose validity overlaps is refused, except the one
+    this permit renews or is renewed by (a renewal supersedes it from its own start)."""
+    from registry.domain.due import permit_source
+
+    source = permit_source(c.out["number"])
+    stmt = select(Permit).where(Permit.water_user_id == wu.id, Permit.closed_at.is_(None),
+                                Permit.revoked_on.is_(None), Permit.valid_from <= c.out["valid_to"],
+                                Permit.valid_to >= c.out["valid_from"])
+    if current is not None:
+        stmt = stmt.where(Permit.id != current.id)
+    for other in session.scalars(stmt):
+        related = other.id == renews_id or (current is not None and (
+            other.renews_id == current.id or current.renews_id == other.id))
+        if related or permit_source(other.number) != source:
+            continue
+        c.fail("number", _l("This water user already holds the %(s)s permit %(n)s, valid %(a)s to %(b)s: one "
+                            "permit per source; record a renewal of it instead.",
+                            s=_l("surface-water") if source == "S" else _l("groundwater"), n=other.number,
+                            a=other.valid_from.isoformat(), b=other.valid_to.isoformat()))
+        return
 
 
 def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None) -> dict:
@@ -162,11 +201,18 @@ def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None
 
 
 def _permitted_in_year(session: Session, wu: WaterUser, year: int) -> float | None:
-    """The largest annual volume of the permits in force during the year (None: no permit)."""
-    stmt = select(func.max(Permit.annual_volume_m3)).where(
+    """The largest permitted volume on any day of the year: the sum of the permits in force
+    that day, one per source (corrections of 2026-12); None with no permit in the year."""
+    from registry.domain.due import max_permitted_volume
+    from registry.domain.facts import PermitFact
+
+    rows = session.execute(select(Permit.id, Permit.number, Permit.valid_from, Permit.valid_to,
+                                  Permit.annual_volume_m3).where(
         Permit.water_user_id == wu.id, Permit.closed_at.is_(None), Permit.revoked_on.is_(None),
-        Permit.valid_from <= date(year, 12, 31), Permit.valid_to >= date(year, 1, 1))
-    return session.execute(stmt).scalar_one()
+        Permit.valid_from <= date(year, 12, 31), Permit.valid_to >= date(year, 1, 1))).all()
+    facts = [PermitFact(id=r[0], number=r[1], valid_from=r[2], valid_to=r[3], annual_volume_m3=r[4],
+                        intake_point_ids=frozenset()) for r in rows]
+    return max_permitted_volume(facts, date(year, 1, 1), date(year, 12, 31))
 
 
 def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) -> dict:
@@ -195,7 +241,9 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
 
 
 def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
-    rules = load_rules()
+    from registry.services import rules_versions  # the rules in force (published, else packaged)
+
+    rules = rules_versions.current(session)
     c = Checker(data)
     meter = _own(session, Meter, data.get("meter_id"), wu)
     if meter is None:
@@ -211,19 +259,35 @@ def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.number("error_pct", required=False)
     c.boolean("passed")
     c.date("next_due_on", required=False)
+    # A record marked passed whose measured error is beyond the rules' tolerance cannot count
+    # as a verification (corrections of 2026-12): refused, so the record says what it is.
+    tolerance = rules.calibration.in_place_tolerance_percent
+    if (c.ok("error_pct") and c.ok("passed") and c.out.get("passed") and c.out.get("error_pct") is not None
+            and abs(c.out["error_pct"]) > tolerance):
+        c.fail("passed", _l("The measured error %(e)s %% is beyond the tolerance ±%(t)s %% of rules %(v)s "
+                            "(JJG 162-2019, CJ/T 364): the meter did not pass; record it as failed.",
+                            e=f"{c.out['error_pct']:+g}", t=f"{tolerance:g}", v=rules.version))
     if not meter_ok:
         return c.done()
     # An initial verification (首次检定) is done before installation; later ones cannot predate it.
     if on is not None and on < meter.installed_on and c.out.get("kind") != "initial":
         c.fail("calibrated_on", _l("The calibration cannot be before the meter was installed (%(d)s).",
                                    d=meter.installed_on.isoformat()))
-    if c.ok("calibrated_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:
-        c.fail("next_due_on", _l("The next due date must be after the calibration date."))
-    if c.ok("calibrated_on") and "next_due_on" not in c.errors and c.out.get("next_due_on") is None:
-        # JJG 162-2019: the due date follows from the meter's class unless the certificate says otherwise.
-        c.out["next_due_on"] = calib.calibration_due_on(
-            meter.meter_type, meter.dn, meter.q3, meter.installed_on, on, rules,
-            interval_months_override=meter.interval_months)
+    if c.ok("calibrated_on") and c.ok("next_due_on") and c.out["next_due_on"] is not None:
+        typed = c.out["next_due_on"]
+        if typed <= on:
+            c.fail("next_due_on", _l("The next due date must be after the calibration date."))
+        elif c.ok("kind") and c.out.get("kind") in calib.VERIFICATION_KINDS:
+            # JJG 162-2019: the rules in force set the interval; a certificate may say earlier, never later.
+            allowed = calib.verification_due_on(meter.meter_type, meter.dn, meter.q3, on, rules,
+                                                interval_months_override=meter.interval_months)
+            if allowed is not None and typed > allowed:
+                months = meter.interval_months or rules.calibration.interval_months.of(meter.meter_type)
+                c.fail("next_due_on", _l("The next due date can be at most %(d)s: rules %(v)s verify this meter "
+                                         "every %(m)d months (JJG 162-2019). Leave it empty to have it computed.",
+                                         d=allowed.isoformat(), v=rules.version, m=months))
+    # Left empty, the due date is not stored: it is computed from the rules in force, so a new
+    # rules version moves it (domain.calibration.verification_due_on).
     return c.done()
 
 

@@ -201,7 +201,7 @@ def test_verified_rectification_stops_costing_points(db_session, app, site):
     wu, _meter, account = site
     order = f.RectificationFactory(inspection=f.InspectionFactory(water_user=wu, inspected_on=TODAY - timedelta(days=60)),
                                    water_user_id=wu.id, deadline=TODAY - timedelta(days=10), status="answered",
-                                   response="已加装铅封", responded_on=TODAY - timedelta(days=12))
+                                   response="已加装铅封", responded_on=TODAY - timedelta(days=8))  # 2 days late
     from registry.services import evaluations
 
     evaluations.refresh_one(db_session, wu.id)
@@ -210,6 +210,7 @@ def test_verified_rectification_stops_costing_points(db_session, app, site):
     inspections.verify(db_session, account, order)
     assert (order.status, order.verified_on) == ("verified", TODAY)
     assert db_session.get(WaterUser, wu.id).score == pytest.approx(before + 5)  # 15 − 5 per overdue order
+    # (answered by its deadline it would have cost nothing while waiting: test_rules_table)
     event = db_session.execute(select(AuditEvent).where(AuditEvent.entity_type == "Rectification")).scalar_one()
     assert event.action == "accept" and event.changes["status"] == ["answered", "verified"]
 

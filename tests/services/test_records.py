@@ -112,7 +112,31 @@ def test_calibration_due_date_follows_the_meter_class(db_session):
     cal = records.create(db_session, f.admin(), "calibration", meter.water_user,
                          {"meter_id": meter.id, "calibrated_on": date(2025, 3, 15), "kind": "subsequent",
                           "agency": "义乌市计量检定测试所", "passed": "1"})
-    assert cal.next_due_on == date(2027, 3, 15)  # JJG 1033: 24 months
+    # Not frozen at entry: left empty, it is computed from the rules in force when judged
+    # (15 Mar 2025 + 24 months = 15 Mar 2027, JJG 1033; see test_rules_table).
+    assert cal.next_due_on is None
+
+
+def test_typed_due_date_later_than_the_rules_allow_is_refused(db_session):
+    # Verified 15 Mar 2025; the rules allow 24 months: 15 Mar 2027 at the latest.
+    meter = f.MeterFactory(meter_type="electromagnetic", dn=100)
+    data = {"meter_id": meter.id, "calibrated_on": date(2025, 3, 15), "kind": "subsequent",
+            "agency": "义乌市计量检定测试所", "passed": "1", "next_due_on": date(2027, 3, 16)}
+    message = _refused(db_session, "calibration", meter.water_user, data, "next_due_on", Calibration)
+    assert "2027-03-15" in message and "24" in message
+    cal = records.create(db_session, f.admin(), "calibration", meter.water_user,
+                         {**data, "next_due_on": date(2027, 3, 15)})  # the last day allowed
+    assert cal.next_due_on == date(2027, 3, 15)
+
+
+def test_passed_verification_beyond_the_tolerance_is_refused_with_the_reason(db_session):
+    # |+5.2 %| > ±5 % (rules YW-2026.1): cannot be marked passed; −5.0 % is at the tolerance.
+    meter = f.MeterFactory()
+    data = {"meter_id": meter.id, "calibrated_on": date(2025, 3, 15), "kind": "subsequent",
+            "agency": "x", "passed": "1", "error_pct": 5.2}
+    message = _refused(db_session, "calibration", meter.water_user, data, "passed", Calibration)
+    assert "+5.2" in message and "5" in message
+    assert records.create(db_session, f.admin(), "calibration", meter.water_user, {**data, "error_pct": -5.0}).id
 
 
 def test_calibration_before_installation_is_refused(db_session):
@@ -182,3 +206,18 @@ def test_a_voided_plan_can_be_replaced_but_a_year_has_one_plan_in_force(db_sessi
     plans = db_session.execute(select(AnnualPlan.planned_volume_m3, AnnualPlan.closed_at.is_(None))
                                .where(AnnualPlan.water_user_id == wu.id).order_by(AnnualPlan.id)).all()
     assert plans == [(5000.0, False), (50000.0, True)] and replacement.year == year
+
+
+def test_one_permit_per_source_a_second_surface_permit_is_refused_a_groundwater_one_accepted(db_session):
+    # The factory's permit is D330782S… (surface), valid a year ago to three years ahead.
+    surface = f.PermitFactory()
+    point = f.IntakePointFactory(water_user=surface.water_user)
+    message = _refused(db_session, "permit", surface.water_user, _permit_data(point, number="D330782S2025-0043"),
+                       "number", Permit)
+    assert surface.number in message and "one permit per source" in message
+    ground = records.create(db_session, f.admin(), "permit", surface.water_user,
+                            _permit_data(point, number="D330782G2025-0044"))
+    assert ground.id
+    # A renewal of the surface permit may overlap it: it supersedes it from its own start.
+    renewal = records.renew_permit(db_session, f.admin(), surface, _permit_data(point, number="D330782S2026-0045"))
+    assert renewal.renews_id == surface.id

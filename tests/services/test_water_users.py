@@ -111,3 +111,33 @@ def test_idempotency_key_creates_one_file(db_session):
     first = water_users.create(db_session, admin, VALID, idempotency_key="k-1")
     again = water_users.create(db_session, admin, VALID, idempotency_key="k-1")
     assert again.id == first.id and _count(db_session, WaterUser) == 1
+
+
+def test_uscc_is_stored_once_in_its_normalised_form_and_unique_in_it(db_session):
+    # Full-width, dashes, spaces and lower case: one code, 91330100716105852F.
+    wu = water_users.create(db_session, f.admin(), {**VALID, "uscc": "９１３３-０１００ 7161-0585-2f"})
+    assert (wu.uscc, wu.uscc_warning) == ("91330100716105852F", None)
+    with pytest.raises(ValidationError) as err:
+        water_users.create(db_session, f.admin(), {**VALID, "file_no": "YW-2026-0002", "uscc": "9133 0100 7161 0585 2F"})
+    assert "already has this USCC" in english(err.value.errors["uscc"])
+
+
+def test_all_zero_uscc_is_refused(db_session):
+    with pytest.raises(ValidationError) as err:
+        water_users.create(db_session, f.admin(), {**VALID, "uscc": "000000000000000000"})
+    assert "not a real USCC" in english(err.value.errors["uscc"])
+
+
+def test_organisation_code_mismatch_is_accepted_with_the_warning_kept(db_session, client, auth):
+    from registry.domain.uscc import check_character
+
+    first17 = "91330100716105857"  # the embedded organisation check should be 2 (GB 11714)
+    wu = water_users.create(db_session, f.admin(), {**VALID, "uscc": first17 + check_character(first17)})
+    assert wu.uscc_warning == "org_code"
+    f.admin(username="boss")
+    auth.login("boss")
+    page = client.get(f"/water-users/{wu.id}?lang=en").get_data(as_text=True)
+    assert "Organisation code check failed (GB 11714)" in page
+    fixed = water_users.update(db_session, f.admin(), wu, {**VALID, "uscc": "91330100716105852F"},
+                               expected_version=wu.version)
+    assert fixed.uscc_warning is None

@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.domain.calibration import (
+    verification_due_on,
+    verification_fault,
     CalibrationError,
     calibration_due_on,
     in_place_check_passes,
@@ -61,9 +63,10 @@ def test_periodic_meter_has_no_service_life_limit():
     assert service_life_ends_on("mechanical", 100, 100.0, INSTALLED, RULES) is None
 
 
-@pytest.mark.parametrize("meter_type", ["electromagnetic", "ultrasonic", "other"])
-@pytest.mark.parametrize("dn", [None, 15, 200])
-def test_flow_meters_due_every_24_months_whatever_the_dn(meter_type, dn):
+@pytest.mark.parametrize(("meter_type", "dn"), [
+    ("electromagnetic", None), ("electromagnetic", 200), ("ultrasonic", None),
+    ("ultrasonic", 200), ("other", None), ("other", 15), ("other", 200)])
+def test_flow_meters_due_every_24_months(meter_type, dn):
     assert verification_class(meter_type, dn, None, RULES) == "periodic"
     due = calibration_due_on(meter_type, dn, None, INSTALLED, date(2025, 1, 10), RULES)
     assert due == date(2027, 1, 10)
@@ -168,3 +171,68 @@ def test_every_meter_has_either_a_due_date_or_a_service_life(meter_type, dn, q3,
     life = service_life_ends_on(meter_type, dn, q3, installed, RULES)
     assert (due is None) != (life is None)
     assert meter_deadline(due, life) > installed
+
+
+# --- corrections of 2026-12: what counts as a verification (JJG 162-2019) --------------
+
+
+@pytest.mark.parametrize(("meter_type", "dn", "expected"), [
+    ("electromagnetic", 15, "service_life_6y"),  # an electronic water meter, JJG 162-2019
+    ("ultrasonic", 25, "service_life_6y"),
+    ("ultrasonic", 40, "service_life_4y"),
+    ("electromagnetic", 50, "service_life_4y"),
+    ("electromagnetic", 51, "periodic"),  # a flow meter (JJG 1033): 24 months
+])
+def test_small_meter_service_life_covers_every_jjg162_water_meter_type(meter_type, dn, expected):
+    assert RULES.calibration.service_life_meter_types == ("mechanical", "electromagnetic", "ultrasonic")
+    assert verification_class(meter_type, dn, None, RULES) == expected
+
+
+def test_service_life_types_are_read_from_the_rules():
+    data = RULES.to_dict()
+    data["calibration"]["service_life_meter_types"] = ["mechanical"]
+    only_mechanical = type(RULES).from_dict(data)
+    assert verification_class("electromagnetic", 15, None, only_mechanical) == "periodic"
+    del data["calibration"]["service_life_meter_types"]  # an older document: the default
+    assert verification_class("electromagnetic", 15, None, type(RULES).from_dict(data)) == "service_life_6y"
+
+
+@pytest.mark.parametrize(("kind", "passed", "error", "fault"), [
+    ("initial", True, 0.8, None),
+    ("subsequent", True, -5.0, None),  # |−5.0| ≤ 5 %: at the tolerance, still within
+    ("subsequent", True, 5.01, "out_of_tolerance"),  # beyond ±5 % whatever the pass flag
+    ("subsequent", True, None, None),  # no error recorded: the pass flag decides
+    ("subsequent", False, 0.5, "failed"),
+    ("in_service", True, 0.1, "not_verification"),  # 使用中检查: shown, not counted
+    ("on_site", True, 0.1, "not_verification"),  # 现场校准
+])
+def test_only_a_passed_verification_within_tolerance_counts(kind, passed, error, fault):
+    assert verification_fault(kind, passed, error, RULES) == fault
+
+
+def test_verification_due_is_the_rules_interval_unless_the_certificate_says_earlier():
+    # Verified 10 Jan 2025 + 24 months = 10 Jan 2027.
+    assert verification_due_on("electromagnetic", 100, None, date(2025, 1, 10), RULES) == date(2027, 1, 10)
+    assert verification_due_on("electromagnetic", 100, None, date(2025, 1, 10), RULES,
+                               stated_due_on=date(2028, 1, 10)) == date(2027, 1, 10)
+    assert verification_due_on("electromagnetic", 100, None, date(2025, 1, 10), RULES,
+                               stated_due_on=date(2026, 1, 10)) == date(2026, 1, 10)
+    # A small water meter has no periodic verification: no due date.
+    assert verification_due_on("mechanical", 20, None, date(2025, 1, 10), RULES) is None
+
+
+def test_a_new_version_with_another_interval_moves_the_due_date():
+    data = RULES.to_dict()
+    data["version"] = "YW-2027.1"
+    data["calibration"]["interval_months"]["electromagnetic"] = 12
+    shorter = type(RULES).from_dict(data)
+    # 10 Jan 2025 + 12 months = 10 Jan 2026: computed, never frozen at entry.
+    assert verification_due_on("electromagnetic", 100, None, date(2025, 1, 10), shorter) == date(2026, 1, 10)
+
+
+def test_service_life_runs_from_the_first_verification_where_known():
+    # DN 20: 6 years. First verified 1 Mar 2021, installed 15 Mar 2022: ends 1 Mar 2027.
+    assert service_life_ends_on("mechanical", 20, None, INSTALLED, RULES,
+                                first_verified_on=date(2021, 3, 1)) == date(2027, 3, 1)
+    # Not known: from installation, 15 Mar 2022 + 6 years = 15 Mar 2028.
+    assert service_life_ends_on("mechanical", 20, None, INSTALLED, RULES) == date(2028, 3, 15)

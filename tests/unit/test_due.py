@@ -85,11 +85,32 @@ def test_permit_renewal_due_soon_within_45_days(days_left, status):
     assert item.params["days_left"] == days_left
 
 
-def test_permit_renewal_applied_for_is_ok():
-    applied = permit(valid_to=TODAY + timedelta(10), renewal_applied_on=date(2026, 7, 1))
+def test_permit_renewal_applied_for_in_time_is_ok():
+    # Ends 25 Jul 2026; art. 25: apply by 25 Jul − 45 days = 10 Jun 2026 (that day included).
+    applied = permit(valid_to=TODAY + timedelta(10), renewal_applied_on=date(2026, 6, 10))
     item = only("permit_renewal", file(permits=(applied,)))
     assert item.status == "ok"
-    assert item.params["renewal_applied_on"] == "2026-07-01"
+    assert item.params["renewal_applied_on"] == "2026-06-10"
+    late = permit(valid_to=TODAY + timedelta(10), renewal_applied_on=date(2026, 6, 11))
+    assert only("permit_renewal", file(permits=(late,))).status == "due_soon"
+
+
+def test_renewal_applied_in_time_and_undecided_at_expiry_is_pending_not_expired():
+    # Ended 30 Jun 2026, applied 16 May (= 30 Jun − 45 days): the bureau's decision is due.
+    pending = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 16))
+    item = only("permit_renewal", file(permits=(pending,)))
+    assert (item.status, item.due_on, item.params["pending_decision"]) == ("due_soon", None, True)
+    late = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 17))
+    assert only("permit_renewal", file(permits=(late,))).status == "overdue"
+
+
+def test_renewal_entered_early_does_not_end_the_old_permit():
+    # Renewal entered now, starting 1 Jan 2027: the old permit (to 31 Dec 2026) is still
+    # in force on 15 Jul 2026, and with a renewal granted nothing is left to apply for.
+    old = permit(valid_to=date(2026, 12, 31), renewal_starts_on=date(2027, 1, 1))
+    assert only("permit_renewal", file(permits=(old,))).status == "ok"
+    started = permit(valid_to=date(2026, 12, 31), renewal_starts_on=date(2026, 7, 15))
+    assert "permit_renewal" not in kinds(file(permits=(started,)))  # superseded from its start
 
 
 def test_expired_permit_not_renewed_is_overdue():
@@ -139,9 +160,13 @@ def test_calibration_due_soon_within_30_days(calibrated_on, status):
     assert item.record == ("meter", 1)
 
 
-def test_calibration_due_date_from_the_certificate_wins():
+def test_calibration_due_date_is_the_rules_not_a_later_certificate_date():
+    # Verified 1 Jun 2024 + 24 months (rules in force) = 1 Jun 2026; the certificate's
+    # 1 Dec 2026 is later and cannot stretch it; an earlier one (1 Mar 2026) holds.
     cert = meter(last_calibrated_on=date(2024, 6, 1), last_next_due_on=date(2026, 12, 1))
-    assert only("calibration", file(meters=(cert,))).due_on == date(2026, 12, 1)
+    assert only("calibration", file(meters=(cert,))).due_on == date(2026, 6, 1)
+    earlier = meter(last_calibrated_on=date(2024, 6, 1), last_next_due_on=date(2026, 3, 1))
+    assert only("calibration", file(meters=(earlier,))).due_on == date(2026, 3, 1)
 
 
 def test_failed_calibration_is_overdue_at_once():
@@ -152,12 +177,27 @@ def test_failed_calibration_is_overdue_at_once():
 
 
 def test_small_mechanical_meter_has_a_service_life_not_a_calibration():
-    small = meter(meter_type="mechanical", dn=20, q3=4.0, installed_on=date(2020, 8, 10),
-                  last_calibrated_on=None, last_passed=None)
+    # First verified 10 Aug 2020 (installed 1 Sep 2020): 6 years from the verification
+    # = 10 Aug 2026, 26 days after 15 Jul 2026: due soon (30-day window).
+    small = meter(meter_type="mechanical", dn=20, q3=4.0, installed_on=date(2020, 9, 1),
+                  last_calibrated_on=date(2020, 8, 10), last_kind="initial",
+                  first_verified_on=date(2020, 8, 10))
     facts = file(meters=(small,))
     assert "calibration" not in kinds(facts)
     item = only("service_life", facts)
-    assert (item.status, item.due_on) == ("due_soon", date(2026, 8, 10))  # 6 years, 26 days
+    assert (item.status, item.due_on) == ("due_soon", date(2026, 8, 10))
+
+
+def test_meter_never_verified_is_overdue_from_installation():
+    # No verification on record: unverified (corrections of 2026-12), dated installation;
+    # its service life counts from installation: 2020-08-10 + 6 years.
+    small = meter(meter_type="mechanical", dn=20, q3=4.0, installed_on=date(2020, 8, 10),
+                  last_calibrated_on=None, last_passed=None)
+    facts = file(meters=(small,))
+    item = only("calibration", facts)
+    assert (item.status, item.due_on, item.params["fault"]) == (
+        "overdue", date(2020, 8, 10), "never_verified")
+    assert only("service_life", facts).due_on == date(2026, 8, 10)
 
 
 def test_removed_meter_has_nothing_due():
@@ -268,3 +308,31 @@ def test_one_soon_window_for_every_kind():
 def test_unknown_kind_in_soon_days_is_an_error():
     with pytest.raises(KeyError):
         items(soon_days={"calibrations": 10})
+
+
+def test_rectification_answered_in_time_is_the_inspectors_wait_not_overdue():
+    # Deadline 1 Jul 2026, answered 28 Jun, judged 15 Jul: due soon for the inspector,
+    # undated; answered 2 Jul (late): overdue, dated the deadline.
+    on_time = RectificationFact(id=1, inspection_id=9, deadline=date(2026, 7, 1), status="answered",
+                                responded_on=date(2026, 6, 28))
+    item = only("rectification", file(rectifications=(on_time,)))
+    assert (item.status, item.due_on) == ("due_soon", None)
+    assert item.params["awaiting_verification"] and item.params["responded_on"] == "2026-06-28"
+    late = replace(on_time, responded_on=date(2026, 7, 2))
+    item = only("rectification", file(rectifications=(late,)))
+    assert (item.status, item.due_on) == ("overdue", date(2026, 7, 1))
+
+
+def test_the_permitted_volume_is_the_sum_over_sources():
+    from registry.domain.due import max_permitted_volume, permitted_volume_among
+
+    s = permit(1, volume=6_000.0)  # D330782G2024-0001 (the builder's numbers are G)
+    g = PermitFact(id=2, number="D330782S2024-0002", valid_from=date(2026, 4, 1), valid_to=date(2030, 3, 31),
+                   annual_volume_m3=5_000.0, intake_point_ids=frozenset())
+    assert permitted_volume_among([s, g]) == 11_000.0  # 6,000 + 5,000
+    twin = permit(3, volume=4_000.0)  # a second G permit: of one source, the larger counts
+    assert permitted_volume_among([s, twin, g]) == 11_000.0
+    # 2026: G 6,000 all year, S 5,000 from April: the most on any day is 11,000.
+    assert max_permitted_volume([s, g], date(2026, 1, 1), date(2026, 3, 31)) == 6_000.0
+    assert max_permitted_volume([s, g], date(2026, 1, 1), date(2026, 12, 31)) == 11_000.0
+    assert max_permitted_volume([g], date(2025, 1, 1), date(2025, 12, 31)) is None

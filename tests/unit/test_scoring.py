@@ -31,7 +31,8 @@ from registry.domain.scoring import Evaluation, Finding, RuleRow, evaluate, onli
 
 RULES = load_rules("YW-2026.1")
 TODAY = date(2026, 7, 15)
-PRO_RATA_PLAN = 18_100.0  # 36,500 m³ × 181 / 365
+PLAN = 36_500.0  # the 2026 plan: over-plan tiers are on the year's totals (no pro rata)
+PRO_RATA_PLAN = 18_100.0  # what a pro rata by day would allow: 36,500 m³ × 181 / 365
 
 
 # --- builder ---------------------------------------------------------------------------
@@ -54,6 +55,10 @@ def meter(id=1, *, point=1, meter_type="electromagnetic", dn=100, q3=None, **kw)
     if meter_type != "mechanical" or dn is None or dn > 50:
         kw.setdefault("last_calibrated_on", date(2025, 3, 1))  # due 2027-03-01
         kw.setdefault("last_passed", True)
+    else:  # a water meter with a service life: its first verification (首次检定) on record
+        kw.setdefault("last_calibrated_on", kw["installed_on"])
+        kw.setdefault("last_passed", True)
+        kw.setdefault("first_verified_on", kw["last_calibrated_on"])
     return MeterFact(id=id, serial=f"M{id}", intake_point_id=point, meter_type=meter_type,
                      dn=dn, q3=q3, **kw)
 
@@ -144,9 +149,28 @@ def test_permit_on_its_last_day_without_renewal_loses_10():
     assert points("permit", file(permits=(permit(valid_to=TODAY),))) == 10.0
 
 
-def test_permit_renewal_applied_for_keeps_full_marks():
-    expiring = permit(valid_to=TODAY + timedelta(days=30), renewal_applied_on=date(2026, 7, 1))
-    assert points("permit", file(permits=(expiring,))) == 20.0
+@pytest.mark.parametrize(("applied_on", "expected"), [
+    (date(2026, 6, 30), 20.0),  # ends 14 Aug 2026 − 45 days = 30 Jun: exactly 45 days, in time
+    (date(2026, 7, 1), 10.0),  # 44 days before expiry: late (art. 25), 20 − 10
+])
+def test_permit_renewal_applied_for_in_time_keeps_full_marks(applied_on, expected):
+    expiring = permit(valid_to=TODAY + timedelta(days=30), renewal_applied_on=applied_on)
+    assert points("permit", file(permits=(expiring,))) == expected
+    if expected < 20:
+        f = finding("permit", file(permits=(expiring,)))
+        assert (f.params["applied_on"], f.params["apply_by"]) == ("2026-07-01", "2026-06-30")
+
+
+def test_renewal_pending_decision_is_no_veto():
+    # Ended 30 Jun 2026, renewal applied 16 May (45 days before), undecided on 15 Jul: in
+    # force meanwhile, full marks, a 0-point finding shows the wait; applied 17 May: veto.
+    pending = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 16))
+    result = score(file(permits=(pending,)))
+    assert (result.total, result.grade, result.veto) == (100.0, "A", False)
+    (f,) = result.row("permit").findings
+    assert (f.code, f.lost) == ("permit.renewal_pending", 0.0)
+    late = permit(valid_to=date(2026, 6, 30), renewal_applied_on=date(2026, 5, 17))
+    assert score(file(permits=(late,))).veto
 
 
 def test_permit_renewal_applied_for_after_today_does_not_count_yet():
@@ -237,9 +261,10 @@ def test_mechanical_dn25_lives_6_years_dn26_only_4(dn, expected):
 
 @pytest.mark.parametrize(("dn", "expected"), [(50, 20.0), (51, 10.0)])
 def test_mechanical_dn50_has_a_service_life_dn51_periodic_24_months(dn, expected):
-    # Installed 1 Jul 2023, never verified since: DN 50 lasts to 2027; DN 51 was due 2025.
+    # First verified and installed 1 Jul 2023, not since: DN 50 lasts 4 years to 1 Jul 2027;
+    # DN 51 is periodic, due 24 months later, 1 Jul 2025 < 15 Jul 2026: 10 + 0 = 10.
     new = meter(meter_type="mechanical", dn=dn, q3=16.0, installed_on=date(2023, 7, 1),
-                last_calibrated_on=None, last_passed=None)
+                last_calibrated_on=date(2023, 7, 1), last_passed=True, last_kind="initial")
     facts = file(meters=(new,))
     assert points("metering", facts) == expected
     if expected < 20:
@@ -250,7 +275,7 @@ def test_mechanical_dn50_has_a_service_life_dn51_periodic_24_months(dn, expected
 @pytest.mark.parametrize(("q3", "expected"), [(16.0, 20.0), (16.1, 10.0)])
 def test_mechanical_q3_above_16_is_periodic_24_months(q3, expected):
     new = meter(meter_type="mechanical", dn=40, q3=q3, installed_on=date(2023, 7, 1),
-                last_calibrated_on=None, last_passed=None)
+                last_calibrated_on=date(2023, 7, 1), last_passed=True, last_kind="initial")
     assert points("metering", file(meters=(new,))) == expected
 
 
@@ -263,10 +288,18 @@ def test_meter_verified_through_its_due_date(calibrated_on, expected):
     assert points("metering", file(meters=(meter(last_calibrated_on=calibrated_on),))) == expected
 
 
-def test_certificate_next_due_date_is_preferred_to_the_interval():
-    # Interval says due 1 Jun 2026 (past); the certificate says 1 Dec 2026.
+def test_certificate_due_date_later_than_the_rules_cannot_stretch_the_interval():
+    # Verified 1 Jun 2024: the rules in force say 24 months, due 1 Jun 2026 (past on
+    # 15 Jul 2026); the certificate's 1 Dec 2026 does not stretch it: 10 + 0 = 10.
     cert = meter(last_calibrated_on=date(2024, 6, 1), last_next_due_on=date(2026, 12, 1))
-    assert points("metering", file(meters=(cert,))) == 20.0
+    assert points("metering", file(meters=(cert,))) == 10.0
+    assert finding("metering", file(meters=(cert,))).params["reasons"] == ["overdue"]
+
+
+def test_certificate_due_date_earlier_than_the_rules_holds():
+    # Verified 1 Mar 2025 (rules: due 1 Mar 2027); the certificate says 1 Jul 2026: past.
+    cert = meter(last_calibrated_on=date(2025, 3, 1), last_next_due_on=date(2026, 7, 1))
+    assert points("metering", file(meters=(cert,))) == 10.0
 
 
 def test_failed_verification_makes_the_meter_unverified():
@@ -381,32 +414,56 @@ def test_last_years_plan_does_not_count():
 @pytest.mark.parametrize(
     ("use", "expected", "severity"),
     [
-        (PRO_RATA_PLAN, 15.0, None),  # 0 % over: within (including)
-        (PRO_RATA_PLAN + 0.1, 10.0, "minor"),  # just over 0
-        (21_701.9, 10.0, "minor"),  # 19.9 %
-        (21_720.0, 7.0, "major"),  # 20 %: the minor tier excludes 20
-        (25_340.0, 7.0, "major"),  # 40 %: the major tier includes 40
-        (25_358.1, 5.0, "severe"),  # 40.1 %
+        (PRO_RATA_PLAN + 0.1, 15.0, None),  # over a pro rata share, within the year's plan
+        (PLAN, 15.0, None),  # 0 % over: within (including)
+        (36_682.5, 15.0, None),  # 182.5 ÷ 36,500 = 0.5 %: rounding (tolerance 0.5 %), no tier
+        (36_682.6, 10.0, "minor"),  # 0.5003 %: just over the tolerance
+        (43_763.5, 10.0, "minor"),  # 7,263.5 ÷ 36,500 = 19.9 %
+        (43_800.0, 7.0, "major"),  # 20 %: the minor tier excludes 20
+        (51_100.0, 7.0, "major"),  # 40 %: the major tier includes 40
+        (51_136.5, 5.0, "severe"),  # 40.1 %
     ],
 )
-def test_over_plan_tiers(use, expected, severity):
-    # Jan–May 200 m³ each; June makes up the rest of the year-to-date use.
+def test_over_plan_tiers_on_the_years_plan(use, expected, severity):
+    # Jan–May 200 m³ each; June makes up the rest of the year's use (Jan–Jun on 15 Jul).
     facts = file(monthly_readings=readings(june=use - 1_000.0))
     assert points("planned_use", facts) == expected
     if severity:
         f = finding("planned_use", facts)
         assert (f.code, f.restore) == ("planned_use.over_plan", "reduce_intake")
         assert f.params["severity"] == severity
-        assert f.params["allowance_m3"] == PRO_RATA_PLAN
-        assert f.params["through"] == "2026-06-30"
+        assert f.params["allowance_m3"] == PLAN
+        assert f.params["through"] == "2026-06-30" and f.params["plan_year"] == 2026
         assert ("plan", 1) in f.records
 
 
-def test_without_plan_the_permitted_volume_pro_rata_is_the_limit():
-    # 2,999 m³ permitted, no plan needed: 2,999 × 181 / 365 = 1,487.15 m³ allowed.
-    facts = file(permits=(permit(volume=2_999.0),), plans=(), monthly_readings=readings(june=488.0))
-    assert points("planned_use", facts) == 10.0  # 1,488 m³: just over
-    assert finding("planned_use", facts).params["basis"] == "permit"
+def test_without_plan_the_permitted_volume_is_the_limit():
+    # 2,999 m³ permitted, no plan needed: 2,999 × 1.005 = 3,013.995 m³ still within.
+    facts = file(permits=(permit(volume=2_999.0),), plans=(), monthly_readings=readings(june=2_014.0))
+    assert points("planned_use", facts) == 10.0  # 3,014 m³: 0.5002 % over, minor
+    over_plan, over_permit = score(facts).row("planned_use").findings  # and above the permit
+    assert (over_plan.params["basis"], over_permit.code) == ("permit", "planned_use.over_permit")
+    within = file(permits=(permit(volume=2_999.0),), plans=(), monthly_readings=readings(june=2_013.9))
+    assert points("planned_use", within) == 15.0
+
+
+def test_in_january_last_years_totals_stand_december_included():
+    # On 20 Jan 2027, 2026 is judged whole: Jul–Nov 2025 are not 2026; Jan–Nov 2026 200 m³
+    # each = 2,200 + December 34,400 = 36,600 m³ over the 2026 plan 36,500: 0.27 %, within
+    # the 0.5 % tolerance; December 35,000 → 37,200: 1.92 % over, minor (5 of 10 lost).
+    def year_2026(december):
+        months = tuple(MonthlyReadingFact(date(2026, m, 1), 200.0, date(2026, m, 5)) for m in range(1, 12))
+        return months + (MonthlyReadingFact(date(2026, 12, 1), december, date(2027, 1, 5)),)
+    plans = (PlanFact(1, 2026, 36_500.0), PlanFact(2, 2027, 36_500.0))
+    assert points("planned_use", file(plans=plans, monthly_readings=year_2026(34_400.0)),
+                  today=date(2027, 1, 20)) == 15.0
+    over = file(plans=plans, monthly_readings=year_2026(35_000.0))
+    assert points("planned_use", over, today=date(2027, 1, 20)) == 10.0
+    f = finding("planned_use", over, today=date(2027, 1, 20))
+    assert (f.params["plan_year"], f.params["through"], f.params["use_m3"]) == (2026, "2026-12-31", 37_200.0)
+    assert ("plan", 1) in f.records and ("reading_month", 202612) in f.records
+    # From February 2027 the new plan year's evaluation replaces it (January 2027 alone).
+    assert points("planned_use", over, today=date(2027, 2, 1)) == 15.0
 
 
 def test_readings_of_the_current_month_are_not_year_to_date():
@@ -414,8 +471,10 @@ def test_readings_of_the_current_month_are_not_year_to_date():
     assert points("planned_use", file(monthly_readings=readings() + (july,))) == 15.0
 
 
-def test_in_january_nothing_has_ended_so_use_is_within():
-    assert points("planned_use", today=date(2027, 1, 20)) == 10.0  # 2027 plan missing only
+def test_in_january_only_the_missing_new_plan_costs():
+    # 2026's plan 36,500 and its use (Jul–Dec 2025 are last year's; Jan–Jun 2026 1,200 m³)
+    # are within; the 2027 plan is missing: 5 lost.
+    assert points("planned_use", today=date(2027, 1, 20)) == 10.0
 
 
 def test_use_above_whole_permitted_volume_caps_the_grade_at_c():
@@ -543,12 +602,26 @@ def test_rectification_deductions_floor_at_0():
     [
         (TODAY, "open", 15.0),  # the deadline day itself is still in time
         (date(2026, 7, 1), "verified", 15.0),
-        (date(2026, 7, 1), "answered", 10.0),  # answered but not verified
+        (date(2026, 7, 1), "answered", 10.0),  # answered, no date to prove it was on time
     ],
 )
 def test_rectification_overdue_only_past_deadline_and_unverified(deadline, status, expected):
     facts = file(rectifications=(rectification(1, deadline, status),))
     assert points("inspections", facts) == expected
+
+
+@pytest.mark.parametrize(("responded_on", "expected"), [
+    (date(2026, 6, 20), 15.0),  # answered before the 1 Jul deadline: the inspector's wait
+    (date(2026, 7, 1), 15.0),  # on the deadline day itself: still in time
+    (date(2026, 7, 2), 10.0),  # a day late: 15 − 5
+])
+def test_answered_in_time_and_awaiting_verification_is_not_overdue(responded_on, expected):
+    answered = RectificationFact(id=1, inspection_id=101, deadline=date(2026, 7, 1), status="answered",
+                                 responded_on=responded_on)
+    facts = file(rectifications=(answered,))
+    assert points("inspections", facts) == expected
+    if expected < 15:
+        assert finding("inspections", facts).params["responded_on"] == "2026-07-02"
 
 
 # --- grade 等级 ------------------------------------------------------------------------
@@ -578,7 +651,7 @@ def test_grade_edges(changes, total, grade):
     if changes.get("rectifications") == "3 overdue":
         changes["rectifications"] = tuple(rectification(i, date(2026, 6, i)) for i in (1, 2, 3))
     if changes.pop("minor_over_plan", False):
-        changes["monthly_readings"] = readings(june=PRO_RATA_PLAN + 1.0 - 1_000.0)
+        changes["monthly_readings"] = readings(june=PLAN * 1.01 - 1_000.0)  # 1 % over: minor
     result = score(file(**changes))
     assert (result.total, result.grade) == (total, grade)
 

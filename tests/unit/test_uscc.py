@@ -62,7 +62,7 @@ def test_wrong_length_is_rejected(code):
     assert (error.field, error.rule, error.position) == ("uscc", "length", None)
 
 
-@pytest.mark.parametrize("letter", ["I", "O", "S", "V", "Z", "-", "*"])
+@pytest.mark.parametrize("letter", ["I", "O", "S", "V", "Z", "#", "*"])  # a dash is a separator: removed
 def test_character_outside_the_alphabet_is_rejected_with_its_position(letter):
     code = "9133" + letter + "100716105852F"
     with pytest.raises(UsccError) as caught:
@@ -138,4 +138,30 @@ def test_foreign_characters_are_rejected_by_alphabet_or_check(code, index, ch):
         return  # lower-case of the same letter
     with pytest.raises(UsccError) as caught:
         validate_uscc(mutated)
-    assert caught.value.rule in {"length", "alphabet", "check"}
+    assert caught.value.rule in {"length", "alphabet", "check", "degenerate"}
+
+
+# --- normalised once, degenerate codes refused (issue 15 item 10) -----------------------
+
+
+@pytest.mark.parametrize("typed", [
+    "9133-0100-7161-0585-2F",  # dashes between groups
+    "9133 0100 7161 0585 2f",
+    "９１３３－０１００－７１６１－０５８５－２ｆ",  # full-width digits, dash and letter
+    "9133\u20140100\u2013716105852F",  # em and en dashes
+])
+def test_spaces_dashes_width_and_case_normalise_to_one_form(typed):
+    assert normalise_uscc(typed) == "91330100716105852F"
+    assert validate_uscc(typed) == []
+
+
+@pytest.mark.parametrize("code", [
+    "000000000000000000",  # the check character of 17 zeros is 0: passes GB 32100 alone
+    "91000000" + "MA2A7K2C" + "X",  # division 000000 (then the check character fails anyway)
+    "913307820000000000",  # organisation code 000000000
+])
+def test_degenerate_codes_are_refused(code):
+    code = code[:17] + check_character(code[:17])  # a correct check character: still refused
+    with pytest.raises(UsccError) as caught:
+        validate_uscc(code)
+    assert caught.value.rule == "degenerate"

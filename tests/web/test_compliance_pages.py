@@ -29,11 +29,13 @@ def test_file_page_explains_every_lost_point_in_both_languages(client, auth):
     auth.login("admin")
     page = client.get(f"/water-users/{wu.id}?lang=en").get_data(as_text=True)
     assert "No water-withdrawal permit is on file." in page
-    assert "past their verification date" in page and meter.serial in page
+    due = (TODAY - timedelta(days=170)).isoformat()  # the certificate's date, earlier than the rules'
+    assert f"are not verified (JJG 162-2019): {meter.serial} was due for verification on {due}" in page
     assert "What to do" in page and "Apply for a water-withdrawal permit" in page
     assert "Veto" in page and 'class="grade grade-D"' in page
     chinese = client.get(f"/water-users/{wu.id}?lang=zh_CN").get_data(as_text=True)
     assert "规范评价" in chinese and "No water-withdrawal permit" not in chinese
+    assert f"未经有效检定（JJG 162-2019）：{meter.serial} 应于 {due} 前检定" in chinese
 
 
 def test_enterprise_sees_its_score_and_what_to_do_but_no_edit_buttons(client, auth):
@@ -107,3 +109,25 @@ def test_recompute_command_prints_count_and_rate(app):
     assert refused.exit_code == 2 and "--workers" in refused.output
     again = app.test_cli_runner().invoke(args=["registry", "recompute", "--all", "--workers", "2"])
     assert "evaluated 1 water users" in again.output and "0 results changed" in again.output
+
+
+def test_work_queue_shows_the_inspectors_and_the_bureaus_waits(client, auth):
+    # An order answered 3 days before its deadline (passed yesterday) and a permit that ended
+    # 10 days ago whose renewal was applied for 60 days before its end (art. 25: in time).
+    wu = f.WaterUserFactory(opened_on=TODAY - timedelta(days=900))
+    point = f.IntakePointFactory(water_user=wu)
+    permit = f.PermitFactory(water_user=wu, valid_from=TODAY - timedelta(days=1800), valid_to=TODAY - timedelta(days=10),
+                             issued_on=TODAY - timedelta(days=1810), renewal_applied_on=TODAY - timedelta(days=70))
+    permit.intake_points = [point]
+    f.RectificationFactory(inspection=f.InspectionFactory(water_user=wu, inspected_on=TODAY - timedelta(days=30)),
+                           water_user_id=wu.id, deadline=TODAY - timedelta(days=1), status="answered",
+                           response="已加装铅封", responded_on=TODAY - timedelta(days=4))
+    evaluations.refresh(db.session, load_rules(), TODAY)
+    db.session.commit()
+    f.admin(username="admin")
+    auth.login("admin")
+    page = client.get("/work-queue?lang=en").get_data(as_text=True)
+    assert "awaiting the inspector&#39;s verification" in page or "awaiting the inspector's verification" in page
+    assert "the bureau&#39;s decision is due" in page or "the bureau's decision is due" in page
+    chinese = client.get(f"/water-users/{wu.id}?lang=zh_CN").get_data(as_text=True)
+    assert "延续待审批" in chinese and "无有效取水许可证" not in chinese

@@ -57,6 +57,11 @@ class Reader:
         if unknown:
             raise RulesError(self.path(unknown[0]), "unknown_key")
 
+    def has(self, key: str) -> bool:
+        """Whether an optional key is present (marks it seen: an absent one is no unknown key)."""
+        self._seen.add(key)
+        return key in self._data
+
     def section(self, key: str) -> Reader:
         return Reader(self.raw(key), self.path(key))
 

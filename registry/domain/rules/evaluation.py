@@ -120,6 +120,9 @@ class PlannedUseScoring:
     plan_points: int
     over_plan_tiers: tuple[OverPlanTier, ...]
     over_permit_grade_cap: str
+    # Over the plan by at most this many percent is still within it: rounding of readings
+    # and plans is no tier. Optional in a document (older published versions): absent, 0.5.
+    over_plan_tolerance_percent: float = 0.5
 
     @classmethod
     def read(cls, r: Reader) -> PlannedUseScoring:
@@ -130,6 +133,8 @@ class PlannedUseScoring:
                 OverPlanTier.read(t) for t in r.sections("over_plan_tiers", min_len=2)
             ),
             over_permit_grade_cap=r.string("over_permit_grade_cap", _GRADE),
+            **({"over_plan_tolerance_percent": r.number("over_plan_tolerance_percent", 0, 10)}
+               if r.has("over_plan_tolerance_percent") else {}),
         )
         r.done()
         _check_tiers(section, r.path("over_plan_tiers"))

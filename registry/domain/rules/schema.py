@@ -91,6 +91,11 @@ class CalibrationRules:
     periodic_above_q3: float
     interval_months: MeterTypeIntervals
     in_place_tolerance_percent: float
+    # Meter types that JJG 162-2019 (饮用冷水水表) covers as water meters: up to the medium band
+    # they get a first verification only and a service life, whatever their measuring
+    # principle (mechanical, or electronic: electromagnetic and ultrasonic water meters).
+    # Optional in a document (older published versions): absent, these three.
+    service_life_meter_types: tuple[str, ...] = ("mechanical", "electromagnetic", "ultrasonic")
 
     @classmethod
     def read(cls, r: Reader) -> CalibrationRules:
@@ -100,6 +105,9 @@ class CalibrationRules:
             periodic_above_q3=r.number("periodic_above_q3", 0, 1e6, lo_open=True),
             interval_months=MeterTypeIntervals.read(r.section("interval_months")),
             in_place_tolerance_percent=r.number("in_place_tolerance_percent", 0, 100, lo_open=True),
+            **({"service_life_meter_types": r.string_list(
+                "service_life_meter_types", "|".join(METER_TYPES))}
+               if r.has("service_life_meter_types") else {}),
         )
         r.done()
         require(

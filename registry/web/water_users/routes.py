@@ -75,10 +75,19 @@ def new():
             summary, status = binding.bind_errors(form, err.errors), 400
         else:
             flash(_("The file was opened."), "success")
+            _warn_uscc(wu)
             return redirect(url_for("water_users.detail", water_user_id=wu.id))
     elif request.method == "POST":
         status = 400
     return render_template("water_users/form.html", form=form, wu=None, summary=summary), status
+
+
+def _warn_uscc(wu) -> None:
+    """The USCC was accepted with a warning (kept on the record): say so at once."""
+    from registry.services.validators import USCC_WARNINGS
+
+    if wu.uscc_warning in USCC_WARNINGS:
+        flash(str(USCC_WARNINGS[wu.uscc_warning]), "warning")
 
 
 @bp.route("/<int:water_user_id>")
@@ -114,6 +123,7 @@ def edit(water_user_id: int):
             form.version.data = wu.version
         else:
             flash(_("Saved."), "success")
+            _warn_uscc(wu)
             return redirect(url_for("water_users.detail", water_user_id=wu.id))
     elif request.method == "POST":
         status = 400
