@@ -122,10 +122,12 @@ def page_schema(item, name: str) -> type[ma.Schema]:
                                 "per_page": ma.fields.Integer(), "total": ma.fields.Integer()}, name=name)
 
 
+# What registry.web.errors refuses in any query string (400), said in the document too.
+NO_CONTROL = ma.validate.Regexp(r"^[^\x00-\x08\x0a-\x1f\x7f]*$", error="No control characters.")
 WaterUserPage = page_schema(WaterUserOut, "WaterUserPage")
 ListArgs = ma.Schema.from_dict({
-    "q": ma.fields.String(load_default="", validate=ma.validate.Length(max=100)),
-    "division": ma.fields.String(load_default="", validate=ma.validate.Length(max=3)),
+    "q": ma.fields.String(load_default="", validate=[ma.validate.Length(max=100), NO_CONTROL]),
+    "division": ma.fields.String(load_default="", validate=[ma.validate.Length(max=3), NO_CONTROL]),
     "grade": ma.fields.String(load_default="", validate=ma.validate.OneOf(["", "A", "B", "C", "D"])),
     "page": ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100000)),
     "per_page": ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))}, name="ListArgs")

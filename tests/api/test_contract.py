@@ -203,3 +203,12 @@ def test_a_json_body_labelled_with_a_json_suffix_type_is_read(api_as):
     api = api_as(f.admin())
     response = _raw(api, "/api/v1/readings", b'{"readings": []}', content_type="application/merge-patch+json")
     assert response.status_code == 200 and response.json["created"] == 0
+
+
+def test_a_rectification_with_an_unknown_status_is_a_422_naming_it(api_as):
+    inspection = f.InspectionFactory()
+    wu = inspection.water_user
+    response = api_as(f.admin()).post(f"/api/v1/water-users/{wu.id}/rectifications", json={
+        "inspection_id": inspection.id, "requirement": "Seal the meter", "deadline": "2099-01-01",
+        "status": "calibration"})
+    assert response.status_code == 422 and "status" in response.json["errors"]
