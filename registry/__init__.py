@@ -35,13 +35,14 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from registry import i18n
+    from registry import catalog, i18n
     from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    catalog.ensure_compiled(app)  # a start from a tree where no build step or `make` compiled the .po
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["TIMEZONE"])
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
