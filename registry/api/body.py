@@ -65,6 +65,7 @@ def loads(data: bytes | str):
 
 def check_request_body() -> None:
     """before_request of the API blueprints: a body sent with POST/PUT/PATCH is JSON or refused."""
+    g.pop("api_json", None)  # an app context may outlive a request (tests, CLI): never reuse a body
     if request.method not in BODY_METHODS:
         return
     data = request.get_data(cache=True)

@@ -50,8 +50,32 @@ def _authenticate():
     g.api_account = account
 
 
+# Who may write through an endpoint, checked (like scope) before its body is read, as the pages
+# check before their form: endpoint -> the access.EDITORS kind, or ISSUE for certificates.
+ISSUE = "certificate"
+WRITE_GUARDS: dict[str, str] = {}
+
+
+def _guard():
+    """Scope first (404: out of scope is unknown), then the role (403), then the body (400/422)."""
+    g.pop("api_file", None)  # an app context may outlive a request (tests, CLI): nothing carries over
+    g.pop("api_certificate", None)
+    args = request.view_args or {}
+    if "water_user_id" in args:
+        g.api_file = _file(args["water_user_id"])
+    if "number" in args:
+        g.api_certificate = _call(certificates.get, db.session, g.api_account, args["number"])
+    kind = WRITE_GUARDS.get(request.endpoint) if request.method in json_body.BODY_METHODS else None
+    if kind == ISSUE:
+        if g.api_account.role not in certificates.ISSUERS:
+            raise Problem(403, "Your account may not do this.")
+    elif kind is not None:
+        _call(access.require_edit, g.api_account, kind)
+
+
 for _bp in BLUEPRINTS:
     _bp.before_request(_authenticate)
+    _bp.before_request(_guard)
     _bp.before_request(json_body.check_request_body)
 
 
@@ -76,6 +100,9 @@ def _call(fn, *args, **kwargs):
 
 
 def _file(water_user_id: int) -> WaterUser:
+    found = g.get("api_file")
+    if found is not None and found.id == water_user_id:
+        return found
     return _call(access.get_water_user, g.api_account, water_user_id)
 
 
@@ -264,8 +291,10 @@ def _record_views(slug: str, kind: str) -> None:
     OneRecord.patch.__doc__ = f"Change a {label} record; requires If-Match with its ETag."
     name = kind.title().replace("_", "")
     Records.__name__, OneRecord.__name__ = f"{name}Records", f"One{name}"
-    water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}", view_func=Records)
-    water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}/<int:record_id>", view_func=OneRecord)
+    water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}", Records.__name__, Records)
+    water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}/<int:record_id>", OneRecord.__name__, OneRecord)
+    for view in (Records, OneRecord):
+        WRITE_GUARDS[f"{water_users_bp.name}.{view.__name__}"] = kind
 
 
 for _slug, _kind in RECORD_PATHS.items():
@@ -302,7 +331,7 @@ class FileCertificates(MethodView):
 @certificates_bp.response(200, schemas.CertificateOut)
 def certificate(number):
     """One certificate in the token's scope, by number (YWZS-YYYY-NNNNNN)."""
-    return _certificate(_call(certificates.get, db.session, g.api_account, number))
+    return _certificate(g.api_certificate)
 
 
 @certificates_bp.route("/<number>/revoke", methods=["POST"])
@@ -311,8 +340,13 @@ def certificate(number):
 @certificates_bp.alt_response(409, description="The certificate is already revoked.")
 def revoke_certificate(data, number):
     """Revoke a certificate with a reason, shown on the public verification page (bureau administrators)."""
-    cert = _call(certificates.get, db.session, g.api_account, number)
-    return _certificate(_call(certificates.revoke, db.session, g.api_account, cert, data["reason"]))
+    return _certificate(_call(certificates.revoke, db.session, g.api_account, g.api_certificate, data["reason"]))
+
+
+WRITE_GUARDS.update({f"{water_users_bp.name}.WaterUsers": "water_user_create",
+                     f"{water_users_bp.name}.OneFile": "water_user",
+                     f"{water_users_bp.name}.FileCertificates": ISSUE,
+                     f"{certificates_bp.name}.revoke_certificate": ISSUE})
 
 
 @readings_bp.route("", methods=["POST"])

@@ -173,12 +173,12 @@ def test_a_whole_surrogate_pair_is_one_character():
 
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_malformed_json_is_a_400_problem_never_a_500(api_as, name):
-    wu = f.WaterUserFactory()
+    wu, number = _issued(api_as)
     api = api_as(f.admin())
     data = MALFORMED[name]
     for url, method in (("/api/v1/readings", "post"), (f"/api/v1/water-users/{wu.id}/permits", "post"),
                         (f"/api/v1/water-users/{wu.id}", "patch"), ("/api/v1/water-users/", "post"),
-                        ("/api/v1/certificates/YWZS-2026-000001/revoke", "post")):
+                        (f"/api/v1/certificates/{number}/revoke", "post")):
         response = _raw(api, url, data, method=method)
         if name == "empty":
             assert response.status_code in (400, 404, 422, 428), (url, response.status_code)
@@ -212,3 +212,20 @@ def test_a_rectification_with_an_unknown_status_is_a_422_naming_it(api_as):
         "inspection_id": inspection.id, "requirement": "Seal the meter", "deadline": "2099-01-01",
         "status": "calibration"})
     assert response.status_code == 422 and "status" in response.json["errors"]
+
+
+def test_scope_and_role_are_decided_before_the_body_is_read(api_as):
+    wu, number = _issued(api_as)
+    theirs = f.WaterUserFactory(division_code="100")
+    stranger, own_enterprise = api_as(f.enterprise(theirs)), api_as(f.enterprise(wu))
+    inspector = api_as(f.inspector(divisions=("100",)))
+    for bad in ({}, {"colour": "red"}, [1]):
+        assert stranger.post(f"/api/v1/certificates/{number}/revoke", json=bad).status_code == 404
+        assert stranger.post(f"/api/v1/water-users/{wu.id}/certificates", json=bad).status_code == 404
+        assert inspector.post(f"/api/v1/water-users/{wu.id}/permits", json=bad).status_code == 404
+        assert inspector.patch(f"/api/v1/water-users/{wu.id}", json=bad).status_code == 404
+        assert own_enterprise.post(f"/api/v1/certificates/{number}/revoke", json=bad).status_code == 403
+        assert own_enterprise.post(f"/api/v1/water-users/{wu.id}/permits", json=bad).status_code == 403
+        assert own_enterprise.post("/api/v1/water-users/", json=bad).status_code == 403
+    assert stranger.post(f"/api/v1/certificates/{number}/revoke", data=b"[[[[",
+                         headers={"Content-Type": "application/json"}).status_code == 404
