@@ -229,3 +229,12 @@ def test_scope_and_role_are_decided_before_the_body_is_read(api_as):
         assert own_enterprise.post("/api/v1/water-users/", json=bad).status_code == 403
     assert stranger.post(f"/api/v1/certificates/{number}/revoke", data=b"[[[[",
                          headers={"Content-Type": "application/json"}).status_code == 404
+
+
+def test_a_method_not_allowed_says_which_are(api_as, client):
+    wu = f.WaterUserFactory()
+    response = api_as(f.admin()).client.delete(f"/api/v1/water-users/{wu.id}")
+    assert response.status_code == 405 and response.mimetype == "application/problem+json"
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "PATCH"}
+    page = client.delete("/login")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]

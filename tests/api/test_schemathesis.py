@@ -10,6 +10,8 @@ runs well under two minutes.
 """
 from __future__ import annotations
 
+from itertools import islice
+
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -21,6 +23,7 @@ from tests import factories as f
 from tests.factories.certificates import graded_file
 
 EXAMPLES = 6
+COVERAGE = 25  # of the coverage phase's cases per operation: boundaries, missing parts, other methods
 CONFIG = {"checks": {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "428", "429"]}}}
 
@@ -45,9 +48,14 @@ def test_api_never_fails_and_keeps_its_schema(app):
     assert len(operations) >= 30
     known = {"water_user_id": wu.id, "record_id": meter.id}
 
+    modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        for mode in modes:
             _run(operation, mode, headers, None)
             if names and names <= set(known):
                 _run(operation, mode, headers, {name: known[name] for name in names})
+        cases = schema.iter_coverage_cases(operation, generation_modes=modes,
+                                           generation_config=schema.config.generation_for(operation=operation))
+        for case in islice(cases, COVERAGE):
+            case.call_and_validate(headers=headers)
