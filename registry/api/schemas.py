@@ -7,6 +7,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from registry.models import (AnnualPlan, BalanceTest, Calibration, Inspection, IntakePoint, Meter, Permit, Reading,
                              Rectification, WaterUser)
+from registry.models.reading import READING_SOURCES
 
 _TECHNICAL = {"created_at", "updated_at", "closed_at", "closed_reason"}
 _FIELD_FOR = {"Integer": ma.fields.Integer, "Float": ma.fields.Float, "String": ma.fields.String,
@@ -144,7 +145,7 @@ ReadingItemIn = ma.Schema.from_dict({
     "volume_m3": ma.fields.Float(required=True, validate=ma.validate.Range(min=0),
                                  metadata={"description": "Volume withdrawn in the month, m³."}),
     "source": ma.fields.String(load_default="online",
-                               validate=ma.validate.OneOf(["manual", "online", "enterprise", "estimated"]))},
+                               validate=ma.validate.OneOf(READING_SOURCES))},
     name="ReadingItem")
 
 
