@@ -33,6 +33,9 @@ run: translations
 	$(FLASK) db upgrade
 	$(FLASK) registry demo-data --if-empty
 	$(FLASK) registry demo-logins
+	@# A task-queue worker beside the server (certificate batches, large imports, the nightly run);
+	@# both stop together on Ctrl-C.
+	$(FLASK) registry worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: translations

@@ -14,12 +14,12 @@ from bench.common import database_url, make_app, peak_rss_mb, timed
 METERS = 1_000
 
 
-def _registry(db, meters: int) -> list[tuple[str, str]]:
+def _registry(db, meters: int, seed: int = 2026) -> list[tuple[str, str]]:
     """``meters`` water users, each with one intake point and one meter; (file number, serial) pairs."""
     from registry.domain.uscc import make_uscc
     from registry.models import IntakePoint, Meter, WaterUser
 
-    rng = random.Random(2026)
+    rng = random.Random(seed)
     pairs = []
     for i in range(meters):
         wu = WaterUser(file_no=f"YW-B{i:05d}", name=f"义乌市测试{i}印染有限公司", uscc=make_uscc(rng),

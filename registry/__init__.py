@@ -27,6 +27,16 @@ def create_app(config: dict | None = None) -> Flask:
     from registry import config as settings
 
     settings.load(app, config)
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only as many X-Forwarded-For/-Proto entries as there are proxies of ours: what a client
+        # writes before them is ignored. Host and prefix are not taken from headers.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    from registry.services import photos
+
+    photos.configure(app)  # Pillow's decompression-bomb guard, process-wide
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -47,10 +57,15 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+    from registry.web.auth.routes import forget_an_earlier_requests_account
+
+    app.before_request(forget_an_earlier_requests_account)  # before anything reads current_user
     i18n.init_app(app)
-    from registry import api
+    from registry import api, queue
+    import registry.services.job_handlers  # noqa: F401  (the kinds of job register on import)
 
     api.init_app(app)
+    queue.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

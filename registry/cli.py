@@ -166,6 +166,28 @@ def create_token_command(username, name):
     click.echo(create_token(db.session, None, account, name))
 
 
+@registry_cli.command("worker")
+@click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True, help="jobs run at once (threads)")
+@click.option("--periodic/--no-periodic", default=True, show_default=True,
+              help="also run the nightly recompute and reminders and put back jobs whose worker died; with "
+                   "several workers on one Redis each night's run is still one job, so --periodic everywhere is safe")
+@with_appcontext
+def worker_command(workers, periodic):
+    """Run a task-queue worker (Huey) for background jobs: certificate batches, large imports and,
+    with --periodic, the nightly recompute and reminders. Stop it with Ctrl-C (a job it was running
+    is queued again when its heartbeat stops)."""
+    from registry import queue
+
+    app = current_app._get_current_object()
+    where = app.config.get("REDIS_URL") or app.config.get("QUEUE_PATH") or "instance/queue.db"
+    click.echo(f"worker: {workers} thread(s) on {where}; periodic tasks {'on' if periodic else 'off'}")
+    try:
+        queue.run_worker(app, workers=workers, periodic=periodic)
+    except RuntimeError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+
+
 @registry_cli.command("remind")
 @click.option("--dry-run", is_flag=True, help="list the reminders that would be created; change and send nothing")
 @with_appcontext
@@ -234,6 +256,10 @@ def check_deploy_command():
         problems.append("the database is SQLite: use PostgreSQL (REGISTRY_DATABASE_URL=postgresql+psycopg://...)")
     if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory"):
         problems.append("rate limits are kept in memory: set REGISTRY_RATELIMIT_STORAGE_URI=redis://... for several workers")
+    if not config.get("PROXY_HOPS"):
+        problems.append("REGISTRY_PROXY_HOPS is 0: behind the reverse proxy every client shares the proxy's address "
+                        "(one sign-in throttle and one verification limit for the whole city, the proxy in the "
+                        "audit trail); set it to the number of proxies in front of the app")
     if len(str(config.get("SECRET_KEY") or "")) < 32:
         problems.append("REGISTRY_SECRET_KEY is shorter than 32 characters")
     if str(config.get("PUBLIC_URL", "")).startswith("http://"):

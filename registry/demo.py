@@ -236,7 +236,7 @@ def seed_accounts(session: Session, password: str, first_file_nos: list[str]) ->
         create_account(session, None, username=username, role=role, password=password, file_numbers=files,
                        city_wide=role == "inspector", display_name={"demo-admin": "水务局管理员", "demo-inspector": "检查员 楼建国",
                                                                     "demo-enterprise": "企业用户", "demo-enterprise2": "企业用户二"}[username],
-                       must_change_password=False, allow_short_password=True)
+                       must_change_password=False, demo_password=True)
         made.append((username, role))
     return made
 

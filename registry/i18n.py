@@ -5,6 +5,7 @@ The language choice lives in the session or the account setting, never in a scri
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context, request, session
@@ -43,12 +44,29 @@ def iso_date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def number(value: float | int | None, digits: int = 0) -> str:
-    """Volumes with thousands separators in the current locale: 12,345 m³."""
+# Beyond this magnitude a number is shown in scientific notation: a float holds 15-17 significant
+# digits, so 1.7e308 m³ written out would be 309 digits of noise (and Babel's quantize gives
+# InvalidOperation beyond the decimal context's 28 digits: the 500s of issue 16 item 2).
+_PLAIN_LIMIT = Decimal("1e15")
+
+
+def number(value: float | int | Decimal | None, digits: int = 0) -> str:
+    """Volumes with thousands separators in the current locale: 12,345 m³. Any stored value
+    displays: inf and nan as ∞ and NaN, an absurd magnitude as 1.7E+308."""
     if value is None:
         return "—"
+    try:
+        exact = value if isinstance(value, Decimal) else Decimal(str(value) if isinstance(value, float) else value)
+    except (ArithmeticError, TypeError, ValueError):
+        return str(value)
+    if exact.is_nan():
+        return "NaN"
+    if exact.is_infinite():
+        return "−∞" if exact < 0 else "∞"
+    if abs(exact) >= _PLAIN_LIMIT:
+        return f"{exact:.{max(digits, 2)}E}"
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=get_locale())
+    return format_decimal(exact, format=pattern, locale=get_locale())
 
 
 # Labels of stored codes. Codes stay English in the database; people read these.
@@ -82,7 +100,8 @@ LABELS = {
     "action": {"create": _l("created"), "update": _l("changed"), "close": _l("closed"), "renew": _l("renewed"),
                "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
                "revoke": _l("revoked"), "publish": _l("published"), "submit": _l("submitted"), "answer": _l("answered"), "lock": _l("locked"),
-               "sign_in": _l("signed in"), "issue": _l("issued"), "remind": _l("reminded"), "send": _l("sent"),
+               "sign_in": _l("signed in"), "sign_out": _l("signed out"),
+               "failed_logins": _l("failed sign-ins in a row"), "issue": _l("issued"), "remind": _l("reminded"), "send": _l("sent"),
                "fail": _l("failed to deliver"), "post": _l("posted"), "acknowledge": _l("acknowledged")},
     "certificate_status": {"valid": _l("Valid"), "expired": _l("Expired"), "revoked": _l("Revoked")},
     "channel": {"email": _l("E-mail"), "in_app": _l("Portal notice"), "letter": _l("Letter")},

@@ -129,24 +129,31 @@ def _config(url: str, upload_dir) -> dict:
         "UPLOAD_DIR": str(upload_dir),
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "EVALUATE_PENDING": "inline",  # a request leaves no thread working behind it
+        "QUEUE_IMMEDIATE": True,  # a job runs in the request that submits it (tests/test_queue.py runs real workers)
     }
 
 
 @pytest.fixture
 def app(_schema, tmp_path):
     from registry import create_app
-    from registry.extensions import db
-    from registry.models import Base
 
     app = create_app(_config(_schema, tmp_path / "uploads"))
     with app.app_context():
         yield app
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                if table.name not in KEEP:
-                    conn.execute(table.delete())
-        db.engine.dispose()
+        empty_tables()
+
+
+def empty_tables() -> None:
+    """Every row a test wrote, gone (the reference data stays), and the app's connections closed."""
+    from registry.extensions import db
+    from registry.models import Base
+
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in KEEP:
+                conn.execute(table.delete())
+    db.engine.dispose()
 
 
 @pytest.fixture

@@ -68,3 +68,25 @@ def test_downgrade_to_base_then_upgrade_to_head(empty_url, tmp_path):
         assert _differences(db.engine) == []
         db.session.remove()
         db.engine.dispose()
+
+
+def test_item12_certificates_issued_before_the_verification_key_get_one(empty_url, tmp_path):
+    """Revision b7d41e0c9a52 gives every certificate already issued a random key of its own."""
+    app = _app(empty_url, tmp_path)
+    with app.app_context():
+        from registry.extensions import db
+        from registry.services import certificates
+        from tests import factories as f
+        from tests.factories.certificates import graded_file
+
+        upgrade()
+        for _ in range(2):
+            certificates.issue(db.session, f.admin(), graded_file("A"))
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="9881cc1f2e27")  # as before the key existed
+        upgrade()
+        keys = db.session.execute(text("SELECT verify_key FROM certificates")).scalars().all()
+        assert len(keys) == 2 and len(set(keys)) == 2 and all(len(key) == 43 for key in keys)
+        db.session.remove()
+        db.engine.dispose()

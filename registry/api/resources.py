@@ -1,6 +1,7 @@
 """The endpoints of /api/v1 (spec.md, "JSON API")."""
 from __future__ import annotations
 
+
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -11,7 +12,7 @@ from registry.api import body as json_body, schemas
 from registry.api.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
-from registry.services import (Forbidden, NotFound, StaleEdit, ValidationError, certificates, evaluations, records,
+from registry.services import (Conflict, Forbidden, NotFound, StaleEdit, ValidationError, certificates, evaluations, records,
                                readings_bulk, tokens, water_users)
 from registry.services.certificates import CertificateRefused
 from registry.services.file_view import ListFilters, load_file, water_user_list
@@ -91,6 +92,8 @@ def _call(fn, *args, **kwargs):
         raise Problem(409, "; ".join(_errors(err).values()), _errors(err)) from None
     except ValidationError as err:
         raise Problem(422, "The data breaks a rule of the registry.", _errors(err)) from None
+    except Conflict:
+        raise Problem(409, "Another request changed the same records at this moment: send this one again.") from None
     except StaleEdit:
         raise Problem(412, "The record changed since you read it: GET it again and resend with the new ETag.") from None
     except Forbidden:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy import inspect as sa_inspect
 
+from registry.domain import ranges
 from registry.models import (AnnualPlan, BalanceTest, Calibration, Inspection, IntakePoint, Meter, Permit, Reading,
                              Rectification, WaterUser)
 from registry.models.reading import READING_SOURCES
@@ -28,9 +29,26 @@ def output_schema(model, name: str, extra: dict | None = None) -> type[ma.Schema
     return ma.Schema.from_dict(fields, name=name)
 
 
+def quantity(key: str) -> ma.fields.Field:
+    """A numeric input with a domain range (registry.domain.ranges), passed to the service as
+    sent: the service checks it, so the API's error names the field and the rule in the
+    account's language as the forms' do (marshmallow's Float said "Number too large." in English
+    for a 400-digit volume). The range is documented in the OpenAPI document."""
+    bounds = ranges.RANGES[key]
+    return ma.fields.Raw(allow_none=True, metadata={
+        "type": "integer" if bounds.integer else "number", "minimum": bounds.low, "maximum": bounds.high,
+        **({"exclusiveMinimum": True} if bounds.low_open else {})})
+
+
+def _input_field(column) -> ma.fields.Field:
+    if column.key in ranges.RANGES:
+        return quantity(column.key)
+    return _FIELD_FOR.get(type(column.type).__name__, ma.fields.Raw)(allow_none=True)
+
+
 def input_schema(model, name: str, skip=(), extra: dict | None = None) -> type[ma.Schema]:
     """Every writable column, all optional here: the service says what is required and why."""
-    fields = {c.key: _FIELD_FOR.get(type(c.type).__name__, ma.fields.Raw)(allow_none=True)
+    fields = {c.key: _input_field(c)
               for c in _columns(model) if c.key not in {"id", "version", "water_user_id", *skip}}
     fields.update(extra or {})
     schema = ma.Schema.from_dict(fields, name=name)

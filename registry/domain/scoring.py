@@ -107,6 +107,7 @@ Edge cases, decided here:
 from __future__ import annotations
 
 import copy
+import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -344,6 +345,16 @@ def _round_half_up(value: Ratio, scale: int) -> int:
 
 def _greater(a: Ratio, b: Ratio) -> bool:
     return a[0] * b[1] > b[0] * a[1]
+
+
+def _quotient(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` (correctly rounded), or the largest float beyond what a float
+    holds: a sum of absurd stored volumes (1.7e308 m³ twice) still names a total, and one that
+    JSON (the stored findings) can hold, which inf is not (issue 16 item 2)."""
+    try:
+        return numerator / denominator
+    except OverflowError:
+        return sys.float_info.max if (numerator < 0) == (denominator < 0) else -sys.float_info.max
 
 
 def _percent(numerator: int, denominator: int) -> float | None:
@@ -841,7 +852,7 @@ def _planned_use(c: _Context) -> _Judgement:
     if not (over_plan or over_permit):
         return _Judgement((earned, 1), losses)
     use_params = {
-        "use_m3": use_num / use_den,  # as float(Fraction): int / int, correctly rounded
+        "use_m3": _quotient(use_num, use_den),  # as float(Fraction): int / int, correctly rounded
         "through": day.through_iso,
         "basis": basis_kind,
         "basis_m3": float(basis),

@@ -7,6 +7,7 @@ from registry.models.base import Base, utcnow
 from registry.models.document import DOCUMENT_KINDS, Document
 from registry.models.evaluation import (Certificate, CertificateCounter, DueItem, Evaluation, PendingEvaluation,
                                        RulesVersion)
+from registry.models.job import JOB_STATES, Job
 from registry.models.inspection import CHECK_RESULTS, ChecklistItem, Inspection, Rectification
 from registry.models.meter import CALIBRATION_KINDS, METER_TYPES, Calibration, Meter
 from registry.models.permit import AnnualPlan, Permit, permit_intake_points
@@ -17,7 +18,7 @@ from registry.models import cached  # noqa: E402,F401  (keeps the list's copies 
 __all__ = [
     "ROLES", "Account", "account_divisions", "account_water_users", "AuditEvent", "IdempotencyKey",
     "BalanceTest", "Base", "CHANNELS", "ApiToken", "Communication", "MessageTemplate", "RulesVersion", "DueItem", "CertificateCounter", "RegistrationRequest", "utcnow", "DOCUMENT_KINDS", "Document", "Certificate", "Evaluation", "PendingEvaluation",
-    "CHECK_RESULTS", "ChecklistItem", "Inspection", "Rectification", "CALIBRATION_KINDS",
+    "CHECK_RESULTS", "ChecklistItem", "JOB_STATES", "Job", "Inspection", "Rectification", "CALIBRATION_KINDS",
     "METER_TYPES", "Calibration", "Meter", "AnnualPlan", "Permit", "permit_intake_points",
     "READING_SOURCES", "READING_STATUSES", "Reading", "SOURCES", "WATER_USER_STATUSES", "Division",
     "IntakePoint", "NameBigram", "WaterUser",

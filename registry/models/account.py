@@ -48,6 +48,10 @@ class Account(UserMixin, Record, Base):
     language: Mapped[str | None] = mapped_column(String(10))
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # Part of every session's identity (``get_id``): raising it ends every session of the account
+    # at once (sign-out, password change, scope change, disabling). Raised by one UPDATE, never
+    # through the ORM's versioned update, so it cannot collide with an officer's edit.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     divisions: Mapped[list[Division]] = relationship(secondary=account_divisions, lazy="selectin")
     water_users: Mapped[list[WaterUser]] = relationship(secondary=account_water_users, lazy="selectin")
@@ -55,6 +59,15 @@ class Account(UserMixin, Record, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login: disabled accounts cannot sign in
         return self.active and self.closed_at is None
+
+    @property
+    def is_locked(self) -> bool:
+        """Locked by the bureau until a moment (``locked_until``); sign-in attempts are throttled,
+        never locked, so nobody can lock another person out by guessing."""
+        return self.locked_until is not None and self.locked_until > utcnow()
+
+    def get_id(self) -> str:  # Flask-Login: the session names the account *and* its session version
+        return f"{self.id}:{self.session_version or 0}"
 
     @property
     def is_staff(self) -> bool:

@@ -24,6 +24,7 @@ class AuditEvent(Base):
     summary: Mapped[str | None] = mapped_column(String(300))
     changes: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [before, after]
     reason: Mapped[str | None] = mapped_column(Text)
+    client_address: Mapped[str | None] = mapped_column(String(45))  # the client's, through ProxyFix's trusted hops
 
     actor: Mapped[Account | None] = relationship()
 

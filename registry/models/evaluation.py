@@ -1,6 +1,7 @@
 """Evaluation 规范评价 (computed, never edited) and compliance certificate 合规证书."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,9 @@ class Certificate(Record, Base):
     revoked_on: Mapped[date | None] = mapped_column(Date)
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The unguessable part of the verification address (``/verify/<number>?k=<key>``), printed in
+    # the QR code: numbers run in sequence, so without the key the page only says valid/revoked.
+    verify_key: Mapped[str] = mapped_column(String(43), default=lambda: secrets.token_urlsafe(32))
 
     water_user: Mapped[WaterUser] = relationship(back_populates="certificates")
 

@@ -132,7 +132,9 @@ class _Builder:
     def balance_tests(self) -> None:
         self.heading(_("Water-balance tests"))
         rows = [[_d(t.tested_on), t.agency or "—", f"{number(t.vf)} m³", _pct(ind.reuse_rate_percent),
-                 _pct(ind.leakage_rate_percent), _pct(ind.balance_error_percent) + (" ⚠" if ind.flagged else ""),
+                 _pct(ind.leakage_rate_percent), _pct(ind.balance_error_percent) + (
+                     " ⚠ " + _("above the %(limit)s %% limit", limit=self.view.balance_error_limit)
+                     if ind.flagged else ""),
                  _d(t.next_due_on)] for t, ind in self.view.balance_tests]
         self.table([_("Test date"), _("Agency"), _("Fresh intake Vf"), _("Reuse rate"), _("Leakage rate"),
                     _("Balance error"), _("Next due")], rows, [1.2, 2, 1.3, 1, 1, 1.1, 1.2],

@@ -1,55 +1,72 @@
-"""Accounts: creation, password checks and sign-in with lockout."""
+"""Accounts: creation, the password policy, sign-in (failures counted; throttled by
+web/auth/throttle.py, never locked) and sessions that end."""
 from __future__ import annotations
 
-from datetime import timedelta
+import secrets
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from registry.domain import passwords
 from registry.models import ROLES, Account, Division, RegistrationRequest, WaterUser, utcnow
 from registry.services import audit
 from registry.services.checks import CONTROL_CHARS, Checker, refuse_control
 from registry.services.errors import ValidationError
 from registry.services.records import _commit
 
-MAX_FAILED = 5
-LOCK_MINUTES = 15
-# A short list of the passwords tried first by anyone guessing; policy details grow in the portal issue.
-COMMON_PASSWORDS = frozenset("""
-password password1 password123 passw0rd p@ssw0rd 12345678 123456789 1234567890 12345678910 0123456789
-11111111 1111111111 88888888 8888888888 66666666 6666666666 00000000 0000000000 99999999 11223344
-qwertyui qwertyuiop qwerty123 qwerty1234 1qaz2wsx 1q2w3e4r 1q2w3e4r5t zaq12wsx asdfghjkl asdf1234
-abc12345 abcd1234 abcdefgh a1234567 a12345678 aa123456 aa12345678 abc123456 abc1234567 iloveyou
-admin123 admin1234 administrator root1234 welcome1 welcome123 changeme changeme123 letmein123 sunshine
-woaini1314 woaini520 5201314520 1314520520 wang123456 zhang123456 li123456789 qq123456789 123123123
-1234qwer 12344321 987654321 9876543210 147258369 123qweasd qweasdzxc 1qazxsw2 111222333 121212121
-football baseball princess dragon123 monkey123 superman trustno1 starwars whatever shadow123 master123
-""".split())
+# Failed sign-ins in a row after which the bureau's trail notes repeated failures (the sign-in
+# throttle of web/auth does the slowing down: there is no automatic lock, which anyone could use
+# to lock a known account out).
+REPEATED_FAILURES = 5
+
+_POLICY_MESSAGES = {
+    "short": _l("A password has at least 10 characters."),
+    "long": _l("At most %(n)d characters.", n=passwords.MAX_LENGTH),
+    "common": _l("This password is too common: choose one nobody would guess."),
+    "username": _l("The password must not contain the username."),
+}
 
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def check_password_policy(password: str, *, allow_short: bool = False, username: str = "") -> None:
-    """Government-system policy: at least 10 characters, not a common password, not the username."""
-    field = "password"
-    if not password or (len(password) < 10 and not allow_short):
-        raise ValidationError({field: _l("A password has at least 10 characters.")})
-    if len(password) > 200:
-        raise ValidationError({field: _l("At most %(n)d characters.", n=200)})
-    if password.lower() in COMMON_PASSWORDS:
-        raise ValidationError({field: _l("This password is too common: choose one nobody would guess.")})
-    if username and username.lower() in password.lower():
-        raise ValidationError({field: _l("The password must not contain the username.")})
+def check_password_policy(password: str, *, username: str = "") -> None:
+    """NIST SP 800-63B §5.1.1.2 (``domain.passwords``): every path that sets a password calls this."""
+    code = passwords.problem(password, username)
+    if code is not None:
+        raise ValidationError({"password": _POLICY_MESSAGES[code]})
+
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of a random secret with the configured method: an unknown username costs the same
+    hashing as a known one, so the answer's timing does not tell which names exist."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
+def end_sessions(session: Session, account: Account) -> None:
+    """Every session of the account ends: its session version goes up in one UPDATE (no
+    optimistic-lock conflict with an edit of the account in flight)."""
+    new = session.execute(update(Account).where(Account.id == account.id)
+                          .values(session_version=Account.session_version + 1)
+                          .returning(Account.session_version)
+                          .execution_options(synchronize_session=False)).scalar_one()
+    set_committed_value(account, "session_version", new)
 
 
 def create_account(session: Session, actor, *, username: str, role: str, password: str,
                    division_codes=(), file_numbers=(), city_wide: bool = False, display_name: str | None = None,
-                   must_change_password: bool = True, allow_short_password: bool = False) -> Account:
+                   must_change_password: bool = True, demo_password: bool = False) -> Account:
     errors = {}
     if not username or len(username) > 60 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         errors["username"] = _l("A username is 1–60 letters, digits, - _ or .")
@@ -65,7 +82,8 @@ def create_account(session: Session, actor, *, username: str, role: str, passwor
         errors["water_users"] = _l("An enterprise account needs at least one water user.")
     if errors:
         raise ValidationError(errors)
-    check_password_policy(password, allow_short=allow_short_password, username=username)
+    if not demo_password:  # spec.md: the demo accounts' password is the one given to demo-data (default "demo")
+        check_password_policy(password, username=username)
     account = Account(username=username, role=role, password_hash=hash_password(password), city_wide=city_wide,
                       display_name=display_name, must_change_password=must_change_password,
                       divisions=[d for d in divisions if d], water_users=[w for w in water_users if w])
@@ -80,27 +98,34 @@ def create_account(session: Session, actor, *, username: str, role: str, passwor
 
 
 def authenticate(session: Session, username: str, password: str) -> Account:
-    """The account for these credentials; ValidationError naming no detail an attacker could use."""
+    """The account for these credentials; ValidationError naming no detail an attacker could use.
+
+    Unknown and known names cost one password hash each and get the same message; a failure is
+    counted by one ``UPDATE … SET failed_logins = failed_logins + 1`` (parallel guesses all count,
+    none collides with another). Only the right password learns that an account is disabled.
+    """
+    wrong = ValidationError({"_": _l("Wrong username or password.")})
     if not isinstance(username, str) or len(username) > 60 or CONTROL_CHARS.search(username):
-        raise ValidationError({"_": _l("Wrong username or password.")})  # no account could have this name
+        check_password_hash(_dummy_hash(), password or "")
+        raise wrong  # no account could have this name
     account = session.execute(select(Account).where(Account.username == username)).scalar_one_or_none()
-    now = utcnow()
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        raise ValidationError({"_": _l("Too many failed attempts: this account is locked for %(n)d minutes.",
-                                       n=LOCK_MINUTES)})
-    if account is None or not check_password_hash(account.password_hash, password or ""):
-        if account is not None:
-            account.failed_logins += 1
-            if account.failed_logins >= MAX_FAILED:
-                account.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                account.failed_logins = 0
-                audit.record(session, None, "lock", account, summary=f"account {username} locked")
-            session.commit()
-        raise ValidationError({"_": _l("Wrong username or password.")})
-    if not account.is_active:
+    if account is None:
+        check_password_hash(_dummy_hash(), password or "")
+        raise wrong
+    if not check_password_hash(account.password_hash, password or ""):
+        failed = session.execute(update(Account).where(Account.id == account.id)
+                                 .values(failed_logins=Account.failed_logins + 1)
+                                 .returning(Account.failed_logins)
+                                 .execution_options(synchronize_session=False)).scalar_one()
+        if failed == REPEATED_FAILURES:  # exactly one request sees this count
+            audit.record(session, None, "failed_logins", account, summary=f"account {username}: "
+                         f"{REPEATED_FAILURES} failed sign-ins in a row", changes={"failed_logins": [None, failed]})
+        session.commit()
+        raise wrong
+    if not account.is_active or account.is_locked:
         raise ValidationError({"_": _l("This account is disabled.")})
-    account.failed_logins = 0
-    account.locked_until = None
+    session.execute(update(Account).where(Account.id == account.id).values(failed_logins=0)
+                    .execution_options(synchronize_session=False))
     audit.record(session, account, "sign_in", account, summary=f"account {username} signed in")
     session.commit()
     return account
@@ -168,6 +193,8 @@ def update_account(session: Session, actor, account: Account, *, display_name=No
     account.divisions = [d for d in divisions if d] if account.role == "inspector" else []
     account.water_users = [w for w in water_users if w] if account.role == "enterprise" else []
     session.flush()
+    if _scope_of(account) != before:  # what the account may see changed: its sessions start again
+        end_sessions(session, account)
     audit.record(session, actor, "update", account, summary=f"account {account.username}",
                  changes=_account_changes(before, account))
     _commit(session)
@@ -188,6 +215,8 @@ def set_active(session: Session, actor, account: Account, active: bool, reason: 
     account.active = active
     account.disabled_reason = None if active else reason[:1000]
     session.flush()
+    if not active:
+        end_sessions(session, account)
     audit.record(session, actor, "update", account, reason=reason, summary=f"account {account.username}",
                  changes={"active": [before, active]})
     _commit(session)
@@ -196,17 +225,18 @@ def set_active(session: Session, actor, account: Account, active: bool, reason: 
 
 def reset_password(session: Session, actor, account: Account) -> str:
     """A one-time password, shown once to the officer; the holder must change it at sign-in."""
-    import secrets
-
     from registry import access
 
     access.require_edit(actor, "account")
     temporary = secrets.token_urlsafe(9)
+    while passwords.problem(temporary, account.username):  # the same policy as any password (rarely loops)
+        temporary = secrets.token_urlsafe(9)
     before = {"must_change_password": account.must_change_password, "locked_until": audit.snapshot(account)["locked_until"]}
     account.password_hash = hash_password(temporary)
     account.must_change_password = True
     account.failed_logins, account.locked_until = 0, None
     session.flush()
+    end_sessions(session, account)  # whoever holds a session of the account now is signed out
     # The trail says the password changed, never what it is (no hash either).
     changes = {"password": ["(set)", "(one-time)"], **audit.diff(before, {"must_change_password": True, "locked_until": None})}
     audit.record(session, actor, "reset_password", account, summary=f"account {account.username}", changes=changes)
@@ -230,6 +260,7 @@ def change_password(session: Session, account: Account, current: str, new: str, 
     account.must_change_password = False
     account.password_changed_at = utcnow()
     session.flush()
+    end_sessions(session, account)  # other sessions end; the caller signs the current one in anew
     changes = {"password": ["(set)", "(changed)"]}  # never the password or its hash
     if was_one_time:
         changes["must_change_password"] = [True, False]
@@ -254,8 +285,8 @@ def request_registration(session: Session, data: dict) -> RegistrationRequest:
         c.out["uscc"] = normalise_uscc(raw)
     except UsccError as err:
         c.fail("uscc", USCC_MESSAGES.get(err.rule, USCC_MESSAGES["check"]))
-    if username and session.execute(select(Account.id).where(Account.username == username)).first():
-        c.fail("username", _l("This username is taken."))
+    # A taken name is not refused here: the answer would tell anyone which names exist. The
+    # officer deciding the request sees it (decide_registration) and tells the applicant.
     password = data.get("password") or ""
     try:
         check_password_policy(password, username=username or "")
@@ -272,6 +303,13 @@ def request_registration(session: Session, data: dict) -> RegistrationRequest:
                  changes={"username": [None, row.username], "uscc": [None, row.uscc]})
     session.commit()
     return row
+
+
+def sign_out(session: Session, account: Account) -> None:
+    """Sign-out ends every session of the account, so a copied cookie is worth nothing after it."""
+    end_sessions(session, account)
+    audit.record(session, account, "sign_out", account, summary=f"account {account.username} signed out")
+    session.commit()
 
 
 def decide_registration(session: Session, actor, row: RegistrationRequest, approve: bool, reason: str = "") -> Account | None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from registry.models import AuditEvent
 
 # Never copied into the trail.
-_HIDDEN = {"password_hash", "version", "created_at", "updated_at"}
+_HIDDEN = {"password_hash", "version", "created_at", "updated_at", "session_version", "verify_key"}
 
 
 def _plain(value):
@@ -33,6 +33,14 @@ def diff(before: dict, after: dict) -> dict:
     return {k: [before.get(k), after.get(k)] for k in keys if before.get(k) != after.get(k)}
 
 
+def _client_address() -> str | None:
+    """The client's address when a request is being served (through ProxyFix's trusted hops);
+    None for the command line and the queue."""
+    from flask import has_request_context, request
+
+    return (request.remote_addr or "")[:45] or None if has_request_context() else None
+
+
 def record(session: Session, actor, action: str, obj=None, *, changes: dict | None = None,
            water_user_id: int | None = None, reason: str | None = None, summary: str | None = None,
            entity: str | None = None, entity_id: int | None = None) -> AuditEvent:
@@ -46,6 +54,7 @@ def record(session: Session, actor, action: str, obj=None, *, changes: dict | No
         changes=changes or {},
         reason=reason,
         summary=(summary or "")[:300] or None,
+        client_address=_client_address(),
     )
     session.add(event)
     return event

@@ -11,8 +11,10 @@ from it once and kept in the content-addressed store, and ``pdf_sha256`` names t
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Iterable, Mapping
@@ -128,17 +130,24 @@ def issue(session: Session, actor, wu: WaterUser, *, today: date | None = None, 
 
 def issue_many(session: Session, actor, water_user_ids: Iterable[int], *, today: date | None = None, rules=None,
                settings: PdfSettings | None = None, upload_dir: str | None = None,
-               progress: Callable[[int], None] | None = None) -> list[int]:
+               progress: Callable[[int], None] | None = None,
+               on_chunk: Callable[[int, list[int]], None] | None = None) -> list[int]:
     """Issue for every listed file that earns a certificate (others are skipped), ``CHUNK`` files
-    a transaction. Returns the ids of the certificates issued, in the order given."""
+    a transaction. Returns the ids of the certificates issued, in the order given.
+
+    ``on_chunk(files, certificate_ids)`` runs inside each chunk's transaction, before its commit:
+    a job's record of what it issued commits with the certificates, or neither does."""
     _require_issuer(actor)
     today, rules = today or clock.today(), rules or rules_versions.current(session)
     settings, upload_dir = _settings(settings), _upload_dir(upload_dir)
     ids, out = list(water_user_ids), []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        out += [c.id for c in _issue_chunk(session, actor, chunk, today=today, rules=rules, settings=settings,
-                                           upload_dir=upload_dir, strict=False)]
+        new = [c.id for c in _issue_chunk(session, actor, chunk, today=today, rules=rules, settings=settings,
+                                          upload_dir=upload_dir, strict=False)]
+        out += new
+        if on_chunk:
+            on_chunk(len(chunk), new)
         session.commit()
         if progress:
             progress(len(chunk))
@@ -197,20 +206,21 @@ def refusal_for(session: Session, wu: WaterUser, today: date | None = None, rule
 def _create(session: Session, actor, wu: WaterUser, evaluation: Evaluation, number: str, *, today: date, rules,
             settings: PdfSettings, upload_dir: str) -> Certificate:
     valid_until = add_months(today, rules.certificate.validity_months) - timedelta(days=1)
+    key = secrets.token_urlsafe(32)  # 256 random bits: the number alone is guessable, the key is not (in the QR)
     snapshot = {
         "water_user": {"id": wu.id, "file_no": wu.file_no, "name": wu.name, "uscc": wu.uscc,
                        "address": wu.address or "", "division_code": wu.division_code},
         "evaluation": {"id": evaluation.id, "evaluated_on": evaluation.evaluated_on.isoformat(),
                        "rules_version": evaluation.rules_version, "total": evaluation.total,
                        "grade": evaluation.grade, "veto": evaluation.veto, "rows": evaluation.rows},
-        "verify_url": f"{settings.public_url}/verify/{number}",
+        "verify_url": verify_url(settings.public_url, number, key),
         "authority": settings.authority, "authority_en": settings.authority_en,
         "issued_by": {"id": actor.id, "name": actor.label},
         "validity_months": rules.certificate.validity_months,
     }
     cert = Certificate(number=number, water_user_id=wu.id, evaluation_id=evaluation.id, snapshot=snapshot,
                        grade=evaluation.grade, score=evaluation.total, issued_on=today, valid_until=valid_until,
-                       issued_by_id=actor.id, status="valid")
+                       issued_by_id=actor.id, status="valid", verify_key=key)
     cert.pdf_sha256 = documents.store(upload_dir, render(data_of(cert), settings))
     session.add(cert)
     session.flush()
@@ -218,6 +228,16 @@ def _create(session: Session, actor, wu: WaterUser, evaluation: Evaluation, numb
                  changes={"number": [None, number], "grade": [None, cert.grade], "score": [None, cert.score],
                           "valid_until": [None, valid_until.isoformat()]})
     return cert
+
+
+def verify_url(public_url: str, number: str, key: str) -> str:
+    """The address printed in the QR code: the public page shows what the certificate states only
+    to someone holding the key (the paper), and to anyone else only whether it is valid."""
+    return f"{public_url}/verify/{number}?k={key}"
+
+
+def holds_key(cert: Certificate, key: str | None) -> bool:
+    return bool(key) and bool(cert.verify_key) and hmac.compare_digest(str(key).encode(), cert.verify_key.encode())
 
 
 def data_of(cert: Certificate) -> CertificateData:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
 from registry import clock
+from registry.domain import ranges
 from registry.services.errors import ValidationError
 
 _MISSING = ("", None)
@@ -41,6 +43,31 @@ def refuse_control(field: str, text: str | None, *, multiline: bool = True) -> N
     """Free text (a reason, a note) with control characters is refused, naming the field."""
     if text and (CONTROL_CHARS.search(text) or (not multiline and ("\n" in text or "\r" in text))):
         raise ValidationError({field: _l("Contains control characters.")})
+
+
+def range_message(field: str, rule: str):
+    """The message for the rule of registry.domain.ranges that a value of ``field`` broke."""
+    bounds = ranges.RANGES[field]
+    if rule in ("type", "finite"):
+        return _l("Enter a whole number.") if bounds.integer else _l("Enter a number.")
+    if rule == "whole":
+        return _l("Enter a whole number.")
+    low, high = _bound(bounds.low, bounds.unit), _bound(bounds.high, bounds.unit)
+    if rule == "below":
+        if bounds.low_open:
+            return _l("Must be greater than %(n)s.", n=low)
+        return _l("Cannot be negative.") if bounds.low == 0 else _l("Must be at least %(n)s.", n=low)
+    if bounds.unit:
+        return _l("Must be at most %(n)s %(unit)s: beyond what is physically possible.", n=high, unit=bounds.unit)
+    return _l("Must be at most %(n)s.", n=high)
+
+
+def _bound(value: float, unit: str) -> str:
+    """A bound as written in the message: a quantity with separators (100,000,000 m³), a year or
+    a count of months without (2000)."""
+    if value != int(value):
+        return f"{value:g}"
+    return f"{value:,.0f}" if unit else f"{value:.0f}"
 
 
 class Checker:
@@ -139,30 +166,25 @@ class Checker:
             self.out[field] = value
         return self.out.get(field)
 
-    def number(self, field: str, *, required: bool = True, minimum: float | None = 0,
-               maximum: float | None = None, integer: bool = False, strict_minimum: bool = False):
+    def number(self, field: str, *, required: bool = True):
+        """A number within the domain range of ``field`` (registry.domain.ranges, the one table
+        of them): a string is read as a decimal, exactly, so a 400-digit volume is "too large"
+        rather than an overflow, and only a value inside the range becomes an int or a float."""
+        bounds = ranges.RANGES[field]
         value = self._raw(field, required)
         if value is None:
             return None
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = int(value) if integer and not isinstance(value, float) else float(value)
-            if integer and float(number) != float(value):
-                raise ValueError
-        except (TypeError, ValueError, OverflowError):
-            self.fail(field, _l("Enter a whole number.") if integer else _l("Enter a number."))
+        if isinstance(value, str):
+            try:
+                value = Decimal(value)
+            except ArithmeticError:
+                value = None
+        rule = ranges.check(field, value)
+        if rule is not None:
+            self.fail(field, range_message(field, rule))
             return None
-        if number != number or number in (float("inf"), float("-inf")):
-            self.fail(field, _l("Enter a number."))
-        elif minimum is not None and (number <= minimum if strict_minimum else number < minimum):
-            self.fail(field, _l("Must be greater than %(n)s.", n=minimum) if strict_minimum
-                      else (_l("Cannot be negative.") if minimum == 0 else _l("Must be at least %(n)s.", n=minimum)))
-        elif maximum is not None and number > maximum:
-            self.fail(field, _l("Must be at most %(n)s.", n=maximum))
-        else:
-            self.out[field] = number
-        return self.out.get(field)
+        self.out[field] = int(value) if bounds.integer else float(value)
+        return self.out[field]
 
     def boolean(self, field: str, *, required: bool = True):
         value = self.data.get(field)

@@ -1,9 +1,15 @@
 """Attachments: checked by content (not by the name or the browser's word), stored once by sha256
-outside static/, and never deleted (a document is closed instead)."""
+outside static/, and never deleted (a document is closed instead).
+
+An image is decoded whole and re-encoded (photos.clean_scan), and only the re-encoded bytes are
+kept: no metadata, nothing after the picture (a JPEG header followed by HTML is refused, a JPEG
+with a script appended loses it). A PDF with active content is refused (pdf_safety). The name a
+download carries has exactly one extension, the one of the type found in the content."""
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
@@ -11,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry import access
 from registry.models import DOCUMENT_KINDS, Document, IdempotencyKey, WaterUser
-from registry.services import audit
+from registry.services import audit, pdf_safety, photos
 from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
 from registry.services.errors import ValidationError
 from registry.services.records import _commit, existing_for_key
@@ -24,11 +30,50 @@ SIGNATURES = (
 )
 
 
+EXTENSIONS = {content_type: ext for _magic, content_type, ext in SIGNATURES}
+# What reads as an extension at the end of a name: letters and digits after a dot, not only digits
+# ("报告.2026" keeps its year).
+SUFFIX = re.compile(r"\.(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,10}$")
+
+
 def sniff(content: bytes) -> tuple[str, str] | None:
     for magic, content_type, ext in SIGNATURES:
         if content.startswith(magic):
             return content_type, ext
     return None
+
+
+def download_name(filename: str | None, content_type: str) -> str:
+    """The name a stored file is offered under: the uploaded name without its path or extensions
+    ("scan.pdf.html", "x.svg"), then the one extension of the type its content was found to be."""
+    name = "".join(ch for ch in str(filename or "") if ch.isprintable()).replace("\\", "/").rsplit("/", 1)[-1]
+    while SUFFIX.search(name):
+        name = SUFFIX.sub("", name)
+    name = name.strip(" .")[:200] or "document"
+    return name + EXTENSIONS.get(content_type, ".bin")
+
+
+def _image_message(err: photos.PhotoError, limit: int):
+    if err.rule == "too_many_pixels":
+        return _l("The image has more than %(n)s million pixels; scan it at 300 dpi or save it smaller.",
+                  n=f"{limit / 1_000_000:g}")
+    return _l("The file is not a readable JPEG or PNG image.")
+
+
+def checked_content(content: bytes, content_type: str, max_bytes: int) -> tuple[bytes, str] | tuple[None, object]:
+    """(the bytes to keep, their type), or (None, why not): images re-encoded, PDFs scanned."""
+    if content_type == "application/pdf":
+        try:
+            pdf_safety.check(content)
+        except pdf_safety.PdfRefused as err:
+            return None, err.message
+        return content, content_type
+    limit = photos.max_pixels()
+    try:
+        clean = photos.clean_scan(content, max_bytes=max_bytes, limit=limit)
+    except photos.PhotoError as err:
+        return None, _image_message(err, limit)
+    return clean.content, clean.content_type
 
 
 def path_for(upload_dir: str, sha256: str) -> Path:
@@ -67,9 +112,12 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
         c.fail("file", _l("The file is larger than %(n)d MB.", n=max_bytes // (1024 * 1024)))
     elif sniffed is None:
         c.fail("file", _l("Only PDF, JPEG and PNG files are accepted."))
+    else:
+        content, content_type = checked_content(content, sniffed[0], max_bytes)
+        if content is None:
+            c.fail("file", content_type)
     values = c.done()
-    content_type, ext = sniffed
-    safe_name = "".join(ch for ch in Path(filename or "document").name if ch.isprintable())[:200] or "document"
+    safe_name = download_name(filename, content_type)
     digest = store(upload_dir, content)
     doc = Document(water_user_id=wu.id, title=values["title"], kind=values["kind"], filename=safe_name,
                    content_type=content_type, size_bytes=len(content), sha256=digest,

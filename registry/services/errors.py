@@ -28,3 +28,8 @@ class StaleEdit(ServiceError):
     def __init__(self, current: dict):
         super().__init__("stale")
         self.current = current
+
+
+class Conflict(ServiceError):
+    """The change met another one made at the same moment and cannot be judged now (409): sending
+    it again is safe (an idempotent batch answers what the other one stored)."""

@@ -106,6 +106,14 @@ class Report:
         else:
             self.more_errors += 1
 
+    def refuse(self, error: CellError) -> None:
+        """The whole file is refused (a sheet that cannot be read, a limit passed): said first, never
+        lost among a thousand cell errors."""
+        self.errors.insert(0, error)
+        if len(self.errors) > MAX_ERRORS:
+            self.errors.pop()
+            self.more_errors += 1
+
 
 @dataclass
 class _Sheet:
@@ -537,7 +545,8 @@ def _check_sheet(ctx: _Context, sheet: _Sheet) -> None:
             else:
                 handler(ctx, sheet, number, values)
     except SheetError as err:
-        report.fail(CellError(sheet.name, None, None, None, err.message))
+        report.refuse(CellError(sheet.name, None, None, None, err.message))
+        return  # the rest of the sheet was not read: nothing more to check in it
     if readings is not None:
         readings.finish()
 

@@ -50,6 +50,7 @@ class FileView:
     balance_tests: list = field(default_factory=list)  # (test, indicators)
     balance_due_on: date | None = None
     balance_required: bool = False
+    balance_error_limit: str = ""  # the rules' limit in percent, as written there ("5")
     open_rectifications: list = field(default_factory=list)
     timeline: list = field(default_factory=list)
     chips: list[Chip] = field(default_factory=list)
@@ -169,6 +170,7 @@ def _balance(view: FileView, rules) -> None:
     for t in wu.balance_tests:
         view.balance_tests.append((t, balance_rules.indicators(t.vf, t.vr, t.vco, t.vd, t.vl, rules)))
     view.balance_required = balance_rules.balance_test_required(wu.industry_code, rules)
+    view.balance_error_limit = f"{rules.water_balance.balance_error_limit_percent:g}"
     last = tests[0].tested_on if tests else None
     view.balance_due_on = balance_rules.balance_test_due_on(last, wu.opened_on, rules)
     if view.balance_required:

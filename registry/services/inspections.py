@@ -74,7 +74,8 @@ def _photo_message(err: photos.PhotoError, name: str, max_bytes: int):
         return _l("“%(name)s” is larger than %(size)s MB. Take the photo again at a lower resolution.",
                   name=name, size=megabytes(max_bytes))
     if err.rule == "too_many_pixels":
-        return _l("“%(name)s” has more than 50 million pixels.", name=name)
+        return _l("“%(name)s” has more than %(n)s million pixels; take it again at a lower resolution.", name=name,
+                  n=f"{photos.max_pixels() / 1_000_000:g}")
     return _l("“%(name)s” is not a photo: only JPEG, PNG or WebP images are accepted.", name=name)
 
 

@@ -95,12 +95,17 @@ def _integrity(err: IntegrityError) -> ValidationError:
 
 
 def _flush(session: Session) -> None:
-    """Flush (for ids and snapshots); a unique constraint lost to another request becomes a field error."""
+    """Flush (for ids and snapshots); a unique constraint lost to another request becomes a field error,
+    and a version another request saved first (the UPDATE … WHERE version = n matched no row: parallel
+    edits of one version, issue 16 item 9) the stale edit it is."""
     try:
         session.flush()
     except IntegrityError as err:
         session.rollback()
         raise _integrity(err) from err
+    except StaleDataError as err:
+        session.rollback()
+        raise StaleEdit({}) from err
 
 
 def _commit(session: Session, water_user_id: int | None = None) -> None:
@@ -195,7 +200,7 @@ def close(session: Session, actor, kind_name: str, obj, reason: str):
         raise ValidationError({"reason": _l("This record is already closed.")})
     obj.closed_at = utcnow()
     obj.closed_reason = reason
-    session.flush()
+    _flush(session)
     audit.record(session, actor, "close", obj, water_user_id=kind.water_user_id(obj), reason=reason,
                  summary=_summary(kind_name, obj), changes={"closed_reason": [None, reason]})
     _commit(session, kind.water_user_id(obj))

@@ -49,7 +49,7 @@ def account_for(session: Session, token: str | None) -> Account | None:
     if row is None:
         return None
     account = session.get(Account, row.account_id)
-    if account is None or not account.is_active:
+    if account is None or not account.is_active or account.is_locked:  # disabled or locked by the bureau
         return None
     row.last_used_at = utcnow()
     session.commit()

@@ -84,8 +84,8 @@ def intake_point(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.text("name", max_len=200)
     c.choice("source", SOURCES)
     c.text("water_body", required=False, max_len=200)
-    lon = c.number("longitude", minimum=None)
-    lat = c.number("latitude", minimum=None)
+    lon = c.number("longitude")
+    lat = c.number("latitude")
     if lon is not None and lat is not None:
         try:
             check_in_yiwu(lon, lat)
@@ -142,7 +142,7 @@ def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) 
 
 def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None) -> dict:
     c = Checker(data)
-    year = c.number("year", integer=True, minimum=2000, maximum=2100)
+    year = c.number("year")
     volume = c.number("planned_volume_m3")
     c.date("approved_on", required=False, not_future=True)
     c.text("notes", required=False, max_len=2000, multiline=True)
@@ -179,14 +179,14 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
         c.out["intake_point_id"] = point.id
     c.choice("meter_type", METER_TYPES)
     c.text("manufacturer", required=False, max_len=100)
-    c.number("dn", required=False, integer=True, minimum=1, maximum=3000)
-    c.number("q3", required=False, strict_minimum=True)
+    c.number("dn", required=False)
+    c.number("q3", required=False)
     c.text("accuracy_class", required=False, max_len=10)
     c.date("installed_on", not_future=True)
     c.date("removed_on", required=False, not_future=True)
     c.text("telemetry_id", required=False, max_len=60)
-    c.number("interval_months", required=False, integer=True, minimum=1, maximum=120)
-    c.number("service_life_years", required=False, integer=True, minimum=1, maximum=30)
+    c.number("interval_months", required=False)
+    c.number("service_life_years", required=False)
     if c.ok("removed_on") and c.ok("installed_on") and c.out["removed_on"] < c.out["installed_on"]:
         c.fail("removed_on", _l("A meter cannot be removed before it was installed."))
     if c.ok("serial") and _taken(session, Meter.serial, c.out["serial"], current):
@@ -208,7 +208,7 @@ def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.choice("kind", CALIBRATION_KINDS)
     c.text("agency", max_len=200)
     c.text("certificate_no", required=False, max_len=60)
-    c.number("error_pct", required=False, minimum=-100, maximum=100)
+    c.number("error_pct", required=False)
     c.boolean("passed")
     c.date("next_due_on", required=False)
     if not meter_ok:

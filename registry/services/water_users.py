@@ -9,7 +9,7 @@ from registry.models import WaterUser
 from registry.services import audit, validators
 from registry.services.checks import idempotency_key as clean_key, refuse_control
 from registry.services.errors import StaleEdit, ValidationError
-from registry.services.records import _commit, existing_for_key
+from registry.services.records import _commit, _flush, existing_for_key
 from registry.models import IdempotencyKey
 
 
@@ -42,7 +42,7 @@ def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_versi
     values = validators.water_user(session, dict(data), wu, wu)
     for key, value in values.items():
         setattr(wu, key, value)
-    session.flush()
+    _flush(session)  # a version saved by a parallel edit is a stale edit (409), not a 500
     changes = audit.diff(before, audit.snapshot(wu))
     if changes:
         audit.record(session, actor, "update", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
@@ -73,7 +73,7 @@ def set_status(session: Session, actor, wu: WaterUser, status: str, reason: str)
 
         wu.closed_at = utcnow()
         wu.closed_reason = reason
-    session.flush()
+    _flush(session)
     audit.record(session, actor, "close" if status == "closed" else "update", wu, water_user_id=wu.id,
                  reason=reason, summary=f"{wu.file_no} {wu.name}", changes={"status": [before, status]})
     _commit(session, wu.id)

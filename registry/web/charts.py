@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -54,8 +55,21 @@ def fit(text: str, width: float, size: float = FONT) -> str:
     return text + "…"
 
 
+# The largest value a chart draws: a stored absurd volume (1.7e308 m³, inf) is drawn as a full
+# bar instead of overflowing the axis arithmetic (issue 16 item 2).
+_DRAWABLE = 1e300
+
+
+def drawable(value: float | None) -> float | None:
+    """``value`` clamped to what the axis arithmetic holds; nan (no quantity) as None."""
+    if value is None or value != value:
+        return None
+    return max(-_DRAWABLE, min(_DRAWABLE, float(value)))
+
+
 def nice_ticks(top: float, count: int = 5) -> list[float]:
     """Round axis ticks from 0 to at least ``top`` (1, 2 or 5 × 10ⁿ apart, at least 1)."""
+    top = drawable(top) or 0
     if top <= 0:
         return [0, 1]
     raw = top / count
@@ -101,7 +115,8 @@ def hbars(rows: list[Row], series: list[Series], *, title: str, desc: str = "",
           fmt: Callable[[float], str] = lambda v: f"{v:,.0f}", width: int = 720) -> Markup:
     """Horizontal bars, stacked when there are several series, the total written after each bar."""
     label_w = min(max((text_width(r.label) for r in rows), default=40) + 12, width * 0.42)
-    totals = [sum(r.values) for r in rows]
+    rows = [dataclasses.replace(r, values=[drawable(v) or 0 for v in r.values]) for r in rows]
+    totals = [drawable(sum(r.values)) for r in rows]
     ticks = nice_ticks(max(totals, default=0))
     total_w = max((text_width(fmt(t)) + text_width(r.note, FONT - 1) + 6 for t, r in zip(totals, rows)), default=0)
     plot_w = width - label_w - total_w - 12
@@ -151,6 +166,8 @@ def columns(labels: list[str], bars: list[tuple[Series, list[float | None], list
             fmt: Callable[[float], str] = lambda v: f"{v:,.0f}", unit: str = "", width: int = 720,
             height: int = 260, show_values: bool = False) -> Markup:
     """Columns over ``labels`` (months), one group per label, with lines drawn across them."""
+    bars = [(series, [drawable(v) for v in vs], notes) for series, vs, notes in bars]
+    lines = [(series, [drawable(v) for v in vs]) for series, vs in lines]
     values = [v or 0 for _, vs, _ in bars for v in vs] + [v or 0 for _, vs in lines for v in vs]
     ticks = nice_ticks(max(values, default=0))
     axis_w = max(text_width(fmt(t), FONT - 2) for t in ticks) + 10

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from registry.api import problems
 from registry.extensions import db
-from registry.services import Forbidden, NotFound
+from registry.services import Conflict, Forbidden, NotFound, StaleEdit
 from registry.services.checks import CONTROL_CHARS
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ MESSAGES = {
     403: _l("You are not allowed to do this."),
     404: _l("There is nothing at this address, or you may not see it."),
     405: _l("This address does not accept that method."),
+    409: _l("Someone else changed this record at the same moment. Nothing of yours was saved: reload the page and "
+            "try again."),
     413: _l("The upload is too large."),
     429: _l("Too many requests: wait a minute and try again."),
     500: _l("Something went wrong on our side. Nothing was saved; please try again."),
@@ -57,12 +59,26 @@ def register(app) -> None:
     def forbidden(_err):
         return _page(403)
 
+    @app.errorhandler(StaleEdit)
+    @app.errorhandler(Conflict)
+    def changed_meanwhile(err):
+        """A write that met another at the same moment (a parallel edit of one version, a close
+        that lost the race) where the view has no page of its own for it: 409 with what to do,
+        412 for the API when the version was the client's (If-Match), never a 500."""
+        db.session.rollback()
+        if _api() and isinstance(err, StaleEdit):
+            return problems.response(412, "The record changed since you read it: GET it again and resend with "
+                                          "the new ETag.")
+        return _page(409)
+
     @app.errorhandler(CSRFError)
     def csrf_failed(_err):
         return _page(400, _l("The form expired or was sent from elsewhere. Go back, reload and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(err):
+        if err.response is not None:  # an answer made for the case (the sign-in throttle's page)
+            return err.response
         if _api():
             return problems.from_http(err)
         body, status = _page(err.code or 500)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from registry.i18n import number
+
 RULE_NAMES = {
     "permit": _l("Water-withdrawal permit"), "metering": _l("Metering"), "online_monitoring": _l("Online monitoring"),
     "planned_use": _l("Planned water use"), "water_balance": _l("Water-balance test"),
@@ -35,6 +37,8 @@ ACTIONS = {
 
 
 def _n(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) < 1e15:
+        return number(value)  # an absurd stored volume: 1.80E+308, not 309 digits
     return f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
 
 

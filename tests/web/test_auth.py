@@ -1,6 +1,7 @@
 """Sign-in, sign-out, cookies, CSRF and lockout."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -54,15 +55,113 @@ def test_next_parameter_cannot_send_people_off_site(client):
     assert response.headers["Location"] == "/"
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(client, db_session):
+def test_item3_parallel_wrong_passwords_never_500_and_all_count(app, client, db_session):
+    """18 guesses at once: each is counted by one UPDATE (no StaleDataError, no 500), the trail
+    notes the run of failures once, and the owner is not locked out by them."""
     account = f.admin(username="chen")
-    for _ in range(5):
-        client.post("/login", data={"username": "chen", "password": "wrong"})
-    response = client.post("/login?lang=en", data={"username": "chen", "password": f.PASSWORD})
-    assert "locked" in response.get_data(as_text=True)
-    db_session.refresh(account)
-    assert account.locked_until > utcnow() + timedelta(minutes=14)
-    assert db_session.execute(select(AuditEvent).where(AuditEvent.action == "lock")).scalar_one()
+
+    def guess(i):
+        with app.test_client() as guesser:
+            return guesser.post("/login", data={"username": "chen", "password": f"wrong-guess-{i}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(guess, range(18)))
+    assert codes == [400] * 18
+    db_session.expire_all()
+    assert db_session.get(Account, account.id).failed_logins == 18
+    noted = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "failed_logins")).all()
+    assert len(noted) == 1
+    assert client.post("/login", data={"username": "chen", "password": f.PASSWORD}).status_code == 302
+    db_session.expire_all()
+    assert db_session.get(Account, account.id).failed_logins == 0
+
+
+def _throttled_app(make_app, **limits):
+    return make_app(RATELIMIT_ENABLED=True, PROXY_HOPS=1, **{"LOGIN_RATELIMIT": "100 per minute",
+                                                             "LOGIN_FAILURE_RATELIMIT": "3 per minute",
+                                                             "LOGIN_ACCOUNT_RATELIMIT": "100 per hour", **limits})
+
+
+def _post(client, address, username, password):
+    return client.post("/login?lang=en", data={"username": username, "password": password},
+                       headers={"X-Forwarded-For": address})
+
+
+def test_item3_guessing_is_throttled_per_account_and_client_without_locking_the_owner(make_app):
+    app = _throttled_app(make_app)
+    f.admin(username="chen")
+    attacker, owner = app.test_client(), app.test_client()
+    codes = [_post(attacker, "203.0.113.9", "chen", "wrong-guess").status_code for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+    slowed = _post(attacker, "203.0.113.9", "chen", f.PASSWORD)  # even the right password waits
+    assert slowed.status_code == 429 and "Too many sign-in attempts" in slowed.get_data(as_text=True)
+    assert slowed.headers["Retry-After"]
+    # The owner, from their own address, is not held out by the guesser.
+    assert _post(owner, "198.51.100.7", "chen", f.PASSWORD).status_code == 302
+
+
+def test_item3_guesses_from_many_addresses_are_slowed_per_account(make_app):
+    app = _throttled_app(make_app, LOGIN_FAILURE_RATELIMIT="100 per minute", LOGIN_ACCOUNT_RATELIMIT="4 per hour")
+    f.admin(username="chen")
+    client = app.test_client()
+    codes = [_post(client, f"203.0.113.{i}", "chen", "wrong-guess").status_code for i in range(1, 7)]
+    assert codes == [400, 400, 400, 400, 429, 429]
+
+
+def test_item3_unknown_names_are_throttled_and_answered_like_known_ones(make_app, monkeypatch):
+    """Same message, same status, one password hash each: nothing tells which names exist."""
+    from registry.services import accounts
+
+    app = _throttled_app(make_app)
+    f.admin(username="chen")
+    hashed = []
+    real = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda *a: hashed.append(1) or real(*a))
+    client = app.test_client()
+    answers = {}
+    for name in ("chen", "nobody-by-this-name"):
+        hashed.clear()
+        responses = [_post(client, "203.0.113.9", name, "wrong-guess") for _ in range(4)]
+        answers[name] = [(r.status_code, _message(r)) for r in responses]
+        assert len(hashed) == 3, name  # three checked, the fourth throttled before any hash
+    assert answers["chen"] == answers["nobody-by-this-name"]
+    assert [code for code, _ in answers["chen"]] == [400, 400, 400, 429]
+
+
+def _message(response) -> str:
+    import re
+
+    found = re.search(r'class="alert[^"]*"[^>]*>(.*?)</div>', response.get_data(as_text=True), re.S)
+    return found.group(1).strip() if found else ""
+
+
+def test_item3_locked_or_disabled_accounts_lose_their_api_tokens(app, db_session):
+    from registry.services.tokens import create_token
+
+    account = f.admin(username="chen")
+    token = create_token(db_session, None, account, "gateway")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/water-users/", headers=headers).status_code == 200
+    account.locked_until = utcnow() + timedelta(hours=1)  # locked by the bureau
+    db_session.commit()
+    assert client.get("/api/v1/water-users/", headers=headers).status_code == 401
+    account.locked_until, account.active = None, False
+    db_session.commit()
+    assert client.get("/api/v1/water-users/", headers=headers).status_code == 401
+    account.active = True
+    db_session.commit()
+    assert client.get("/api/v1/water-users/", headers=headers).status_code == 200
+
+
+def test_item3_a_locked_account_says_so_only_to_the_right_password(client, db_session):
+    account = f.admin(username="chen")
+    account.locked_until = utcnow() + timedelta(hours=1)
+    db_session.commit()
+    wrong = client.post("/login?lang=en", data={"username": "chen", "password": "wrong-guess"})
+    assert wrong.status_code == 400 and "Wrong username or password" in wrong.get_data(as_text=True)
+    right = client.post("/login?lang=en", data={"username": "chen", "password": f.PASSWORD})
+    assert right.status_code == 400 and "disabled" in right.get_data(as_text=True)
 
 
 def test_disabled_account_cannot_sign_in(client, auth, db_session):
@@ -112,3 +211,21 @@ def test_create_account_command_refuses_an_inspector_without_scope(app):
     result = app.test_cli_runner().invoke(args=["registry", "create-account", "lou", "--role", "inspector",
                                                 "--password", "a-long-pass-2026"])
     assert result.exit_code == 2 and "divisions" in result.output
+
+
+def test_item3_the_sign_in_throttle_holds_on_redis(make_app):
+    """Production keeps the limits in Redis, shared by every worker (REGISTRY_RATELIMIT_STORAGE_URI)."""
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379",
+                   RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", LOGIN_FAILURE_RATELIMIT="2 per minute")
+    f.admin(username="chen")
+    first, second = app.test_client(), app.test_client()  # two browsers, one address: one count
+    codes = [c.post("/login", data={"username": "chen", "password": "wrong-guess"}).status_code
+             for c in (first, second, first)]
+    assert codes == [400, 400, 429]

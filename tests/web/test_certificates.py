@@ -108,9 +108,10 @@ def test_downloads_give_the_issued_bytes_every_time(client, auth, admin):
 
 
 def _verify_path(pdf: bytes) -> str:
-    """Scan the printed QR code, as a phone would, and keep the path of the address it holds."""
+    """Scan the printed QR code, as a phone would, and keep the path and query of the address it holds."""
     [url] = qr_texts(page_image(pdf, dpi=110))
-    return urlsplit(url).path
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
 
 
 def test_the_qr_code_leads_to_a_page_that_says_valid_then_revoked(client, auth, admin):
@@ -119,8 +120,8 @@ def test_the_qr_code_leads_to_a_page_that_says_valid_then_revoked(client, auth, 
     auth.login("boss")
     path = _verify_path(_get(client, f"/certificates/{cert.number}.pdf").data)
     auth.logout()
-    assert path == f"/verify/{cert.number}"
-    page = client.get(path + "?lang=en")
+    assert path == f"/verify/{cert.number}?k={cert.verify_key}"
+    page = client.get(path + "&lang=en")
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and 'data-state="valid"' in body and "义乌市扫码核验印染有限公司" in body
     assert page.headers["Cache-Control"] == "no-store"
@@ -147,6 +148,26 @@ def test_expired_and_unknown_certificates_say_so(client, admin):
     assert "not genuine" in unknown.get_data(as_text=True)
     garbage = client.get("/verify/<script>alert(1)</script>")
     assert garbage.status_code == 404 and "<script>alert" not in garbage.get_data(as_text=True)
+
+
+def test_item12_verify_without_the_key_says_only_whether_the_number_is_valid(client, auth, admin):
+    """Numbers run in sequence: without the QR code's key the page names no company, USCC,
+    address or score; a wrong key is no key."""
+    wu = graded_file("A", name="义乌市枚举测试印染有限公司")
+    cert = _issue(wu)
+    for address in (f"/verify/{cert.number}", f"/verify/{cert.number}?k=guess", f"/verify/{cert.number}?k="):
+        page = client.get(address)
+        body = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'data-state="valid"' in body and 'id="verify-no-key"' in body
+        for secret in (wu.name, wu.uscc, wu.file_no, f"{cert.score:.1f}", wu.address):
+            assert not secret or secret not in body, (address, secret)
+    full = client.get(f"/verify/{cert.number}?k={cert.verify_key}").get_data(as_text=True)
+    assert wu.name in full and wu.uscc in full and f"{cert.score:.1f}" in full
+    auth.login("boss")
+    client.post(f"/water-users/{wu.id}/certificates/{cert.number}/revoke", data={"reason": "拒不整改"})
+    auth.logout()
+    revoked = client.get(f"/verify/{cert.number}").get_data(as_text=True)
+    assert 'data-state="revoked"' in revoked and "拒不整改" not in revoked and wu.name not in revoked
 
 
 def test_a_certificate_of_another_file_cannot_be_revoked_through_mine(client, auth, admin):

@@ -150,3 +150,22 @@ def test_a_large_file_is_checked_and_imported_in_the_background_with_progress(ap
     assert done.status_code == 302 and done.headers["Location"].startswith("/water-users/")
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Reading)) == 12
+
+
+def test_item6_a_spreadsheet_bomb_is_refused_at_once_saying_why_in_chinese(app, client, auth):
+    import zipfile
+
+    f.admin(username="admin")
+    auth.login("admin")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("xl/sharedStrings.xml", "w") as part:  # 40 MB of one string in about 40 KB
+            for _ in range(40):
+                part.write(b"A" * (1 << 20))
+    response = _upload(client, bomb.getvalue(), "bomb.xlsx")
+    review = client.get(response.headers["Location"])
+    body = review.get_data(as_text=True)
+    assert review.status_code == 422
+    assert "压缩比超过 100 倍" in body and "xl/sharedStrings.xml" in body
+    assert db.session.scalar(select(func.count()).select_from(WaterUser)) == 0

@@ -28,3 +28,4 @@ def test_deploy_check_reports_unsafe_settings(app):
     result = app.test_cli_runner().invoke(args=["registry", "check-deploy"])
     assert result.exit_code == 1
     assert "REGISTRY_ENV is not 'production'" in result.output and "rate limits are kept in memory" in result.output
+    assert "REGISTRY_PROXY_HOPS is 0" in result.output

@@ -73,3 +73,19 @@ def publish():
 
 
 from registry.web.admin import accounts  # noqa: E402,F401  (registers the account routes on bp)
+
+
+@bp.route("/jobs")
+@login_required
+def jobs_index():
+    """The task queue's recent jobs: what each does, for whom, how far it got, how it ended."""
+    _admin_only()
+    from registry.services import jobs
+
+    from registry.models import Account
+
+    recent = jobs.recent(db.session)
+    owners = {a.id: a for a in db.session.scalars(db.select(Account).where(
+        Account.id.in_({job.owner_id for job in recent if job.owner_id})))}
+    return render_template("admin/jobs.html", jobs=[(job, jobs.view(job), owners.get(job.owner_id)) for job in recent],
+                           max_attempts=jobs.MAX_ATTEMPTS)

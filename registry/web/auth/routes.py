@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -13,18 +13,33 @@ from registry.services import ValidationError
 from registry.services import accounts
 from registry.services.accounts import authenticate
 from registry.models import utcnow
+from registry.web.auth import throttle
 from registry.web.auth.forms import ChangePasswordForm, LoginForm, LogoutForm, RegistrationForm
 
 bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_account(account_id: str):
+def load_account(session_id: str):
+    """The account of a session ``"<id>:<session version>"`` (``Account.get_id``), or None when
+    the account has ended its sessions since (sign-out, password change, scope change, disabled)."""
+    account_id, _sep, version = (session_id or "").partition(":")
     try:
         account = db.session.get(Account, int(account_id))
+        version = int(version)
     except (TypeError, ValueError):
         return None
-    return account if account is not None and account.is_active else None
+    if account is None or not account.is_active or account.is_locked or account.session_version != version:
+        return None
+    return account
+
+
+def forget_an_earlier_requests_account():
+    """Every request loads its account from its own session (``load_account``). Flask-Login keeps
+    the loaded account on ``g``, which lives as long as the app context: where one context serves
+    several requests (the test client inside an app context) an account loaded for an earlier
+    request must not stand for this one, or an ended session would seem alive."""
+    g.pop("_login_user", None)
 
 
 def _safe_next(target: str | None) -> str:
@@ -35,7 +50,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"])
+@throttle.guard
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -54,7 +69,7 @@ def login():
                 session["lang"] = lang
             session.permanent = True
             login_user(account)
-            session["seen"] = utcnow().timestamp()
+            session["seen"] = session["signed_in"] = utcnow().timestamp()
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
@@ -65,10 +80,31 @@ def login():
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            accounts.sign_out(db.session, current_user._get_current_object())
         logout_user()
         session.clear()
         flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+def _signed_out(message: str):
+    logout_user()
+    session.clear()
+    flash(message, "info")
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+
+@bp.after_app_request
+def signed_in_pages_are_not_stored(response):
+    """A signed-in page shows a person's files: no browser or proxy cache keeps a copy (the back
+    button after sign-out shows nothing). Only the account this request already loaded is asked:
+    loading it here could fail after an error page was made (the database being down)."""
+    user = g.get("_login_user")
+    if request.endpoint != "static" and user is not None and user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+    return response
 
 
 # Pages a signed-in person may open before changing a temporary password.
@@ -76,18 +112,17 @@ _OPEN_WHILE_FORCED = {"auth.change_password", "auth.logout", "static"}
 
 
 @bp.before_app_request
-def idle_timeout_and_forced_change():
-    """Sign out after the idle timeout (server-side, whatever the cookie says), and send anyone
-    holding a temporary password to change it before anything else."""
+def session_limits_and_forced_change():
+    """Sign out after the idle timeout and after the absolute lifetime (server-side, whatever
+    the cookie says), and send anyone holding a temporary password to change it first."""
     if not current_user.is_authenticated:
         return None
     now = utcnow().timestamp()
-    seen = session.get("seen", now)
+    seen, signed_in = session.get("seen", now), session.get("signed_in", 0)
     if now - seen > current_app.permanent_session_lifetime.total_seconds():
-        logout_user()
-        session.clear()
-        flash(_("You were signed out after a period without activity."), "info")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return _signed_out(_("You were signed out after a period without activity."))
+    if now - signed_in > current_app.config["SESSION_ABSOLUTE_LIFETIME"]:  # ASVS V7.3: sessions end
+        return _signed_out(_("Your session has ended: please sign in again."))
     session["seen"] = now
     if current_user.must_change_password and request.endpoint not in _OPEN_WHILE_FORCED:
         return redirect(url_for("auth.change_password"))
@@ -108,6 +143,8 @@ def change_password():
             binding.bind_errors(form, err.errors)
             status = 400
         else:
+            # The change ended every session of the account (accounts.end_sessions); this one goes on.
+            login_user(current_user._get_current_object())
             flash(_("Your password was changed."), "success")
             return redirect(url_for("main.index"))
     elif request.method == "POST":

@@ -4,19 +4,17 @@ that earns one and holds none, and get one PDF or a ZIP. The work runs in a back
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from registry import clock
+from registry import queue
 from registry.extensions import db
 from registry.i18n import division_name
 from registry.models import Division
 from registry.pdf import batch as batch_pdf
-from registry.services import certificates, rules_versions
-from registry.web.certificates import jobs
+from registry.services import certificates, jobs, rules_versions
 from registry.web.certificates.forms import BatchForm
 from registry.web.certificates.routes import _issuer_only, bp
 
@@ -39,26 +37,10 @@ def batch():
         if not ids:
             flash(_("Nothing matches: no certificate was printed."), "info")
             return redirect(url_for("certificates.batch"))
-        job_id = jobs.start(current_app._get_current_object(), current_user.id, len(ids),
-                            _work(current_user.id, filters.which, ids, fmt))
+        job_id = queue.submit("certificate_batch", current_user, {"which": filters.which, "ids": ids, "fmt": fmt},
+                              total=len(ids))
         return redirect(url_for("certificates.batch_job", job_id=job_id))
     return render_template("certificates/batch.html", form=form), 400 if request.method == "POST" else 200
-
-
-def _work(owner_id: int, which: str, ids: list[int], fmt: str):
-    """The job: issue first when asked, then write the file (runs in the job's thread)."""
-    def work(directory: Path, progress: jobs.Progress) -> str:
-        cert_ids = ids
-        if which == "missing":
-            progress.phase("issuing", len(ids))
-            actor = certificates.actor_by_id(db.session, owner_id)
-            cert_ids = certificates.issue_many(db.session, actor, ids, progress=progress.advance)
-        progress.phase("writing", len(cert_ids))
-        name = f"certificates-{clock.today().isoformat()}.{fmt}"
-        batch_pdf.write(directory / name, fmt, certificates.iter_pdfs(db.session, cert_ids),
-                        title="自备取水户规范评价合格证书", progress=progress.advance)
-        return name
-    return work
 
 
 def _job(job_id: str):
@@ -66,10 +48,10 @@ def _job(job_id: str):
     for anyone else there is nothing at this address."""
     if current_user.role not in certificates.ISSUERS:
         abort(404)
-    found = jobs.load(current_app, job_id, current_user.id)
-    if found is None and not _wants_json():
+    job = jobs.for_owner(db.session, job_id, current_user.id, "certificate_batch")
+    if job is None and not _wants_json():
         flash(_("This batch is no longer available (batches are kept for a day); start a new one."), "info")
-    return found
+    return None if job is None else jobs.view(job)
 
 
 def _wants_json() -> bool:
@@ -83,30 +65,39 @@ def batch_job(job_id: str):
     if _wants_json():
         if found is None:
             abort(404)
-        state = found[0]
-        return jsonify({k: state.get(k) for k in ("state", "done", "total")} | {"message": _message(state)})
+        return jsonify({k: found.get(k) for k in ("state", "done", "total", "issued")} | {"message": _message(found)})
     if found is None:
         return redirect(url_for("certificates.batch"))
-    return render_template("certificates/batch_job.html", job=found[0], job_id=job_id, message=_message(found[0]))
+    return render_template("certificates/batch_job.html", job=found, job_id=job_id, message=_message(found))
 
 
 @bp.route("/certificates/batch/<job_id>/file")
 @login_required
 def batch_file(job_id: str):
     found = _job(job_id)
-    if found is None or found[0].get("state") != "done" or not found[0].get("file"):
+    if found is None or found.get("state") != "done" or not found.get("file"):
         return redirect(url_for("certificates.batch"))
-    state, directory = found
-    mimetype = "application/pdf" if state["file"].endswith(".pdf") else "application/zip"
-    return send_file(directory / state["file"], mimetype=mimetype, as_attachment=True, download_name=state["file"])
+    name = found["file"]
+    mimetype = "application/pdf" if name.endswith(".pdf") else "application/zip"
+    return send_file(jobs.directory(current_app.config["BATCH_DIR"], job_id) / name, mimetype=mimetype,
+                     as_attachment=True, download_name=name)
 
 
 def _message(state: dict) -> str:
-    done, total = state.get("done", 0), state.get("total", 0)
+    done, total, issued = state.get("done", 0), state.get("total", 0), state.get("issued", 0)
+    if state.get("state") == "queued" and state.get("attempts"):
+        return _("The worker stopped during the batch; it goes on where it stopped (run %(n)d of %(max)d). "
+                 "Certificates issued so far: %(issued)d.", n=state["attempts"] + 1, max=jobs.MAX_ATTEMPTS, issued=issued)
+    if state.get("state") == "done" and state["result"].get("issued") is not None:
+        return _("Ready: %(issued)d certificates issued, each once; %(total)d in the file.", issued=issued,
+                 total=state["result"].get("certificates", total))
+    if state.get("state") == "failed" and issued:
+        return _("The batch stopped after issuing %(issued)d certificates (they are valid, each issued once); "
+                 "the other files got none. Start the batch again to issue the rest.", issued=issued)
     return {
         "queued": _("Waiting to start…"),
         "issuing": _("Issuing certificates: %(done)d of %(total)d files.", done=done, total=total),
         "writing": _("Writing the file: %(done)d of %(total)d certificates.", done=done, total=total),
-        "done": _("Ready: %(total)d certificates.", total=total),
+        "done": _("Ready: %(total)d certificates.", total=state["result"].get("certificates", total)),
         "failed": _("The batch failed; nothing was lost. Try again, or ask the administrator to look at the log."),
     }.get(state.get("state"), "")

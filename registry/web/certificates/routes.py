@@ -116,9 +116,12 @@ def verify(number: str):
     """Public: anyone holding the paper (a bank, a customer, an auditor) checks it by phone."""
     cert = certificates.lookup(db.session, number)
     state = certificates.status_of(cert) if cert is not None else "unknown"
-    body = render_template("certificates/verify.html", cert=cert, state=state, number=(number or "")[:40],
-                           data=certificates.data_of(cert) if cert is not None else None,
-                           reason=certificates.reason_text(cert) if cert is not None else "")
+    # Without the key of the QR code only the state shows: numbers run in sequence, and the
+    # details of every company must not be one counter away (issue 16, item 12).
+    full = cert is not None and certificates.holds_key(cert, request.args.get("k"))
+    body = render_template("certificates/verify.html", cert=cert, state=state, number=(number or "")[:40], full=full,
+                           data=certificates.data_of(cert) if full else None,
+                           reason=certificates.reason_text(cert) if full else "")
     response = current_app.make_response((body, 404 if cert is None else 200))
     response.headers["Cache-Control"] = "no-store"  # a revocation shows at once, never a cached "valid"
     response.headers["X-Robots-Tag"] = "noindex"

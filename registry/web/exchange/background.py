@@ -1,43 +1,30 @@
-"""Large imports run in a background job (the certificates' job machinery): the page shows a
+"""Large imports run in a background job (the task queue, ``registry.queue``): the page shows a
 progress bar while the file is checked or imported, then the same result page. The report is
 kept as JSON next to the job, worded in the language of the person who started it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from registry import queue
 from registry.extensions import db
-from registry.models import Account
-from registry.services import exchange
-from registry.web.certificates import jobs
+from registry.services import exchange, jobs
+from registry.services.job_handlers import REPORT
 from registry.web.exchange.uploads import Upload, remember_job
 
-BIG = 5_000  # rows: above this the check and the import run in the background
-REPORT = "report.json"
+BIG = 5_000  # rows: above this (REGISTRY_IMPORT_BACKGROUND_ROWS) the check and the import run in the background
 
 
 def is_big(upload: Upload) -> bool:
-    return exchange.count_rows(upload.path, upload.fmt) > BIG
+    return exchange.count_rows(upload.path, upload.fmt) > current_app.config.get("IMPORT_BACKGROUND_ROWS", BIG)
 
 
-def start(upload: Upload, owner_id: int, phase: str) -> str:
-    apply = phase == "import"
-    locale = str(get_locale())
-    path, fmt = upload.path, upload.fmt
-
-    def work(directory: Path, progress: jobs.Progress) -> str:
-        progress.phase("importing" if apply else "checking", exchange.count_rows(path, fmt))
-        actor = db.session.get(Account, owner_id)
-        report = exchange.run(db.session, actor, path, fmt, apply=apply, progress=progress.advance)
-        with force_locale(locale):
-            (directory / REPORT).write_text(json.dumps(report.to_json(), ensure_ascii=False))
-        return REPORT
-
-    job_id = jobs.start(current_app._get_current_object(), owner_id, 0, work)
+def start(upload: Upload, owner, phase: str) -> str:
+    params = {"path": str(upload.path), "fmt": upload.fmt, "apply": phase == "import", "locale": str(get_locale())}
+    job_id = queue.submit("import", owner, params)
     remember_job(upload, phase, job_id)
     return job_id
 
@@ -45,14 +32,14 @@ def start(upload: Upload, owner_id: int, phase: str) -> str:
 def state(upload: Upload, owner_id: int, phase: str):
     """(job state, the report when done) of the upload's job for ``phase``, or None."""
     job_id = upload.jobs.get(phase)
-    found = jobs.load(current_app, job_id, owner_id) if job_id else None
-    if found is None:
+    job = jobs.for_owner(db.session, job_id, owner_id, "import") if job_id else None
+    if job is None:
         return None
-    job, directory = found
-    report = None
-    if job.get("state") == "done":
-        report = exchange.Report.from_json(json.loads((directory / REPORT).read_text()))
-    return job, report
+    shown, report = jobs.view(job), None
+    if job.state == "done":
+        path = jobs.directory(current_app.config["BATCH_DIR"], job.id) / REPORT
+        report = exchange.Report.from_json(json.loads(path.read_text()))
+    return shown, report
 
 
 def message(job: dict) -> str:

@@ -81,7 +81,7 @@ def review(token):
     if wants_json:
         abort(404)
     if background.is_big(saved):
-        background.start(saved, current_user.id, "check")
+        background.start(saved, current_user, "check")
         return redirect(url_for("exchange.review", token=token))
     report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=False)
     return _result(saved, report)
@@ -131,7 +131,7 @@ def apply(token):
         return redirect(url_for("exchange.review", token=token))
     if saved.jobs:  # a large file: import in the background too (once, however often the button is pressed)
         if "import" not in saved.jobs:
-            background.start(saved, current_user.id, "import")
+            background.start(saved, current_user, "import")
         return redirect(url_for("exchange.review", token=token))
     report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=True)
     if not report.ok:  # the registry changed since the dry run: show why, keep the file

@@ -43,8 +43,10 @@ def download_document(water_user_id: int, document_id: int):
     path = service.path_for(current_app.config["UPLOAD_DIR"], doc.sha256)
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=doc.content_type, as_attachment=True, download_name=doc.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    # The name is checked again: files attached before names were checked may carry "x.pdf.html".
+    response = send_file(path, mimetype=doc.content_type, as_attachment=True,
+                         download_name=service.download_name(doc.filename, doc.content_type))
+    response.headers["X-Content-Type-Options"] = "nosniff"  # never rendered as anything but its type
     return response
 
 

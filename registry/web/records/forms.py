@@ -81,7 +81,7 @@ class CalibrationForm(RecordForm):
     kind = SelectField(_l("Kind"), [Optional()], choices=_choices("calibration_kind", CALIBRATION_KINDS))
     agency = StringField(_l("Agency"), [Optional()])
     certificate_no = StringField(_l("Certificate number"), [Optional()])
-    error_pct = FloatField(_l("Measured error (%)"), [Optional()], render_kw={"step": "any"})
+    error_pct = FloatField(_l("Measured error (%(unit)s)", unit="%"), [Optional()], render_kw={"step": "any"})
     passed = RadioField(_l("Result"), [Optional()], choices=options([("1", _l("Pass")), ("0", _l("Fail"))]))
     next_due_on = DateField(_l("Next due (empty: computed from the meter class)"), [Optional()])
 
