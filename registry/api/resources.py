@@ -1,7 +1,6 @@
 """The endpoints of /api/v1 (spec.md, "JSON API")."""
 from __future__ import annotations
 
-
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -118,6 +117,8 @@ def _require_match(kind: str, obj) -> int:
     sent = request.headers.get("If-Match")
     if not sent:
         raise Problem(428, "Send If-Match with the ETag of the record you read.")
+    if sent.strip() == "*":  # matches any version: no protection against a lost update (RFC 9110 §13.1.1)
+        raise Problem(428, "If-Match: * does not say which version you read: send the record's ETag.")
     if sent.strip() not in (_etag(kind, obj), "W/" + _etag(kind, obj)):
         raise Problem(412, "The record changed since you read it: GET it again and resend with the new ETag.")
     return obj.version
