@@ -45,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from registry import i18n
+    from registry import catalog, i18n
     from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     # each app's own RATELIMIT_KEY_PREFIX must win (tests build many apps in one process).
     limiter._key_prefix = None
     limiter.init_app(app)
+    catalog.ensure_compiled(app)  # a start from a tree where no build step or `make` compiled the .po
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["TIMEZONE"])
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -39,4 +39,7 @@ def from_http(err: HTTPException):
                 errors[field] = msgs
         else:
             errors[location] = fields
-    return response(err.code or 500, err.description if err.code != 500 else "", errors, data.get("headers"))
+    # the exception's own headers (Allow on a 405, RFC 9110 §15.5.6; Retry-After...), but its body's type
+    headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    return response(err.code or 500, err.description if err.code != 500 else "", errors, headers)

@@ -1,49 +1,44 @@
 """The endpoints of /api/v1 (spec.md, "JSON API")."""
 from __future__ import annotations
 
-import json
-
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
-from webargs.flaskparser import FlaskParser
 from sqlalchemy import select
 
 from registry import access, rescoring
-from registry.api import schemas
+from registry.api import body as json_body, schemas
 from registry.api.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
-from registry.services import (Conflict, Forbidden, NotFound, StaleEdit, ValidationError, evaluations, records, readings_bulk,
-                               tokens, water_users)
+from registry.services import (Conflict, Forbidden, NotFound, StaleEdit, ValidationError, certificates, evaluations, records,
+                               readings_bulk, tokens, water_users)
+from registry.services.certificates import CertificateRefused
 from registry.services.file_view import ListFilters, load_file, water_user_list
 from registry.web import paging
 from registry.web.explain import sentence
 
-class _JsonParser(FlaskParser):
-    """JSON bodies Python's json module cannot hold are invalid JSON (400), not a 500: an integer
-    of over 4,300 digits (``ValueError: Exceeds the limit … for integer string conversion``,
-    issue 16 item 2) or nesting deeper than the interpreter's recursion limit."""
-
-    def _raw_load_json(self, req):
-        try:
-            return super()._raw_load_json(req)
-        except json.JSONDecodeError:
-            raise
-        except (ValueError, RecursionError) as exc:
-            raise json.JSONDecodeError(str(exc), "<request body>", 0) from None
-
 
 class Blueprint(SmorestBlueprint):
-    ARGUMENTS_PARSER = _JsonParser()
+    """Bodies are parsed once, strictly (registry.api.body), before webargs reads them."""
+
+    ARGUMENTS_PARSER = json_body.StrictParser()
 
 
 water_users_bp = Blueprint("api_water_users", __name__, url_prefix="/api/v1/water-users",
                            description="Water users and their whole file")
 readings_bp = Blueprint("api_readings", __name__, url_prefix="/api/v1/readings", description="Readings in bulk")
-BLUEPRINTS = (water_users_bp, readings_bp)
-SLUGS = ('any("intake-points", "permits", "plans", "meters", "calibrations", "balance-tests", "inspections", '
-         '"rectifications")')
+certificates_bp = Blueprint("api_certificates", __name__, url_prefix="/api/v1/certificates",
+                            description="Compliance certificates (合规证书)")
+BLUEPRINTS = (water_users_bp, readings_bp, certificates_bp)
+# The record kinds of a file, each on its own typed path (spec.md: "Record kinds in the API").
+RECORD_PATHS = {"intake-points": "intake_point", "permits": "permit", "plans": "plan", "meters": "meter",
+                "calibrations": "calibration", "balance-tests": "balance_test", "inspections": "inspection",
+                "rectifications": "rectification"}
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
+                   "description": "Resending a request with the same key creates nothing twice."}
+IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+            "description": "The ETag of the record as you read it (412 when stale, 428 when absent)."}
 
 
 def _authenticate():
@@ -55,8 +50,33 @@ def _authenticate():
     g.api_account = account
 
 
+# Who may write through an endpoint, checked (like scope) before its body is read, as the pages
+# check before their form: endpoint -> the access.EDITORS kind, or ISSUE for certificates.
+ISSUE = "certificate"
+WRITE_GUARDS: dict[str, str] = {}
+
+
+def _guard():
+    """Scope first (404: out of scope is unknown), then the role (403), then the body (400/422)."""
+    g.pop("api_file", None)  # an app context may outlive a request (tests, CLI): nothing carries over
+    g.pop("api_certificate", None)
+    args = request.view_args or {}
+    if "water_user_id" in args:
+        g.api_file = _file(args["water_user_id"])
+    if "number" in args:
+        g.api_certificate = _call(certificates.get, db.session, g.api_account, args["number"])
+    kind = WRITE_GUARDS.get(request.endpoint) if request.method in json_body.BODY_METHODS else None
+    if kind == ISSUE:
+        if g.api_account.role not in certificates.ISSUERS:
+            raise Problem(403, "Your account may not do this.")
+    elif kind is not None:
+        _call(access.require_edit, g.api_account, kind)
+
+
 for _bp in BLUEPRINTS:
     _bp.before_request(_authenticate)
+    _bp.before_request(_guard)
+    _bp.before_request(json_body.check_request_body)
 
 
 def _errors(err: ValidationError) -> dict:
@@ -67,6 +87,8 @@ def _call(fn, *args, **kwargs):
     """Run a service; domain errors become problem+json."""
     try:
         return fn(*args, **kwargs)
+    except CertificateRefused as err:
+        raise Problem(409, "; ".join(_errors(err).values()), _errors(err)) from None
     except ValidationError as err:
         raise Problem(422, "The data breaks a rule of the registry.", _errors(err)) from None
     except Conflict:
@@ -80,6 +102,9 @@ def _call(fn, *args, **kwargs):
 
 
 def _file(water_user_id: int) -> WaterUser:
+    found = g.get("api_file")
+    if found is not None and found.id == water_user_id:
+        return found
     return _call(access.get_water_user, g.api_account, water_user_id)
 
 
@@ -92,6 +117,8 @@ def _require_match(kind: str, obj) -> int:
     sent = request.headers.get("If-Match")
     if not sent:
         raise Problem(428, "Send If-Match with the ETag of the record you read.")
+    if sent.strip() == "*":  # matches any version: no protection against a lost update (RFC 9110 §13.1.1)
+        raise Problem(428, "If-Match: * does not say which version you read: send the record's ETag.")
     if sent.strip() not in (_etag(kind, obj), "W/" + _etag(kind, obj)):
         raise Problem(412, "The record changed since you read it: GET it again and resend with the new ETag.")
     return obj.version
@@ -154,8 +181,7 @@ class OneFile(MethodView):
             documents=[{"id": d.id, "title": d.title, "kind": d.kind, "content_type": d.content_type,
                         "size_bytes": d.size_bytes, "sha256": d.sha256, "status": d.status} for d in wu.documents],
             evaluation=_compliance(wu.evaluations[0]) if wu.evaluations else None,
-            certificates=[{"number": c.number, "grade": c.grade, "status": c.status, "issued_on": c.issued_on.isoformat(),
-                           "valid_until": c.valid_until.isoformat()} for c in wu.certificates])
+            certificates=[_certificate(c) for c in wu.certificates])
         return data, 200, {"ETag": _etag("wu", wu)}
 
     @water_users_bp.arguments(schemas.WaterUserIn)
@@ -209,76 +235,122 @@ def readings(args, water_user_id):
     return [_record(r) for r in db.session.scalars(stmt.limit(5000))]
 
 
-def _kind(slug: str):
-    return records.KINDS[slug[:-1].replace("-", "_")]
+def _rows(wu: WaterUser, kind: str) -> list:
+    if kind == "calibration":
+        return [c for m in wu.meters for c in m.calibrations]
+    if kind == "rectification":
+        return [r for i in wu.inspections for r in i.rectifications]
+    return getattr(wu, {"intake_point": "intake_points", "permit": "permits", "plan": "plans", "meter": "meters",
+                        "balance_test": "balance_tests", "inspection": "inspections"}[kind])
 
 
-@water_users_bp.route(f"/<int:water_user_id>/<{SLUGS}:slug>")
-class Records(MethodView):
-    @water_users_bp.response(200)
-    def get(self, water_user_id, slug):
-        """The records of one kind in a file (closed ones included, with closed_at)."""
+def _one(kind: str, obj) -> dict:
+    data = _record(obj)
+    if kind == "permit":
+        data["intake_point_ids"] = [p.id for p in obj.intake_points]
+    elif kind == "inspection":
+        data["items"] = [_record(x) for x in obj.items]
+    return data
+
+
+def _record_views(slug: str, kind: str) -> None:
+    """GET|POST /<id>/<slug> and GET|PATCH /<id>/<slug>/<record_id> of one record kind, typed."""
+    label = kind.replace("_", " ")
+    record_in, record_out = schemas.RECORD_IN[kind], schemas.RECORD_OUT[kind]
+
+    class Records(MethodView):
+        @water_users_bp.response(200, record_out(many=True))
+        def get(self, water_user_id):
+            return [_one(kind, r) for r in _rows(_file(water_user_id), kind)]
+
+        @water_users_bp.arguments(record_in)
+        @water_users_bp.response(201, record_out)
+        @water_users_bp.doc(parameters=[IDEMPOTENCY_KEY])
+        def post(self, data, water_user_id):
+            wu = _file(water_user_id)
+            obj = _call(records.create, db.session, g.api_account, kind, wu, data,
+                        idempotency_key=request.headers.get("Idempotency-Key"))
+            return _one(kind, obj), 201, {"ETag": _etag(kind, obj)}
+
+    class OneRecord(MethodView):
+        @water_users_bp.response(200, record_out)
+        def get(self, water_user_id, record_id):
+            obj = _call(records.get, db.session, kind, record_id, _file(water_user_id))
+            return _one(kind, obj), 200, {"ETag": _etag(kind, obj)}
+
+        @water_users_bp.arguments(record_in)
+        @water_users_bp.response(200, record_out)
+        @water_users_bp.doc(parameters=[IF_MATCH])
+        def patch(self, data, water_user_id, record_id):
+            obj = _call(records.get, db.session, kind, record_id, _file(water_user_id))
+            version = _require_match(kind, obj)
+            current = {k: v for k, v in _one(kind, obj).items() if k not in ("id", "version", "water_user_id", "items")}
+            obj = _call(records.update, db.session, g.api_account, kind, obj, {**current, **data},
+                        expected_version=version)
+            return _one(kind, obj), 200, {"ETag": _etag(kind, obj)}
+
+    Records.get.__doc__ = f"The {label} records of a file (closed ones included, with closed_at)."
+    Records.post.__doc__ = f"Add a {label} record to the file."
+    OneRecord.get.__doc__ = f"One {label} record; its ETag guards PATCH."
+    OneRecord.patch.__doc__ = f"Change a {label} record; requires If-Match with its ETag."
+    name = kind.title().replace("_", "")
+    Records.__name__, OneRecord.__name__ = f"{name}Records", f"One{name}"
+    water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}", Records.__name__, Records)
+    water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}/<int:record_id>", OneRecord.__name__, OneRecord)
+    for view in (Records, OneRecord):
+        WRITE_GUARDS[f"{water_users_bp.name}.{view.__name__}"] = kind
+
+
+for _slug, _kind in RECORD_PATHS.items():
+    _record_views(_slug, _kind)
+
+
+def _certificate(cert) -> dict:
+    return {"number": cert.number, "water_user_id": cert.water_user_id, "grade": cert.grade, "score": cert.score,
+            "status": certificates.status_of(cert), "issued_on": cert.issued_on, "valid_until": cert.valid_until,
+            "revoked_on": cert.revoked_on, "revoked_reason": str(certificates.reason_text(cert)) or None,
+            "pdf_sha256": cert.pdf_sha256}
+
+
+@water_users_bp.route("/<int:water_user_id>/certificates")
+class FileCertificates(MethodView):
+    @water_users_bp.response(200, schemas.CertificateOut(many=True))
+    def get(self, water_user_id):
+        """The certificates of a file, newest first (status valid, expired or revoked)."""
         wu = _file(water_user_id)
-        kind = _kind(slug)
-        if kind.name == "calibration":
-            rows = [c for m in wu.meters for c in m.calibrations]
-        elif kind.name == "rectification":
-            rows = [r for i in wu.inspections for r in i.rectifications]
-        else:
-            rows = getattr(wu, {"intake_point": "intake_points", "permit": "permits", "plan": "plans",
-                                "meter": "meters", "balance_test": "balance_tests",
-                                "inspection": "inspections"}[kind.name])
-        return [_record(r) for r in rows]
+        return [_certificate(c) for c in sorted(wu.certificates, key=lambda c: c.id, reverse=True)]
 
-    @water_users_bp.response(201)
-    def post(self, water_user_id, slug):
-        """Add a record to the file (the body fields are those of the record; see the schemas)."""
+    @water_users_bp.response(201, schemas.CertificateOut)
+    @water_users_bp.alt_response(409, description="The file does not earn a certificate now; the detail says why.")
+    @water_users_bp.doc(parameters=[IDEMPOTENCY_KEY])
+    def post(self, water_user_id):
+        """Issue a certificate from the file's latest evaluation (bureau administrators)."""
         wu = _file(water_user_id)
-        kind = _kind(slug)
-        body = _body(schemas.RECORD_IN[kind.name])
-        obj = _call(records.create, db.session, g.api_account, kind.name, wu, body,
-                    idempotency_key=request.headers.get("Idempotency-Key"))
-        return _record(obj), 201, {"ETag": _etag(kind.name, obj)}
+        cert = _call(certificates.issue, db.session, g.api_account, wu,
+                     idempotency_key=request.headers.get("Idempotency-Key"))
+        return _certificate(cert), 201
 
 
-@water_users_bp.route(f"/<int:water_user_id>/<{SLUGS}:slug>/<int:record_id>")
-class OneRecord(MethodView):
-    @water_users_bp.response(200)
-    def get(self, water_user_id, slug, record_id):
-        wu = _file(water_user_id)
-        kind = _kind(slug)
-        obj = _call(records.get, db.session, kind.name, record_id, wu)
-        return _record(obj), 200, {"ETag": _etag(kind.name, obj)}
-
-    @water_users_bp.response(200)
-    def patch(self, water_user_id, slug, record_id):
-        """Change a record; requires If-Match with its ETag."""
-        wu = _file(water_user_id)
-        kind = _kind(slug)
-        obj = _call(records.get, db.session, kind.name, record_id, wu)
-        version = _require_match(kind.name, obj)
-        body = _body(schemas.RECORD_IN[kind.name])
-        current = {k: v for k, v in _record(obj).items() if k not in ("id", "version", "water_user_id")}
-        if kind.name == "permit":
-            current["intake_point_ids"] = [p.id for p in obj.intake_points]
-        obj = _call(records.update, db.session, g.api_account, kind.name, obj, {**current, **body},
-                    expected_version=version)
-        return _record(obj), 200, {"ETag": _etag(kind.name, obj)}
+@certificates_bp.route("/<number>")
+@certificates_bp.response(200, schemas.CertificateOut)
+def certificate(number):
+    """One certificate in the token's scope, by number (YWZS-YYYY-NNNNNN)."""
+    return _certificate(g.api_certificate)
 
 
-def _body(schema) -> dict:
-    import marshmallow as ma
+@certificates_bp.route("/<number>/revoke", methods=["POST"])
+@certificates_bp.arguments(schemas.RevokeIn)
+@certificates_bp.response(200, schemas.CertificateOut)
+@certificates_bp.alt_response(409, description="The certificate is already revoked.")
+def revoke_certificate(data, number):
+    """Revoke a certificate with a reason, shown on the public verification page (bureau administrators)."""
+    return _certificate(_call(certificates.revoke, db.session, g.api_account, g.api_certificate, data["reason"]))
 
-    try:
-        payload = request.get_json(silent=True)
-    except RecursionError:  # silent covers ValueError (a 5,000-digit integer), not this
-        payload = None
-    if not isinstance(payload, dict):
-        raise Problem(422, "Send a JSON object.")
-    try:
-        return schema().load(payload)
-    except ma.ValidationError as err:
-        raise Problem(422, "The data does not match the schema.", err.messages) from None
+
+WRITE_GUARDS.update({f"{water_users_bp.name}.WaterUsers": "water_user_create",
+                     f"{water_users_bp.name}.OneFile": "water_user",
+                     f"{water_users_bp.name}.FileCertificates": ISSUE,
+                     f"{certificates_bp.name}.revoke_certificate": ISSUE})
 
 
 @readings_bp.route("", methods=["POST"])

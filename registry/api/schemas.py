@@ -8,6 +8,7 @@ from sqlalchemy import inspect as sa_inspect
 from registry.domain import ranges
 from registry.models import (AnnualPlan, BalanceTest, Calibration, Inspection, IntakePoint, Meter, Permit, Reading,
                              Rectification, WaterUser)
+from registry.models.reading import READING_SOURCES
 
 _TECHNICAL = {"created_at", "updated_at", "closed_at", "closed_reason"}
 _FIELD_FOR = {"Integer": ma.fields.Integer, "Float": ma.fields.Float, "String": ma.fields.String,
@@ -108,6 +109,18 @@ ComplianceOut = ma.Schema.from_dict({
     "evaluated_on": ma.fields.Date(allow_none=True), "rows": ma.fields.List(ma.fields.Nested(RuleRowOut))},
     name="Compliance")
 
+CertificateOut = ma.Schema.from_dict({
+    "number": ma.fields.String(dump_only=True), "water_user_id": ma.fields.Integer(dump_only=True),
+    "grade": ma.fields.String(dump_only=True), "score": ma.fields.Float(dump_only=True),
+    "status": ma.fields.String(dump_only=True, validate=ma.validate.OneOf(["valid", "expired", "revoked"])),
+    "issued_on": ma.fields.Date(dump_only=True), "valid_until": ma.fields.Date(dump_only=True),
+    "revoked_on": ma.fields.Date(dump_only=True, allow_none=True),
+    "revoked_reason": ma.fields.String(dump_only=True, allow_none=True),
+    "pdf_sha256": ma.fields.String(dump_only=True, allow_none=True)}, name="Certificate")
+RevokeIn = ma.Schema.from_dict({"reason": ma.fields.String(required=True, metadata={
+    "description": "Why the certificate is revoked; the public verification page shows it."})}, name="Revocation")
+RevokeIn.Meta = type("Meta", (), {"unknown": ma.RAISE})
+
 WaterUserFileOut = output_schema(WaterUser, "WaterUserFile", {
     "division": ma.fields.String(dump_only=True), "division_name": ma.fields.String(dump_only=True),
     "industry": ma.fields.String(dump_only=True),
@@ -119,7 +132,7 @@ WaterUserFileOut = output_schema(WaterUser, "WaterUserFile", {
     "inspections": ma.fields.List(ma.fields.Nested(RECORD_OUT["inspection"])),
     "documents": ma.fields.List(ma.fields.Dict()),
     "evaluation": ma.fields.Nested(ComplianceOut, allow_none=True),
-    "certificates": ma.fields.List(ma.fields.Dict()),
+    "certificates": ma.fields.List(ma.fields.Nested(CertificateOut)),
 })
 
 
@@ -128,10 +141,12 @@ def page_schema(item, name: str) -> type[ma.Schema]:
                                 "per_page": ma.fields.Integer(), "total": ma.fields.Integer()}, name=name)
 
 
+# What registry.web.errors refuses in any query string (400), said in the document too.
+NO_CONTROL = ma.validate.Regexp(r"^[^\x00-\x08\x0a-\x1f\x7f]*$", error="No control characters.")
 WaterUserPage = page_schema(WaterUserOut, "WaterUserPage")
 ListArgs = ma.Schema.from_dict({
-    "q": ma.fields.String(load_default="", validate=ma.validate.Length(max=100)),
-    "division": ma.fields.String(load_default="", validate=ma.validate.Length(max=3)),
+    "q": ma.fields.String(load_default="", validate=[ma.validate.Length(max=100), NO_CONTROL]),
+    "division": ma.fields.String(load_default="", validate=[ma.validate.Length(max=3), NO_CONTROL]),
     "grade": ma.fields.String(load_default="", validate=ma.validate.OneOf(["", "A", "B", "C", "D"])),
     "page": ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100000)),
     "per_page": ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))}, name="ListArgs")
@@ -139,9 +154,17 @@ ReadingOut = output_schema(Reading, "Reading")
 ReadingsArgs = ma.Schema.from_dict({
     "from": ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$")),
     "to": ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"))}, name="ReadingsArgs")
+# What a reading of a batch is; the service checks each item itself (its errors are keyed
+# "readings[3].volume_m3"), so these types document the contract and are not applied one by one.
 ReadingItemIn = ma.Schema.from_dict({
-    "meter_id": ma.fields.Raw(required=True), "period": ma.fields.Raw(required=True),
-    "volume_m3": ma.fields.Raw(required=True), "source": ma.fields.Raw(load_default="online")}, name="ReadingItem")
+    "meter_id": ma.fields.Integer(required=True, metadata={"description": "A meter of a file in the token's scope."}),
+    "period": ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"),
+                               metadata={"description": "The month read, YYYY-MM."}),
+    "volume_m3": ma.fields.Float(required=True, validate=ma.validate.Range(min=0),
+                                 metadata={"description": "Volume withdrawn in the month, m³."}),
+    "source": ma.fields.String(load_default="online",
+                               validate=ma.validate.OneOf(READING_SOURCES))},
+    name="ReadingItem")
 
 
 class _Objects(ma.fields.List):
@@ -155,7 +178,7 @@ class _Objects(ma.fields.List):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-ReadingBatchIn = ma.Schema.from_dict({"readings": _Objects(ma.fields.Dict(), required=True,
+ReadingBatchIn = ma.Schema.from_dict({"readings": _Objects(ma.fields.Nested(ReadingItemIn), required=True,
                                                            validate=ma.validate.Length(max=10000))},
                                      name="ReadingBatch")
 ReadingBatchOut = ma.Schema.from_dict({

@@ -275,8 +275,8 @@ def revoke(session: Session, actor, cert: Certificate, reason: str, *, today: da
     if len(reason) > 1000:
         raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
     refuse_control("reason", reason)
-    if cert.status == "revoked":
-        raise ValidationError({"reason": _l("This certificate is already revoked.")})
+    if cert.status == "revoked":  # a conflict with the certificate's state (the API answers 409)
+        raise CertificateRefused({"reason": _l("This certificate is already revoked.")})
     _mark_revoked(session, actor, cert, today or clock.today(), reason)
     session.commit()
     return cert

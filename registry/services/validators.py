@@ -381,7 +381,7 @@ def rectification(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.date("responded_on", required=False, not_future=True)
     c.choice("status", ("open", "answered", "verified"), required=False)
     if c.out.get("status") is None:
-        c.out.pop("status")
+        c.out.pop("status", None)  # absent, or refused by choice() (its error is kept)
     if c.out.get("status") == "verified":
         c.out["verified_on"] = c.today
     return c.done()

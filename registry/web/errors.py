@@ -81,7 +81,8 @@ def register(app) -> None:
             return err.response
         if _api():
             return problems.from_http(err)
-        return _page(err.code or 500)
+        body, status = _page(err.code or 500)
+        return body, status, [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]  # Allow on a 405
 
     @app.errorhandler(problems.Problem)
     def problem(err):

@@ -118,7 +118,14 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
         if rule.endpoint == "static":
             continue
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
-        for slug, record in (target["records"].items() if "slug" in rule.arguments else [(None, None)]):
+        typed = re.search(r"/([a-z-]+)/<int:record_id>", rule.rule)  # a kind's own path (the API's)
+        if "slug" in rule.arguments:
+            kinds = target["records"].items()
+        elif typed and typed.group(1) in target["records"]:
+            kinds = [(typed.group(1), target["records"][typed.group(1)])]
+        else:
+            kinds = [(None, None)]
+        for slug, record in kinds:
             values = {}
             for arg in rule.arguments:
                 if arg == "water_user_id":
