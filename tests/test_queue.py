@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -50,9 +51,14 @@ def _enqueue(queue_path: Path, job_id: str) -> None:
     huey.storage.close()
 
 
-def _job(job_id: str) -> Job:
-    db.session.expire_all()
-    return db.session.get(Job, job_id)
+def _job(job_id: str) -> SimpleNamespace:
+    """The job as stored now, read in a short transaction of its own: on SQLite an open read
+    would hold the lock the worker needs to commit."""
+    db.session.rollback()
+    job = db.session.get(Job, job_id)
+    seen = SimpleNamespace(**{c.key: getattr(job, c.key) for c in Job.__table__.columns})
+    db.session.rollback()
+    return seen
 
 
 def _wait(condition, seconds: float, what: str, log: Path):
@@ -88,6 +94,7 @@ def test_a_worker_killed_mid_batch_leaves_a_job_the_next_worker_finishes_issuing
     issued_before = len(stopped.result["issued"])
     assert stopped.state == "running" and certificates.CHUNK <= issued_before < FILES
     assert db.session.scalar(select(func.count()).select_from(Certificate)) == issued_before
+    db.session.rollback()  # no read left open while the next worker writes
 
     # The page tells the officer while the job waits for a worker again.
     auth.login("officer")
