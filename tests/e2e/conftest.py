@@ -49,3 +49,14 @@ def shoot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def pytest_collection_modifyitems(items):
+    """A browser that moves on while the live server still sends a static file drops the connection;
+    Werkzeug's development server then leaves that file to the garbage collector (a ResourceWarning
+    raised later, in whichever test is running). Not the app's doing: ignored for these files only."""
+    for item in items:
+        if item.nodeid.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.filterwarnings(
+                r"ignore:Exception ignored in. <_io\.(FileIO|BufferedReader) name='[^']*/static/"
+                r":pytest.PytestUnraisableExceptionWarning"))
