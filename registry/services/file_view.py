@@ -17,11 +17,12 @@ from registry.domain import calibration as calib
 from registry.domain.dates import add_months, month_start
 from registry.domain.permits import days_to_expiry, permit_status
 from registry.domain.reference import industry_by_code
-from registry.domain.rules import load_rules
-from registry.models import (AuditEvent, BalanceTest, Inspection, Meter, NameBigram, Permit, Reading, Rectification,
-                             WaterUser)
+from registry.models import (AuditEvent, BalanceTest, DueItem, Inspection, Meter, NameBigram, Permit, Reading,
+                             Rectification, WaterUser)
 from registry.models.cached import searchable_bigram
+from registry.services import rules_versions
 from registry.services.checks import CONTROL_CHARS
+from registry.services.work_queue import status_is
 from registry.services.errors import NotFound
 
 TIMELINE_LIMIT = 200
@@ -66,10 +67,11 @@ def _live(items):
     return [i for i in items if i.closed_at is None]
 
 
-def load_file(session: Session, account, water_user_id: int, today: date | None = None) -> FileView:
-    """Everything about one water user, in the same number of queries however large the file."""
+def load_file(session: Session, account, water_user_id: int, today: date | None = None, rules=None) -> FileView:
+    """Everything about one water user, in the same number of queries however large the file,
+    judged under ``rules`` (default: the rules in force)."""
     today = today or clock.today()
-    rules = load_rules()
+    rules = rules or rules_versions.current(session)
     stmt = access.scoped(select(WaterUser).where(WaterUser.id == water_user_id), account).options(
         selectinload(WaterUser.intake_points),
         selectinload(WaterUser.permits).selectinload(Permit.intake_points),
@@ -211,7 +213,7 @@ class ListFilters:
     division: str = ""
     industry: str = ""
     status: str = ""
-    due: str = ""  # permit_expiring | permit_expired | no_permit
+    due: str = ""  # permit_expiring | permit_expired | no_permit | calibration_overdue | calibration_due_soon
     grade: str = ""  # A | B | C | D | none (not evaluated yet)
     opened: str = ""  # YYYY-MM: files opened that month
 
@@ -223,10 +225,13 @@ class ListFilters:
         return cls(**{k: (args.get(k) or "")[:100] for k in cls.FIELDS})
 
 
-def water_user_list(session: Session, account, filters: ListFilters, today: date | None = None):
+CALIBRATION_FILTERS = {"calibration_overdue": "overdue", "calibration_due_soon": "due_soon"}
+
+
+def water_user_list(session: Session, account, filters: ListFilters, today: date | None = None, rules=None):
     """A select of (WaterUser, latest permit end) for the list page, scoped to the account."""
     today = today or clock.today()
-    rules = load_rules()
+    rules = rules or rules_versions.current(session)
     stmt = access.scoped(select(WaterUser, WaterUser.permit_valid_to.label("permit_end")), account)
     q = CONTROL_CHARS.sub("", filters.q or "").strip()[:100]
     if q:
@@ -254,6 +259,12 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
         stmt = stmt.where(end < today)
     elif filters.due == "no_permit":
         stmt = stmt.where(end.is_(None))
+    elif filters.due in CALIBRATION_FILTERS:
+        # The due items of the last refresh, computed by the due-date engine under the rules in
+        # force (a verification interval or service life set by the published version).
+        stmt = stmt.where(WaterUser.id.in_(
+            select(DueItem.water_user_id).where(DueItem.kind.in_(("calibration", "service_life")),
+                                                status_is(CALIBRATION_FILTERS[filters.due], today))))
     return stmt.order_by(WaterUser.file_no)
 
 

@@ -17,7 +17,6 @@ from registry.domain import calibration as calib
 from registry.domain.dates import add_years
 from registry.domain.geo import GeoError, check_in_yiwu
 from registry.domain.permits import PermitError, validate_permit_number, validate_term
-from registry.domain.rules import load_rules
 from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
@@ -43,6 +42,12 @@ GEO_MESSAGES = {
     "longitude": _l("Longitude must lie inside Yiwu (119.8–120.4° E, CGCS2000)."),
     "latitude": _l("Latitude must lie inside Yiwu (29.0–29.6° N, CGCS2000)."),
 }
+
+
+def _rules_in_force(session: Session):
+    from registry.services import rules_versions  # (imports this module's package)
+
+    return rules_versions.current(session)
 
 
 def _taken(session: Session, column, value, current) -> bool:
@@ -116,7 +121,7 @@ def _own(session: Session, model, ident, wu: WaterUser):
 
 
 def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) -> dict:
-    rules = load_rules()
+    rules = _rules_in_force(session)
     c = Checker(data)
     number = c.text("number", max_len=30)
     if number is not None:
@@ -241,9 +246,7 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
 
 
 def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
-    from registry.services import rules_versions  # the rules in force (published, else packaged)
-
-    rules = rules_versions.current(session)
+    rules = _rules_in_force(session)
     c = Checker(data)
     meter = _own(session, Meter, data.get("meter_id"), wu)
     if meter is None:
@@ -319,7 +322,7 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
 
 
 def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:
-    rules = load_rules()
+    rules = _rules_in_force(session)
     c = Checker(data)
     on = c.date("tested_on", not_future=True)
     c.text("agency", max_len=200)
