@@ -110,6 +110,8 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
     _monthly(view, since)
     _balance(view, rules)
     _rectifications(view)
+    if wu.status == "suspended":  # due items paused (domain.due.is_paused): shown as suspended
+        view.chips = [Chip("status", "due_soon", "file_suspended", "status")]
     return view
 
 
@@ -176,7 +178,11 @@ def _monthly(view: FileView, since: date) -> None:
     view.monthly = months
     last_month = add_months(month_start(view.today), -1)
     active_meters = [m for m, *_ in view.meters if m.in_service]
-    if active_meters and last_month not in by_month and view.today.day > 10:
+    # Owed only from the file's history on: its opening and its first meter (domain.due).
+    first_meter = min((m.installed_on for m, *_ in view.meters), default=None)
+    starts = None if first_meter is None else month_start(max(view.water_user.opened_on, first_meter))
+    if (active_meters and starts is not None and starts <= last_month and last_month not in by_month
+            and view.today.day > 10):
         view.chips.append(Chip("readings", "overdue", "readings_missing", "readings", last_month))
 
 
