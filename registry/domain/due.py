@@ -299,8 +299,16 @@ def meter_service_life_ends_on(meter: MeterFact, rules: Rules) -> date | None:
     )
 
 
-def last_balance_test(facts: FileFacts) -> BalanceTestFact | None:
+def balance_test_counts(test: BalanceTestFact, rules: Rules) -> bool:
+    """False for a failed test (balance error beyond the rules' limit, :func:`balance.test_failed`)."""
+    return test.volumes is None or not balance.test_failed(*test.volumes, rules)
+
+
+def last_balance_test(facts: FileFacts, rules: Rules | None = None) -> BalanceTestFact | None:
+    """The latest test; given ``rules``, the latest that counts (a failed one does not)."""
     tests = facts.balance_tests
+    if rules is not None:
+        tests = tuple(t for t in tests if balance_test_counts(t, rules))
     if len(tests) == 1:  # the usual case: nothing to compare
         return tests[0]
     return max(tests, key=lambda t: (t.tested_on, t.id), default=None)
@@ -310,14 +318,26 @@ def balance_test_due_on(facts: FileFacts, rules: Rules) -> date:
     """Next water-balance test due (GB/T 12452-2022): the interval after the last test, or
     ``first_test_due_months`` after the file opened. A report naming an earlier next date
     is held to it; a later one cannot stretch the rules' interval."""
-    return balance_test_due_after(last_balance_test(facts), facts, rules)
+    return balance_test_due_after(last_balance_test(facts, rules), facts, rules)
+
+
+def balance_required_since(facts: FileFacts, rules: Rules) -> date:
+    """The day the first-test clock starts (corrections of 2026-12): the day the file's industry
+    last changed into one that must test, or its opening. A change between two industries that
+    must test keeps the clock running."""
+    start = facts.opened_on
+    for since, code in reversed(facts.industry_history):
+        if not balance.balance_test_required(code, rules):
+            break
+        start = since
+    return max(start, facts.opened_on)
 
 
 def balance_test_due_after(last: BalanceTestFact | None, facts: FileFacts, rules: Rules) -> date:
-    """:func:`balance_test_due_on` given :func:`last_balance_test` already found."""
-    due = balance.balance_test_due_on(
-        None if last is None else last.tested_on, facts.opened_on, rules
-    )
+    """:func:`balance_test_due_on` given :func:`last_balance_test` already found; never tested,
+    ``first_test_due_months`` after :func:`balance_required_since`."""
+    start = facts.opened_on if last is not None else balance_required_since(facts, rules)
+    due = balance.balance_test_due_on(None if last is None else last.tested_on, start, rules)
     if last is not None and last.next_due_on is not None:
         return min(due, last.next_due_on)
     return due
@@ -431,8 +451,8 @@ def _meter_items(
 def _balance_item(facts: FileFacts, today: date, rules: Rules, soon: int) -> Iterable[DueItem]:
     if not balance.balance_test_required(facts.industry_code, rules):
         return
-    last = last_balance_test(facts)
-    due_on = balance_test_due_on(facts, rules)
+    last = last_balance_test(facts, rules)
+    due_on = balance_test_due_after(last, facts, rules)
     params = {"last_tested_on": None if last is None else last.tested_on.isoformat()}
     record = None if last is None else ("balance_test", last.id)
     yield DueItem("balance_test", _status(due_on, today, soon), due_on, record, params)

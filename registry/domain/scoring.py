@@ -1000,7 +1000,7 @@ def _volume_on(c: _Context, day: date) -> tuple[float, PermitFact | None]:
 def _water_balance(c: _Context) -> _Judgement | None:
     if not c.derived.balance_test_required(c.facts.industry_code):
         return None
-    last = last_balance_test(c.facts)
+    last = last_balance_test(c.facts, c.rules)  # a failed test (balance error) does not count
     due_on = balance_test_due_after(last, c.facts, c.rules)
     if c.today <= due_on:
         return None

@@ -15,6 +15,8 @@ from registry import access, clock
 from registry.domain import balance as balance_rules
 from registry.domain import calibration as calib
 from registry.domain.dates import add_months, month_start
+from registry.domain.due import balance_required_since
+from registry.domain.facts import FileFacts
 from registry.domain.permits import days_to_expiry, permit_status
 from registry.domain.reference import industry_by_code
 from registry.models import (AuditEvent, BalanceTest, DueItem, Inspection, Meter, NameBigram, Permit, Reading,
@@ -80,6 +82,7 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
         selectinload(WaterUser.meters).selectinload(Meter.calibrations),
         selectinload(WaterUser.meters).selectinload(Meter.intake_point),
         selectinload(WaterUser.balance_tests),
+        selectinload(WaterUser.industry_history),
         selectinload(WaterUser.inspections).selectinload(Inspection.items),
         selectinload(WaterUser.inspections).selectinload(Inspection.rectifications),
         selectinload(WaterUser.inspections).selectinload(Inspection.inspector),
@@ -188,13 +191,19 @@ def _monthly(view: FileView, since: date) -> None:
 
 def _balance(view: FileView, rules) -> None:
     wu = view.water_user
-    tests = _live(wu.balance_tests)
+    tests = _live(wu.balance_tests)  # newest first
     for t in wu.balance_tests:
         view.balance_tests.append((t, balance_rules.indicators(t.vf, t.vr, t.vco, t.vd, t.vl, rules)))
+    # A failed test (balance error beyond the rules' limit) is shown, and does not count.
+    tests = [t for t in tests if not balance_rules.test_failed(t.vf, t.vr, t.vco, t.vd, t.vl, rules)]
     view.balance_required = balance_rules.balance_test_required(wu.industry_code, rules)
     view.balance_error_limit = f"{rules.water_balance.balance_error_limit_percent:g}"
     last = tests[0].tested_on if tests else None
-    view.balance_due_on = balance_rules.balance_test_due_on(last, wu.opened_on, rules)
+    history = tuple((p.since, p.industry_code) for p in wu.industry_history)
+    start = wu.opened_on if last is not None else balance_required_since(
+        FileFacts(water_user_id=wu.id, opened_on=wu.opened_on, industry_code=wu.industry_code,
+                  industry_history=history), rules)
+    view.balance_due_on = balance_rules.balance_test_due_on(last, start, rules)
     if view.balance_required:
         status = calib.meter_due_status(view.balance_due_on, view.today, soon_days=90)
         view.chips.append(Chip("balance", status, "balance_due", "balance-tests", view.balance_due_on))

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.domain import balance as balance_rules
 from registry.domain import calibration as calib
 from registry.domain.dates import add_years
 from registry.domain.geo import GeoError, check_in_yiwu
@@ -332,7 +333,11 @@ def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.date("next_due_on", required=False)
     if c.ok("tested_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:
         c.fail("next_due_on", _l("The next test must be due after this one."))
-    if c.ok("tested_on") and c.out.get("next_due_on") is None and "next_due_on" not in c.errors:
+    volumes = [c.out.get(v) for v in ("vf", "vr", "vco", "vd", "vl")]
+    # A test whose balance error is beyond the rules' limit is recorded as failed (shown on the
+    # file, domain.balance.test_failed) and does not count: it sets no next due date.
+    failed = None not in volumes and balance_rules.test_failed(*volumes, rules)
+    if c.ok("tested_on") and c.out.get("next_due_on") is None and "next_due_on" not in c.errors and not failed:
         c.out["next_due_on"] = add_years(on, rules.water_balance.interval_years)  # GB/T 12452: every 5 years
     return c.done()
 

@@ -28,7 +28,7 @@ from registry.domain import due as due_engine
 from registry.domain.dates import add_months
 from registry.domain.rules import Rules, load_rules
 from registry.extensions import db
-from registry.models import AnnualPlan, DueItem, Evaluation
+from registry.models import AnnualPlan, DueItem, Evaluation, IndustryPeriod
 from registry.services import evaluations, work_queue
 from tests import factories as f
 
@@ -63,6 +63,9 @@ class Case:
     readings_from: date = date(2025, 7, 1)  # monthly readings from this month to last month
     missing_months: tuple[date, ...] = ()  # months of those without a reading
     online_days: int = 0  # days with an online reading, ending yesterday
+    industry: str = "3311"  # 1713 (printing & dyeing) must test its water balance
+    balance_tests: list[dict] = field(default_factory=list)  # tested_on, vf, vr, vco, vd, vl
+    industry_history: list[tuple[date, str]] = field(default_factory=list)  # (since, code), oldest first
     # expected
     points: dict[str, float] = field(default_factory=dict)  # rule -> points (others full)
     total: float = 100.0
@@ -74,6 +77,10 @@ class Case:
 
 def _cal(kind, on, passed=True, error=0.8, next_due=None):
     return {"kind": kind, "calibrated_on": on, "passed": passed, "error_pct": error, "next_due_on": next_due}
+
+
+def _bt(on, vd):
+    return {"tested_on": on, "vf": 100_000.0, "vr": 150_000.0, "vco": 20_000.0, "vd": float(vd), "vl": 3_000.0}
 
 
 # 1 Mar 2025 + 24 months: verified to 1 Mar 2027.
@@ -267,11 +274,43 @@ CASES = [
          points={"records": 6.7, "planned_use": 10.0}, total=91.7,
          codes=("records.late_or_missing", "planned_use.no_plan"),
          due={"monthly_readings": ("overdue", date(2026, 7, 10)), "annual_plan": ("overdue", date(2026, 1, 1))}),
+    # --- item 9: the water-balance test (GB/T 12452-2022; printing & dyeing must test) ------
+    # Balance error = |Vf − (Vco + Vd + Vl)| ÷ Vf; the rules' limit 5 %. Vf = 100,000, Vr = 150,000.
+    Case("balance_test_in_balance_counts",  # 20,000 + 77,000 + 3,000 = Vf: 0 %; 1 Jun 2023 + 5 years
+         industry="1713", balance_tests=[_bt(date(2023, 6, 1), vd=77_000)],
+         due={"balance_test": ("ok", date(2028, 6, 1))}),
+    Case("balance_error_at_the_limit_counts",  # 20,000 + 72,000 + 3,000 = 95,000: 5.00 % ≤ 5 %
+         industry="1713", balance_tests=[_bt(date(2023, 6, 1), vd=72_000)],
+         due={"balance_test": ("ok", date(2028, 6, 1))}),
+    Case("balance_error_beyond_the_limit_fails",  # 94,990: 5.01 % > 5 %: failed, does not count;
+         industry="1713", balance_tests=[_bt(date(2023, 6, 1), vd=71_990)],  # never tested: due 12
+         points={"water_balance": 0.0}, total=90.0, codes=("water_balance.never_tested",),  # months after
+         due={"balance_test": ("overdue", date(2021, 3, 1))}),  # opening (1 Mar 2020)
+    Case("a_failed_retest_leaves_the_last_good_test",  # 1 Jun 2022 in balance (due 1 Jun 2027); the
+         industry="1713", balance_tests=[_bt(date(2022, 6, 1), vd=77_000),  # retest of 1 Jun 2026 is
+                                         _bt(date(2026, 6, 1), vd=67_000)],  # 10 % off: not counted
+         due={"balance_test": ("ok", date(2027, 6, 1))}),
+    # A change of industry into one that must test starts the first-test clock (12 months).
+    Case("industry_changed_into_a_required_one_counts_from_the_change",  # 3311 → 1713 on 1 Mar
+         industry="1713", industry_history=[(date(2020, 3, 1), "3311"), (date(2026, 3, 1), "1713")],  # 2026:
+         due={"balance_test": ("ok", date(2027, 3, 1))}),  # due 1 Mar 2027, not 1 Mar 2021 (opening)
+    Case("industry_changed_long_ago_is_overdue",  # 3311 → 1713 on 10 Jan 2025: due 10 Jan 2026 < D
+         industry="1713", industry_history=[(date(2020, 3, 1), "3311"), (date(2025, 1, 10), "1713")],
+         points={"water_balance": 0.0}, total=90.0, codes=("water_balance.never_tested",),
+         due={"balance_test": ("overdue", date(2026, 1, 10))}),
+    Case("a_change_between_required_industries_keeps_the_clock",  # 1713 → 2221 (papermaking) on 1 Mar
+         industry="2221", industry_history=[(date(2020, 3, 1), "1713"), (date(2026, 3, 1), "2221")],  # 2026:
+         points={"water_balance": 0.0}, total=90.0,  # required since the opening: due 1 Mar 2021
+         due={"balance_test": ("overdue", date(2021, 3, 1))}),
 ]
 
 
 def _file(case: Case):
-    wu = f.WaterUserFactory(opened_on=case.opened_on, industry_code="3311", status=case.status)
+    wu = f.WaterUserFactory(opened_on=case.opened_on, industry_code=case.industry, status=case.status)
+    for since, code in case.industry_history:
+        db.session.add(IndustryPeriod(water_user=wu, industry_code=code, since=since))
+    for test in case.balance_tests:
+        f.BalanceTestFactory(water_user=wu, next_due_on=None, **test)
     point = f.IntakePointFactory(water_user=wu)
     permit = f.PermitFactory(water_user=wu, **{"valid_from": date(2024, 1, 1), "valid_to": date(2028, 12, 31),
                                                "issued_on": date(2023, 12, 1), "annual_volume_m3": 2000.0,
