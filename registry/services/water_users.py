@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from registry import access, clock
+from registry import access
 from registry.models import WaterUser
 from registry.services import audit, validators
 from registry.services.checks import idempotency_key as clean_key, refuse_control
 from registry.services.errors import StaleEdit, ValidationError
 from registry.services.records import _commit, _flush, existing_for_key
-from registry.models import IdempotencyKey, IndustryPeriod
+from registry.models import IdempotencyKey
 
 
 def create(session: Session, actor, data: dict, *, idempotency_key: str | None = None) -> WaterUser:
@@ -22,8 +22,7 @@ def create(session: Session, actor, data: dict, *, idempotency_key: str | None =
     values = validators.water_user(session, dict(data), None, None)
     wu = WaterUser(**values, status="active")
     session.add(wu)
-    session.flush()
-    session.add(IndustryPeriod(water_user_id=wu.id, industry_code=wu.industry_code, since=wu.opened_on))
+    session.flush()  # models/cached.py starts its industry history
     audit.record(session, actor, "create", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
                  changes={k: [None, v] for k, v in audit.snapshot(wu).items() if v not in (None, "")})
     if idempotency_key:
@@ -31,16 +30,6 @@ def create(session: Session, actor, data: dict, *, idempotency_key: str | None =
                                    entity_type="WaterUser", entity_id=wu.id))
     _commit(session, wu.id)
     return wu
-
-
-def _industry_changed(session: Session, wu: WaterUser, code: str | None) -> None:
-    """Keep the industry history: a new industry applies from today (the bureau's day); a file
-    without history (opened before it was kept) first gets its old industry from its opening."""
-    if code is None or code == wu.industry_code:
-        return
-    if not wu.industry_history:
-        session.add(IndustryPeriod(water_user_id=wu.id, industry_code=wu.industry_code, since=wu.opened_on))
-    session.add(IndustryPeriod(water_user_id=wu.id, industry_code=code, since=max(clock.today(), wu.opened_on)))
 
 
 def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_version: int | None) -> WaterUser:
@@ -51,8 +40,7 @@ def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_versi
         raise StaleEdit(audit.snapshot(wu))
     before = audit.snapshot(wu)
     values = validators.water_user(session, dict(data), wu, wu)
-    _industry_changed(session, wu, values.get("industry_code"))
-    for key, value in values.items():
+    for key, value in values.items():  # a new industry: models/cached.py keeps the history
         setattr(wu, key, value)
     _flush(session)  # a version saved by a parallel edit is a stale edit (409), not a 500
     changes = audit.diff(before, audit.snapshot(wu))

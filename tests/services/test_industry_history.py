@@ -34,3 +34,15 @@ def test_a_change_into_a_required_industry_starts_the_first_test_clock(db_sessio
     assert item.due_on == add_months(today, 12)  # not 1 Mar 2021 (the opening + 12 months)
     assert not db_session.scalars(select(DueItem).where(DueItem.water_user_id == wu.id,
                                                         DueItem.kind == "balance_test")).all()  # not due soon
+
+
+def test_any_write_of_the_industry_keeps_the_history(db_session):
+    # The form, the API and an import all write WaterUser.industry_code: the flush keeps it.
+    wu = f.WaterUserFactory(industry_code="1713", opened_on=date(2021, 5, 1))
+    db_session.commit()
+    wu.industry_code = "2221"
+    db_session.commit()
+    wu.industry_code = "2221"  # the same again: no change, no row
+    db_session.commit()
+    rows = [(p.since, p.industry_code) for p in wu.industry_history]
+    assert rows == [(date(2021, 5, 1), "1713"), (bureau_today(), "2221")]
