@@ -46,8 +46,16 @@ class _Stream:
     """Rows ordered by water user id; ``take(id)`` returns that user's rows and moves on."""
 
     def __init__(self, rows: Iterable):
+        self._result = rows
         self._rows = iter(rows)
         self._next = next(self._rows, None)
+
+    def close(self) -> None:
+        """Rows of files the driving list leaves out (closed ones) may remain: a server-side
+        cursor is closed here, not left to the garbage collector."""
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
 
     def take(self, water_user_id: int) -> list:
         out = []
@@ -168,9 +176,13 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
     if between is not None:
         users = users.where(WaterUser.id.between(*between))
     # The driving list is read whole (small rows), so refreshing water_users never races its cursor.
-    for wu_id, opened_on, industry, status in session.execute(users).all():
-        yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()},
-                     counted)
+    try:
+        for wu_id, opened_on, industry, status in session.execute(users).all():
+            yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()},
+                         counted)
+    finally:
+        for stream in streams.values():
+            stream.close()
 
 
 class _OnlineCounts(dict):
