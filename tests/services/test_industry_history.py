@@ -7,9 +7,10 @@ from datetime import date
 from sqlalchemy import select
 
 from registry.clock import today as bureau_today
+from registry.domain import due
 from registry.domain.dates import add_months
 from registry.models import DueItem, IndustryPeriod
-from registry.services import audit, evaluations, water_users
+from registry.services import audit, evaluations, rules_versions, water_users
 from tests import factories as f
 
 
@@ -17,7 +18,7 @@ def test_a_change_into_a_required_industry_starts_the_first_test_clock(db_sessio
     admin = f.admin()
     wu = f.WaterUserFactory(industry_code="3311", opened_on=date(2020, 3, 1))  # needs no test
     db_session.commit()
-    data = {k: v for k, v in audit.snapshot(wu).items()}
+    data = dict(audit.snapshot(wu))
     data.update(industry_code="1713", opened_on=wu.opened_on)  # into printing & dyeing
     water_users.update(db_session, admin, wu, data, expected_version=None)
     today = bureau_today()
@@ -27,9 +28,6 @@ def test_a_change_into_a_required_industry_starts_the_first_test_clock(db_sessio
     evaluations.refresh_one(db_session, wu.id)
     db_session.commit()
     (facts,) = evaluations.iter_facts(db_session, today, [wu.id])
-    from registry.domain import due
-    from registry.services import rules_versions
-
     item = next(i for i in due.due_items(facts, today, rules_versions.current(db_session)) if i.kind == "balance_test")
     assert item.due_on == add_months(today, 12)  # not 1 Mar 2021 (the opening + 12 months)
     assert not db_session.scalars(select(DueItem).where(DueItem.water_user_id == wu.id,
