@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 from registry.bulk import copy_rows
 from registry.domain.calibration import PERIODIC, verification_class
 from registry.domain.dates import add_months, add_years, month_start
-from registry.domain.rules import load_rules
 from registry.domain.reference import DIVISIONS, INDUSTRIES
 from registry.domain.uscc import make_uscc
 from registry.models import (AnnualPlan, AuditEvent, BalanceTest, Calibration, ChecklistItem, Inspection,
                              IntakePoint, Meter, NameBigram, Permit, Reading, Rectification, WaterUser,
                              permit_intake_points)
 from registry.models.cached import name_bigram_rows, refresh_permit_valid_to
+from registry.services import rules_versions
 from registry.services.validators import CHECKLIST_CODES
 
 BRANDS = ("华鑫", "恒达", "新光", "浙中", "金鼎", "佛堂", "稠江", "宏图", "永盛", "天成", "鸿运", "绿源", "青岩",
@@ -310,7 +310,7 @@ def generate(session: Session, *, users: int, seed: int, today: date, chunk: int
 
 def _chunk(session: Session, gen: Generator, n: int, counts: Counts, ids: _Ids) -> None:
     rng, today = gen.rng, gen.today
-    rules = load_rules()
+    rules = rules_versions.current(session)  # the rules in force, as the app judges them
     wus = [gen.water_user() for _ in range(n)]
     wu_ids = _insert(session, WaterUser, wus, counts, ids)
     _insert(session, NameBigram, [row for wu, wu_id in zip(wus, wu_ids) for row in name_bigram_rows(wu_id, wu["name"])],

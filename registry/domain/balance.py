@@ -78,6 +78,16 @@ def indicators(
     )
 
 
+def test_failed(vf: Volume, vr: Volume, vco: Volume, vd: Volume, vl: Volume, rules: Rules) -> bool:
+    """A test whose balance error is beyond the rules' limit (GB/T 12452-2022: Vf = Vco + Vd + Vl
+    within ``balance_error_limit_percent``) failed: it is recorded and shown, and does not count
+    as the user's test. Volumes that cannot be read (not finite, negative) fail too."""
+    try:
+        return indicators(vf, vr, vco, vd, vl, rules).flagged
+    except BalanceError:
+        return True
+
+
 def normalise_industry_code(code: str) -> str:
     """``"C2614"`` / ``" 2614 "`` → ``"2614"``: drop the GB/T 4754 section letter."""
     text = code.strip().upper()

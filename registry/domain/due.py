@@ -34,10 +34,12 @@ service_life     one per in-service meter with a service life (JJG 162-2019 smal
 balance_test     when the industry must test (GB/T 12452-2022, seed task 34), due on
                  :func:`balance_test_due_on`; record: the last test, if any.
 annual_plan      when a plan is required (annual permitted volume ≥ the rules'
-                 ``plan_required_m3_per_year``): ``ok`` with this year's plan, else
+                 ``plan_required_m3_per_year``) and this year is after the opening year
+                 (:func:`plan_required_in`): ``ok`` with this year's plan, else
                  ``overdue``, dated 1 January (the rules give no later deadline).
-monthly_readings only for a file with a meter in service today whose opening month is not
-                 after last month: due on the rules' due day of this month; ``ok`` once
+monthly_readings only for a file with a meter in service today whose history (opening, and
+                 first meter installed, :func:`history_starts_on`) starts no later than
+                 last month: due on the rules' due day of this month; ``ok`` once
                  last month has an accepted reading, else ``due_soon`` up to the due day
                  and ``overdue`` after it.
 rectification    one per rectification not verified, due on its deadline; one answered
@@ -45,6 +47,8 @@ rectification    one per rectification not verified, due on its deadline; one an
                  inspector's wait instead: ``due_soon``, undated,
                  ``params["awaiting_verification"]``.
 ================ ==================================================================
+
+A suspended file has no item at all (:func:`is_paused`): its duties are paused.
 
 Soon windows (days before the due date, inclusive): :data:`DEFAULT_SOON_DAYS`, the permit
 renewal window and the readings due day from the rules. ``soon_days`` overrides them: an
@@ -238,6 +242,25 @@ def renewal_applied(permit: PermitFact, today: date, rules: Rules) -> bool:
             and permits.renewal_applied_in_time(permit.valid_to, applied_on, rules))
 
 
+def history_starts_on(facts: FileFacts) -> date | None:
+    """The first day the file has a history to judge (corrections of 2026-12, new files): the
+    later of its opening and its first meter's installation; None while it has no meter (no
+    reading can be due before one is installed)."""
+    first_meter = min((m.installed_on for m in facts.meters), default=None)
+    return None if first_meter is None else max(facts.opened_on, first_meter)
+
+
+def is_paused(facts: FileFacts) -> bool:
+    """A suspended file: its due items are paused, nothing it would owe is counted missing."""
+    return facts.status == "suspended"
+
+
+def plan_required_in(facts: FileFacts, year: int) -> bool:
+    """A plan is required from the first plan year after the file's opening year (an annual
+    plan is approved before its year; a file opened in the year has none to have)."""
+    return year > facts.opened_on.year
+
+
 def meters_in_service(facts: FileFacts, today: date) -> tuple[MeterFact, ...]:
     return tuple(m for m in facts.meters if m.in_service_on(today))
 
@@ -276,8 +299,16 @@ def meter_service_life_ends_on(meter: MeterFact, rules: Rules) -> date | None:
     )
 
 
-def last_balance_test(facts: FileFacts) -> BalanceTestFact | None:
+def balance_test_counts(test: BalanceTestFact, rules: Rules) -> bool:
+    """False for a failed test (balance error beyond the rules' limit, :func:`balance.test_failed`)."""
+    return test.volumes is None or not balance.test_failed(*test.volumes, rules)
+
+
+def last_balance_test(facts: FileFacts, rules: Rules | None = None) -> BalanceTestFact | None:
+    """The latest test; given ``rules``, the latest that counts (a failed one does not)."""
     tests = facts.balance_tests
+    if rules is not None:
+        tests = tuple(t for t in tests if balance_test_counts(t, rules))
     if len(tests) == 1:  # the usual case: nothing to compare
         return tests[0]
     return max(tests, key=lambda t: (t.tested_on, t.id), default=None)
@@ -287,14 +318,26 @@ def balance_test_due_on(facts: FileFacts, rules: Rules) -> date:
     """Next water-balance test due (GB/T 12452-2022): the interval after the last test, or
     ``first_test_due_months`` after the file opened. A report naming an earlier next date
     is held to it; a later one cannot stretch the rules' interval."""
-    return balance_test_due_after(last_balance_test(facts), facts, rules)
+    return balance_test_due_after(last_balance_test(facts, rules), facts, rules)
+
+
+def balance_required_since(facts: FileFacts, rules: Rules) -> date:
+    """The day the first-test clock starts (corrections of 2026-12): the day the file's industry
+    last changed into one that must test, or its opening. A change between two industries that
+    must test keeps the clock running."""
+    start = facts.opened_on
+    for since, code in reversed(facts.industry_history):
+        if not balance.balance_test_required(code, rules):
+            break
+        start = since
+    return max(start, facts.opened_on)
 
 
 def balance_test_due_after(last: BalanceTestFact | None, facts: FileFacts, rules: Rules) -> date:
-    """:func:`balance_test_due_on` given :func:`last_balance_test` already found."""
-    due = balance.balance_test_due_on(
-        None if last is None else last.tested_on, facts.opened_on, rules
-    )
+    """:func:`balance_test_due_on` given :func:`last_balance_test` already found; never tested,
+    ``first_test_due_months`` after :func:`balance_required_since`."""
+    start = facts.opened_on if last is not None else balance_required_since(facts, rules)
+    due = balance.balance_test_due_on(None if last is None else last.tested_on, start, rules)
     if last is not None and last.next_due_on is not None:
         return min(due, last.next_due_on)
     return due
@@ -408,8 +451,8 @@ def _meter_items(
 def _balance_item(facts: FileFacts, today: date, rules: Rules, soon: int) -> Iterable[DueItem]:
     if not balance.balance_test_required(facts.industry_code, rules):
         return
-    last = last_balance_test(facts)
-    due_on = balance_test_due_on(facts, rules)
+    last = last_balance_test(facts, rules)
+    due_on = balance_test_due_after(last, facts, rules)
     params = {"last_tested_on": None if last is None else last.tested_on.isoformat()}
     record = None if last is None else ("balance_test", last.id)
     yield DueItem("balance_test", _status(due_on, today, soon), due_on, record, params)
@@ -417,7 +460,7 @@ def _balance_item(facts: FileFacts, today: date, rules: Rules, soon: int) -> Ite
 
 def _plan_item(facts: FileFacts, today: date, rules: Rules) -> Iterable[DueItem]:
     volume = annual_permitted_volume(facts, today, rules)
-    if not plan_required(volume, rules):
+    if not plan_required(volume, rules) or not plan_required_in(facts, today.year):
         return
     plan = plan_of_year(facts, today.year)
     due_on = date(today.year, 1, 1)
@@ -430,7 +473,8 @@ def _plan_item(facts: FileFacts, today: date, rules: Rules) -> Iterable[DueItem]
 
 def _readings_item(facts: FileFacts, today: date, rules: Rules, soon: int) -> Iterable[DueItem]:
     last_month = add_months(month_start(today), -1)
-    if not meters_in_service(facts, today) or months_between(facts.opened_on, last_month) < 0:
+    start = history_starts_on(facts)
+    if not meters_in_service(facts, today) or start is None or months_between(start, last_month) < 0:
         return
     due_on = reading_due_on(last_month, rules)
     month_id = reading_month_id(last_month)
@@ -474,8 +518,11 @@ def due_items(
     *,
     soon_days: int | Mapping[str, int] | None = None,
 ) -> list[DueItem]:
-    """Every dated duty of the file on ``today``, most urgent first (see the module doc)."""
+    """Every dated duty of the file on ``today``, most urgent first (see the module doc); none
+    for a suspended file (paused until it is active again)."""
     windows = _soon_windows(rules, soon_days)
+    if is_paused(facts):
+        return []
     items = [
         *_permit_items(facts, today, rules, windows["permit_renewal"]),
         *_meter_items(facts, today, rules, windows),

@@ -87,6 +87,9 @@ class BalanceTestFact:
     id: int
     tested_on: date
     next_due_on: date | None = None
+    # (vf, vr, vco, vd, vl) m³ as reported; a test whose balance error is beyond the rules'
+    # limit failed and does not count (balance.test_failed). None: not known, counts.
+    volumes: tuple[float, float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,3 +118,5 @@ class FileFacts:
     online_counted: OnlineDaysCount | None = None
     balance_tests: tuple[BalanceTestFact, ...] = ()
     rectifications: tuple[RectificationFact, ...] = ()
+    # (since, GB/T 4754 code) oldest first; empty: ``industry_code`` since the opening.
+    industry_history: tuple[tuple[date, str], ...] = ()

@@ -93,6 +93,9 @@ Edge cases, decided here:
   readings may still be arriving); the denominator is always ``window_days``. The days
   with data are ``online_counted.days`` when the loader counted them (over exactly this
   window: another window is an error, not a guess), else those of ``online_days`` in it.
+  The window is shortened to the file's history (``due.history_starts_on``: its opening and
+  first meter; without a meter, its opening): a file opened 44 days ago is judged on 44 days,
+  and one whose history starts today is not judged yet (full marks).
 - *Planned use* (corrections of 2026-12): judged on a plan year's totals. The plan year is
   this calendar year over its ended months; in January (none has ended) the whole of last
   year, December included, so a file over last year's plan stays over until February, when
@@ -102,11 +105,14 @@ Edge cases, decided here:
   Over % = (use − basis) ÷ basis × 100, exact, matched against the rules' tiers with their
   ``including`` flags, the first (within plan) widened by ``over_plan_tolerance_percent``
   (0.5: a few tenths of rounding is no tier); a basis of 0 and any use is over without
-  bound (last tier, ``over_percent`` None). The plan points still ask for this year's plan.
+  bound (last tier, ``over_percent`` None). The plan points still ask for this year's plan,
+  from the first plan year after the file's opening year (``due.plan_required_in``), and not
+  while the file is suspended.
 - *Water-balance test*: due date of :func:`registry.domain.due.balance_test_due_on`, the
   last day in time; the day after it is overdue.
 - *Records*: the window is the last ``window_months`` ended months, not before the month
-  the file was opened. A month counts when it has an accepted reading first submitted on
+  the file was opened nor before the month its first meter was installed (no meter: nothing
+  counted). A suspended file's months without a reading are not counted (paused). A month counts when it has an accepted reading first submitted on
   or before the rules' due day of the next month; a reading without a submission date is
   late (no proof it was on time). A month whose due day has not yet passed and with no
   on-time reading is *pending*: left out of both counts, so nobody loses points before
@@ -147,12 +153,15 @@ from registry.domain.due import (
     meter_calibration_due_on,
     meter_service_life_ends_on,
     meter_verification_fault,
+    history_starts_on,
+    is_paused,
     meters_in_service,
     online_monitoring_required,
     permit_status_of,
     permitted_volume,
     plan_of_year,
     plan_required,
+    plan_required_in,
     reading_due_on,
     reading_month_id,
     reference_permit_among,
@@ -797,7 +806,18 @@ def _online_monitoring(c: _Context) -> _Judgement | None:
                          f"not over the window {c.day.online_first} to {c.day.online_last}")
     # earned = full × min(1, days ÷ window ÷ target), target = p/q as written (0.95 = 95/100):
     # full marks from days·q ≥ window·p on, so 19 of 20 days at 0.95 is exactly enough.
-    window = section.window_days
+    # The window is shortened to the file's history (opening, first meter; domain.md "Online
+    # data"): a file opened 30 days ago is judged on its 30 days, not on 90.
+    window, first = section.window_days, c.day.online_first
+    history = history_starts_on(c.facts) or c.facts.opened_on
+    if history > first:
+        if history > c.day.online_last:
+            return None  # no whole day of history yet: nothing to judge
+        first = history
+        window = (c.day.online_last - history).days + 1
+        if counted is None:
+            days = len([d for d in c.facts.online_days if first <= d <= c.day.online_last])
+        days = min(days, window)
     p, q = c.derived.target
     if full == 0 or days * q >= window * p:
         return None
@@ -805,7 +825,7 @@ def _online_monitoring(c: _Context) -> _Judgement | None:
         "days_with_data": days,
         "window_days": window,
         "target_ratio": section.target_ratio,
-        "from": c.day.online_first.isoformat(),
+        "from": first.isoformat(),
         "to": c.day.online_last.isoformat(),
         "permitted_m3": float(c.volume),
         "threshold_m3": c.rules.thresholds.online_monitoring_m3_per_year,
@@ -895,7 +915,9 @@ def _planned_use(c: _Context) -> _Judgement:
                      else () if c.reference is None else (("permit", c.reference.id),))
     losses: list[_Loss] = []
     earned = section.plan_points
-    if plan is None and plan_required(c.volume, c.rules):
+    # Required from the first plan year after opening, and paused while suspended.
+    if (plan is None and plan_required(c.volume, c.rules) and plan_required_in(c.facts, year)
+            and not is_paused(c.facts)):
         earned = 0
         params = {"year": year, "permitted_m3": float(c.volume),
                   "threshold_m3": c.rules.thresholds.plan_required_m3_per_year}
@@ -978,7 +1000,7 @@ def _volume_on(c: _Context, day: date) -> tuple[float, PermitFact | None]:
 def _water_balance(c: _Context) -> _Judgement | None:
     if not c.derived.balance_test_required(c.facts.industry_code):
         return None
-    last = last_balance_test(c.facts)
+    last = last_balance_test(c.facts, c.rules)  # a failed test (balance error) does not count
     due_on = balance_test_due_after(last, c.facts, c.rules)
     if c.today <= due_on:
         return None
@@ -1011,16 +1033,20 @@ def _submitted_on(c: _Context, start: date) -> dict[date, date | None]:
 
 def _records(c: _Context) -> _Judgement | None:
     day = c.day
-    # The window starts no earlier than the month the file was opened.
-    opened_on, starts = c.facts.opened_on, day.record_month_starts
+    # The window starts no earlier than the month the file was opened, nor than the month its
+    # first meter was installed (corrections of 2026-12): no reading is owed before either.
+    opened_on, starts = history_starts_on(c.facts), day.record_month_starts
+    if opened_on is None:  # no meter yet: no month to count (metering loses the points)
+        return None
     first = 0 if not starts or opened_on < starts[0] else bisect_left(starts, month_start(opened_on))
     submitted_on = _submitted_on(c, starts[first] if first < len(starts) else day.through).get
+    paused = is_paused(c.facts)  # suspended: a month without a reading is not counted missing
     on_time, late, missing, records = 0, [], [], []
     for month, deadline, month_id, record, past_due in day.record_months[first:]:
         submitted = submitted_on(month, _NO_READING)
         if submitted is _NO_READING:
-            if not past_due:
-                continue  # pending: still time to submit
+            if not past_due or paused:
+                continue  # pending: still time to submit (or paused)
             missing.append(month_id)
         elif submitted is not None and submitted <= deadline:
             on_time += 1

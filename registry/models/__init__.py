@@ -12,7 +12,8 @@ from registry.models.inspection import CHECK_RESULTS, ChecklistItem, Inspection,
 from registry.models.meter import CALIBRATION_KINDS, METER_TYPES, Calibration, Meter
 from registry.models.permit import AnnualPlan, Permit, permit_intake_points
 from registry.models.reading import READING_SOURCES, READING_STATUSES, Reading
-from registry.models.water_user import SOURCES, WATER_USER_STATUSES, Division, IntakePoint, NameBigram, WaterUser
+from registry.models.water_user import (SOURCES, WATER_USER_STATUSES, Division, IndustryPeriod, IntakePoint, NameBigram,
+                                       WaterUser)
 from registry.models import cached  # noqa: E402,F401  (keeps the list's copies on water_users up to date)
 
 __all__ = [
@@ -21,5 +22,5 @@ __all__ = [
     "CHECK_RESULTS", "ChecklistItem", "JOB_STATES", "Job", "Inspection", "Rectification", "CALIBRATION_KINDS",
     "METER_TYPES", "Calibration", "Meter", "AnnualPlan", "Permit", "permit_intake_points",
     "READING_SOURCES", "READING_STATUSES", "Reading", "SOURCES", "WATER_USER_STATUSES", "Division",
-    "IntakePoint", "NameBigram", "WaterUser",
+    "IndustryPeriod", "IntakePoint", "NameBigram", "WaterUser",
 ]

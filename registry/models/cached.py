@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from registry.models.permit import Permit
-from registry.models.water_user import NameBigram, WaterUser
+from registry.models.water_user import IndustryPeriod, NameBigram, WaterUser
 
 _CHUNK = 5000  # ids per statement: far below SQLite's limit on bound parameters
 
@@ -83,9 +83,47 @@ def _names_flushed(session: Session, _context) -> None:
         conn.execute(insert(table), rows)
 
 
+@event.listens_for(Session, "after_flush")
+def _industries_flushed(session: Session, _context) -> None:
+    """Keep the industry history (water_user_industries) on every write of a file's industry,
+    whatever wrote it (the form, the API, an import): a new file's industry from its opening, a
+    change from the bureau's today; a file without history (opened before it was kept) first
+    gets its old industry from its opening."""
+    from registry import clock
+
+    rows, touched = [], []
+    for wu in session.new:
+        if isinstance(wu, WaterUser):
+            rows.append({"water_user_id": wu.id, "industry_code": wu.industry_code, "since": wu.opened_on})
+    changed = [(wu, inspect(wu).attrs.industry_code.history) for wu in session.dirty
+               if isinstance(wu, WaterUser) and wu not in session.new
+               and inspect(wu).attrs.industry_code.history.has_changes()]
+    if not rows and not changed:
+        return
+    conn, table = session.connection(), IndustryPeriod.__table__
+    today = clock.today()
+    for wu, history in changed:
+        old = history.deleted[0] if history.deleted else None
+        if old is None or old == wu.industry_code:
+            continue
+        kept = conn.execute(select(func.count()).select_from(table).where(table.c.water_user_id == wu.id)).scalar_one()
+        if not kept:
+            rows.append({"water_user_id": wu.id, "industry_code": old, "since": wu.opened_on})
+        rows.append({"water_user_id": wu.id, "industry_code": wu.industry_code, "since": max(today, wu.opened_on)})
+        touched.append(wu.id)
+    if rows:
+        conn.execute(insert(table), rows)
+    if touched:
+        session.info.setdefault("industries_changed", set()).update(touched)
+
+
 @event.listens_for(Session, "after_flush_postexec")
 def _show_new_values(session: Session, _context) -> None:
     """Give the files already loaded their new value without a reload (nor a lazy load later)."""
+    for water_user_id in session.info.pop("industries_changed", ()):
+        wu = session.identity_map.get(identity_key(WaterUser, water_user_id))
+        if wu is not None:
+            session.expire(wu, ["industry_history"])
     values = session.info.pop("permit_valid_to", None)
     for water_user_id, value in (values or {}).items():
         wu = session.identity_map.get(identity_key(WaterUser, water_user_id))
@@ -97,3 +135,4 @@ def _show_new_values(session: Session, _context) -> None:
 def _forget_new_values(session: Session, _previous) -> None:
     """A flush that failed after computing the values never reached after_flush_postexec."""
     session.info.pop("permit_valid_to", None)
+    session.info.pop("industries_changed", None)

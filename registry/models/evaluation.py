@@ -19,6 +19,9 @@ class RulesVersion(Base):
     a change is a new version, and every evaluation names the version it was computed under."""
 
     __tablename__ = "rules_versions"
+    __table_args__ = (
+        Index("ix_rules_versions_published_at", "published_at", "version"),  # the version in force, per request
+    )
 
     version: Mapped[str] = mapped_column(String(30), primary_key=True)
     document: Mapped[dict] = mapped_column(JSON)

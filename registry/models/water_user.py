@@ -58,7 +58,8 @@ class WaterUser(Record, Base):
     email: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300))
     division_code: Mapped[str] = mapped_column(ForeignKey("divisions.code"))
-    industry_code: Mapped[str] = mapped_column(String(4), index=True)
+    # active_history: a change always knows the old code (models/cached.py keeps the history)
+    industry_code: Mapped[str] = mapped_column(String(4), index=True, active_history=True)
     opened_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12), default="active")
     notes: Mapped[str | None] = mapped_column(Text)
@@ -82,6 +83,8 @@ class WaterUser(Record, Base):
     meters: Mapped[list[Meter]] = relationship(back_populates="water_user", order_by="Meter.id")
     balance_tests: Mapped[list[BalanceTest]] = relationship(
         back_populates="water_user", order_by="BalanceTest.tested_on.desc()")
+    industry_history: Mapped[list[IndustryPeriod]] = relationship(
+        back_populates="water_user", order_by="(IndustryPeriod.since, IndustryPeriod.id)")
     inspections: Mapped[list[Inspection]] = relationship(
         back_populates="water_user", order_by="Inspection.inspected_on.desc()")
     documents: Mapped[list[Document]] = relationship(back_populates="water_user", order_by="Document.id.desc()")
@@ -92,6 +95,21 @@ class WaterUser(Record, Base):
 
     def __repr__(self) -> str:
         return f"<WaterUser {self.file_no} {self.name}>"
+
+
+class IndustryPeriod(Base):
+    """The industry (GB/T 4754-2017 code) a water user is in from ``since`` on: its industry
+    history, one row per change (the file's ``industry_code`` is the latest). A change into an
+    industry that must test its water balance starts the first-test clock (GB/T 12452-2022)."""
+
+    __tablename__ = "water_user_industries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
+    industry_code: Mapped[str] = mapped_column(String(4))
+    since: Mapped[date] = mapped_column(Date)
+
+    water_user: Mapped[WaterUser] = relationship(back_populates="industry_history")
 
 
 class NameBigram(Base):

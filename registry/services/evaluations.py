@@ -33,7 +33,8 @@ from registry.domain import scoring
 from registry.domain.dates import add_months, month_start
 from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
                                    OnlineDaysCount, PermitFact, PlanFact, RectificationFact)
-from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, Inspection, IntakePoint, Meter,
+from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, IndustryPeriod, Inspection,
+                             IntakePoint, Meter,
                              PendingEvaluation, Permit, Reading, Rectification, WaterUser, permit_intake_points, utcnow)
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,16 @@ class _Stream:
     """Rows ordered by water user id; ``take(id)`` returns that user's rows and moves on."""
 
     def __init__(self, rows: Iterable):
+        self._result = rows
         self._rows = iter(rows)
         self._next = next(self._rows, None)
+
+    def close(self) -> None:
+        """Rows of files the driving list leaves out (closed ones) may remain: a server-side
+        cursor is closed here, not left to the garbage collector."""
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
 
     def take(self, water_user_id: int) -> list:
         out = []
@@ -136,13 +145,17 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         .where(Reading.read_on.is_not(None), Reading.read_on >= today - timedelta(days=ONLINE_WINDOW_DAYS),
                Reading.source == "online", Reading.status != "rejected", Reading.closed_at.is_(None))
         .group_by(Reading.water_user_id, Reading.read_on).order_by(Reading.water_user_id, Reading.read_on),
-        "tests": select(BalanceTest.water_user_id, BalanceTest.id, BalanceTest.tested_on, BalanceTest.next_due_on)
+        "tests": select(BalanceTest.water_user_id, BalanceTest.id, BalanceTest.tested_on, BalanceTest.next_due_on,
+                        BalanceTest.vf, BalanceTest.vr, BalanceTest.vco, BalanceTest.vd, BalanceTest.vl)
         .where(BalanceTest.closed_at.is_(None)).order_by(BalanceTest.water_user_id, BalanceTest.tested_on),
         "rects": select(Rectification.water_user_id, Rectification.id, Rectification.inspection_id,
                         Rectification.deadline, Rectification.status, Rectification.responded_on)
         .join(Inspection, Inspection.id == Rectification.inspection_id)
         .where(Rectification.closed_at.is_(None), Inspection.closed_at.is_(None))
         .order_by(Rectification.water_user_id, Rectification.id),
+        # The industry history: a change into an industry that must test starts its first-test clock.
+        "industries": select(IndustryPeriod.water_user_id, IndustryPeriod.since, IndustryPeriod.industry_code)
+        .order_by(IndustryPeriod.water_user_id, IndustryPeriod.since, IndustryPeriod.id),
     }
     counted: _OnlineCounts | None = None
     if rules is not None:
@@ -163,9 +176,13 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
     if between is not None:
         users = users.where(WaterUser.id.between(*between))
     # The driving list is read whole (small rows), so refreshing water_users never races its cursor.
-    for wu_id, opened_on, industry, status in session.execute(users).all():
-        yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()},
-                     counted)
+    try:
+        for wu_id, opened_on, industry, status in session.execute(users).all():
+            yield _facts(wu_id, opened_on, industry, status, {name: s.take(wu_id) for name, s in streams.items()},
+                         counted)
+    finally:
+        for stream in streams.values():
+            stream.close()
 
 
 class _OnlineCounts(dict):
@@ -207,10 +224,12 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
                                for r in rows["monthly"]),
         online_days=online_days,
         online_counted=online_counted,
-        balance_tests=tuple(BalanceTestFact(id=r[1], tested_on=r[2], next_due_on=r[3]) for r in rows["tests"]),
+        balance_tests=tuple(BalanceTestFact(id=r[1], tested_on=r[2], next_due_on=r[3], volumes=tuple(r[4:9]))
+                            for r in rows["tests"]),
         rectifications=tuple(RectificationFact(id=r[1], inspection_id=r[2], deadline=r[3], status=r[4],
                                                responded_on=r[5])
                              for r in rows["rects"]),
+        industry_history=tuple((r[1], r[2]) for r in rows["industries"]),
     )
 
 

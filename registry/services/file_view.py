@@ -15,13 +15,16 @@ from registry import access, clock
 from registry.domain import balance as balance_rules
 from registry.domain import calibration as calib
 from registry.domain.dates import add_months, month_start
+from registry.domain.due import balance_required_since
+from registry.domain.facts import FileFacts
 from registry.domain.permits import days_to_expiry, permit_status
 from registry.domain.reference import industry_by_code
-from registry.domain.rules import load_rules
-from registry.models import (AuditEvent, BalanceTest, Inspection, Meter, NameBigram, Permit, Reading, Rectification,
-                             WaterUser)
+from registry.models import (AuditEvent, BalanceTest, DueItem, Inspection, Meter, NameBigram, Permit, Reading,
+                             Rectification, WaterUser)
 from registry.models.cached import searchable_bigram
+from registry.services import rules_versions
 from registry.services.checks import CONTROL_CHARS
+from registry.services.work_queue import status_is
 from registry.services.errors import NotFound
 
 TIMELINE_LIMIT = 200
@@ -66,10 +69,11 @@ def _live(items):
     return [i for i in items if i.closed_at is None]
 
 
-def load_file(session: Session, account, water_user_id: int, today: date | None = None) -> FileView:
-    """Everything about one water user, in the same number of queries however large the file."""
+def load_file(session: Session, account, water_user_id: int, today: date | None = None, rules=None) -> FileView:
+    """Everything about one water user, in the same number of queries however large the file,
+    judged under ``rules`` (default: the rules in force)."""
     today = today or clock.today()
-    rules = load_rules()
+    rules = rules or rules_versions.current(session)
     stmt = access.scoped(select(WaterUser).where(WaterUser.id == water_user_id), account).options(
         selectinload(WaterUser.intake_points),
         selectinload(WaterUser.permits).selectinload(Permit.intake_points),
@@ -78,6 +82,7 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
         selectinload(WaterUser.meters).selectinload(Meter.calibrations),
         selectinload(WaterUser.meters).selectinload(Meter.intake_point),
         selectinload(WaterUser.balance_tests),
+        selectinload(WaterUser.industry_history),
         selectinload(WaterUser.inspections).selectinload(Inspection.items),
         selectinload(WaterUser.inspections).selectinload(Inspection.rectifications),
         selectinload(WaterUser.inspections).selectinload(Inspection.inspector),
@@ -108,6 +113,8 @@ def load_file(session: Session, account, water_user_id: int, today: date | None 
     _monthly(view, since)
     _balance(view, rules)
     _rectifications(view)
+    if wu.status == "suspended":  # due items paused (domain.due.is_paused): shown as suspended
+        view.chips = [Chip("status", "due_soon", "file_suspended", "status")]
     return view
 
 
@@ -174,19 +181,29 @@ def _monthly(view: FileView, since: date) -> None:
     view.monthly = months
     last_month = add_months(month_start(view.today), -1)
     active_meters = [m for m, *_ in view.meters if m.in_service]
-    if active_meters and last_month not in by_month and view.today.day > 10:
+    # Owed only from the file's history on: its opening and its first meter (domain.due).
+    first_meter = min((m.installed_on for m, *_ in view.meters), default=None)
+    starts = None if first_meter is None else month_start(max(view.water_user.opened_on, first_meter))
+    if (active_meters and starts is not None and starts <= last_month and last_month not in by_month
+            and view.today.day > 10):
         view.chips.append(Chip("readings", "overdue", "readings_missing", "readings", last_month))
 
 
 def _balance(view: FileView, rules) -> None:
     wu = view.water_user
-    tests = _live(wu.balance_tests)
+    tests = _live(wu.balance_tests)  # newest first
     for t in wu.balance_tests:
         view.balance_tests.append((t, balance_rules.indicators(t.vf, t.vr, t.vco, t.vd, t.vl, rules)))
+    # A failed test (balance error beyond the rules' limit) is shown, and does not count.
+    tests = [t for t in tests if not balance_rules.test_failed(t.vf, t.vr, t.vco, t.vd, t.vl, rules)]
     view.balance_required = balance_rules.balance_test_required(wu.industry_code, rules)
     view.balance_error_limit = f"{rules.water_balance.balance_error_limit_percent:g}"
     last = tests[0].tested_on if tests else None
-    view.balance_due_on = balance_rules.balance_test_due_on(last, wu.opened_on, rules)
+    history = tuple((p.since, p.industry_code) for p in wu.industry_history)
+    start = wu.opened_on if last is not None else balance_required_since(
+        FileFacts(water_user_id=wu.id, opened_on=wu.opened_on, industry_code=wu.industry_code,
+                  industry_history=history), rules)
+    view.balance_due_on = balance_rules.balance_test_due_on(last, start, rules)
     if view.balance_required:
         status = calib.meter_due_status(view.balance_due_on, view.today, soon_days=90)
         view.chips.append(Chip("balance", status, "balance_due", "balance-tests", view.balance_due_on))
@@ -211,7 +228,7 @@ class ListFilters:
     division: str = ""
     industry: str = ""
     status: str = ""
-    due: str = ""  # permit_expiring | permit_expired | no_permit
+    due: str = ""  # permit_expiring | permit_expired | no_permit | calibration_overdue | calibration_due_soon
     grade: str = ""  # A | B | C | D | none (not evaluated yet)
     opened: str = ""  # YYYY-MM: files opened that month
 
@@ -223,10 +240,13 @@ class ListFilters:
         return cls(**{k: (args.get(k) or "")[:100] for k in cls.FIELDS})
 
 
-def water_user_list(session: Session, account, filters: ListFilters, today: date | None = None):
+CALIBRATION_FILTERS = {"calibration_overdue": "overdue", "calibration_due_soon": "due_soon"}
+
+
+def water_user_list(session: Session, account, filters: ListFilters, today: date | None = None, rules=None):
     """A select of (WaterUser, latest permit end) for the list page, scoped to the account."""
     today = today or clock.today()
-    rules = load_rules()
+    rules = rules or rules_versions.current(session)
     stmt = access.scoped(select(WaterUser, WaterUser.permit_valid_to.label("permit_end")), account)
     q = CONTROL_CHARS.sub("", filters.q or "").strip()[:100]
     if q:
@@ -254,6 +274,12 @@ def water_user_list(session: Session, account, filters: ListFilters, today: date
         stmt = stmt.where(end < today)
     elif filters.due == "no_permit":
         stmt = stmt.where(end.is_(None))
+    elif filters.due in CALIBRATION_FILTERS:
+        # The due items of the last refresh, computed by the due-date engine under the rules in
+        # force (a verification interval or service life set by the published version).
+        stmt = stmt.where(WaterUser.id.in_(
+            select(DueItem.water_user_id).where(DueItem.kind.in_(("calibration", "service_life")),
+                                                status_is(CALIBRATION_FILTERS[filters.due], today))))
     return stmt.order_by(WaterUser.file_no)
 
 

@@ -13,11 +13,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.domain import balance as balance_rules
 from registry.domain import calibration as calib
 from registry.domain.dates import add_years
 from registry.domain.geo import GeoError, check_in_yiwu
 from registry.domain.permits import PermitError, validate_permit_number, validate_term
-from registry.domain.rules import load_rules
 from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
@@ -43,6 +43,12 @@ GEO_MESSAGES = {
     "longitude": _l("Longitude must lie inside Yiwu (119.8–120.4° E, CGCS2000)."),
     "latitude": _l("Latitude must lie inside Yiwu (29.0–29.6° N, CGCS2000)."),
 }
+
+
+def _rules_in_force(session: Session):
+    from registry.services import rules_versions  # (imports this module's package)
+
+    return rules_versions.current(session)
 
 
 def _taken(session: Session, column, value, current) -> bool:
@@ -116,7 +122,7 @@ def _own(session: Session, model, ident, wu: WaterUser):
 
 
 def permit(session: Session, data: dict, wu: WaterUser, current: Permit | None) -> dict:
-    rules = load_rules()
+    rules = _rules_in_force(session)
     c = Checker(data)
     number = c.text("number", max_len=30)
     if number is not None:
@@ -241,9 +247,7 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
 
 
 def calibration(session: Session, data: dict, wu: WaterUser, current) -> dict:
-    from registry.services import rules_versions  # the rules in force (published, else packaged)
-
-    rules = rules_versions.current(session)
+    rules = _rules_in_force(session)
     c = Checker(data)
     meter = _own(session, Meter, data.get("meter_id"), wu)
     if meter is None:
@@ -319,7 +323,7 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
 
 
 def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:
-    rules = load_rules()
+    rules = _rules_in_force(session)
     c = Checker(data)
     on = c.date("tested_on", not_future=True)
     c.text("agency", max_len=200)
@@ -329,7 +333,11 @@ def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:
     c.date("next_due_on", required=False)
     if c.ok("tested_on") and c.ok("next_due_on") and c.out["next_due_on"] <= on:
         c.fail("next_due_on", _l("The next test must be due after this one."))
-    if c.ok("tested_on") and c.out.get("next_due_on") is None and "next_due_on" not in c.errors:
+    volumes = [c.out.get(v) for v in ("vf", "vr", "vco", "vd", "vl")]
+    # A test whose balance error is beyond the rules' limit is recorded as failed (shown on the
+    # file, domain.balance.test_failed) and does not count: it sets no next due date.
+    failed = None not in volumes and balance_rules.test_failed(*volumes, rules)
+    if c.ok("tested_on") and c.out.get("next_due_on") is None and "next_due_on" not in c.errors and not failed:
         c.out["next_due_on"] = add_years(on, rules.water_balance.interval_years)  # GB/T 12452: every 5 years
     return c.done()
 

@@ -22,7 +22,7 @@ def create(session: Session, actor, data: dict, *, idempotency_key: str | None =
     values = validators.water_user(session, dict(data), None, None)
     wu = WaterUser(**values, status="active")
     session.add(wu)
-    session.flush()
+    session.flush()  # models/cached.py starts its industry history
     audit.record(session, actor, "create", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
                  changes={k: [None, v] for k, v in audit.snapshot(wu).items() if v not in (None, "")})
     if idempotency_key:
@@ -40,7 +40,7 @@ def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_versi
         raise StaleEdit(audit.snapshot(wu))
     before = audit.snapshot(wu)
     values = validators.water_user(session, dict(data), wu, wu)
-    for key, value in values.items():
+    for key, value in values.items():  # a new industry: models/cached.py keeps the history
         setattr(wu, key, value)
     _flush(session)  # a version saved by a parallel edit is a stale edit (409), not a 500
     changes = audit.diff(before, audit.snapshot(wu))

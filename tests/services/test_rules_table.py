@@ -28,7 +28,7 @@ from registry.domain import due as due_engine
 from registry.domain.dates import add_months
 from registry.domain.rules import Rules, load_rules
 from registry.extensions import db
-from registry.models import AnnualPlan, DueItem, Evaluation
+from registry.models import AnnualPlan, DueItem, Evaluation, IndustryPeriod
 from registry.services import evaluations, work_queue
 from tests import factories as f
 
@@ -58,6 +58,14 @@ class Case:
     renewal: dict | None = None  # a renewal permit of the first (valid_from, valid_to)
     veto: bool = False
     extra_permits: list[dict] = field(default_factory=list)  # further permits (a groundwater one ...)
+    opened_on: date = date(2020, 3, 1)
+    status: str = "active"
+    readings_from: date = date(2025, 7, 1)  # monthly readings from this month to last month
+    missing_months: tuple[date, ...] = ()  # months of those without a reading
+    online_days: int = 0  # days with an online reading, ending yesterday
+    industry: str = "3311"  # 1713 (printing & dyeing) must test its water balance
+    balance_tests: list[dict] = field(default_factory=list)  # tested_on, vf, vr, vco, vd, vl
+    industry_history: list[tuple[date, str]] = field(default_factory=list)  # (since, code), oldest first
     # expected
     points: dict[str, float] = field(default_factory=dict)  # rule -> points (others full)
     total: float = 100.0
@@ -69,6 +77,10 @@ class Case:
 
 def _cal(kind, on, passed=True, error=0.8, next_due=None):
     return {"kind": kind, "calibrated_on": on, "passed": passed, "error_pct": error, "next_due_on": next_due}
+
+
+def _bt(on, vd):
+    return {"tested_on": on, "vf": 100_000.0, "vr": 150_000.0, "vco": 20_000.0, "vd": float(vd), "vl": 3_000.0}
 
 
 # 1 Mar 2025 + 24 months: verified to 1 Mar 2027.
@@ -223,11 +235,82 @@ CASES = [
          extra_permits=[{"valid_from": date(2021, 7, 1), "valid_to": date(2026, 6, 30),  # S alone,
                          "annual_volume_m3": 9_000.0}],  # below 3,000 and 10,000: full marks
          no_due=("permit_renewal",)),  # its intake point is covered by S: nothing to renew
+    # --- item 7: new and suspended files (judged from their opening and first meter) --------
+    Case("months_before_the_first_meter_are_not_missing",  # opened 1 Jan 2026, meter from 10 Apr:
+         [_cal("initial", date(2026, 4, 1))], opened_on=date(2026, 1, 1),  # Apr–Jun 3/3 on time: 10
+         meter={"installed_on": date(2026, 4, 10)}, readings_from=date(2026, 4, 1)),  # (Jan–Mar would be 3/6: 5)
+    Case("no_plan_needed_in_the_opening_year",  # opened 1 Feb 2026, 5,000 m³ ≥ 3,000 but the plan is
+         [_cal("initial", date(2026, 1, 25))], opened_on=date(2026, 2, 1),  # due from 2027: 5 + 10 (use
+         meter={"installed_on": date(2026, 2, 1)}, readings_from=date(2026, 2, 1),  # Feb–Jun 500 ≤ 5,000)
+         permit={"annual_volume_m3": 5_000.0}, no_due=("annual_plan",)),
+    Case("plan_due_from_the_next_plan_year",  # opened 1 Feb 2025: the 2026 plan is due, missing: 15 − 5
+         [_cal("initial", date(2025, 1, 20))], opened_on=date(2025, 2, 1),
+         meter={"installed_on": date(2025, 2, 1)}, permit={"annual_volume_m3": 5_000.0},
+         points={"planned_use": 10.0}, total=95.0, codes=("planned_use.no_plan",),
+         due={"annual_plan": ("overdue", date(2026, 1, 1))}),
+    Case("online_window_shortened_to_the_history",  # opened and metered 1 Jun 2026, 12,000 m³ (online
+         [_cal("initial", date(2026, 5, 25))], opened_on=date(2026, 6, 1),  # required): window 1 Jun –
+         meter={"installed_on": date(2026, 6, 1)}, readings_from=date(2026, 6, 1),  # 14 Jul = 44 days, 30 with
+         permit={"valid_from": date(2026, 5, 20), "issued_on": date(2026, 5, 10), "annual_volume_m3": 12_000.0},
+         online_days=30,  # data: 10 × 30 ÷ (44 × 0.95) = 300 ÷ 41.8 = 7.18 → 7.2 (over 90 days: 3.5);
+         points={"online_monitoring": 7.2}, total=97.2, codes=("online.coverage",)),  # no plan due in 2026
+    Case("online_history_covered_is_full_marks",  # as above, 42 of the 44 days: 42 × 100 ≥ 44 × 95
+         [_cal("initial", date(2026, 5, 25))], opened_on=date(2026, 6, 1),
+         meter={"installed_on": date(2026, 6, 1)}, readings_from=date(2026, 6, 1),
+         permit={"valid_from": date(2026, 5, 20), "issued_on": date(2026, 5, 10), "annual_volume_m3": 12_000.0},
+         online_days=42),
+    Case("opened_today_has_no_online_window_yet",  # opened and metered on D: the window ends yesterday,
+         [_cal("initial", date(2026, 7, 10))], opened_on=D,  # before its history: online 10; no month
+         meter={"installed_on": D}, readings_from=D,  # ended yet: records 10; no plan due in 2026
+         permit={"valid_from": date(2026, 7, 1), "issued_on": date(2026, 6, 20), "annual_volume_m3": 12_000.0},
+         no_due=("monthly_readings", "annual_plan")),
+    Case("suspended_file_owes_nothing_meanwhile",  # suspended, Mar–Jun without readings and no plan
+         status="suspended", permit={"annual_volume_m3": 5_000.0},  # (5,000 ≥ 3,000): paused, not
+         missing_months=(date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)),  # missing:
+         no_due=("monthly_readings", "annual_plan", "calibration")),  # 8/8 on time, 15; no due item
+    Case("active_file_with_the_same_gaps_loses_points",  # the same file active: records 8 of 12 on
+         permit={"annual_volume_m3": 5_000.0},  # time: 10 × 8 ÷ 12 = 6.67 → 6.7; no plan: 15 − 5
+         missing_months=(date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)),
+         points={"records": 6.7, "planned_use": 10.0}, total=91.7,
+         codes=("records.late_or_missing", "planned_use.no_plan"),
+         due={"monthly_readings": ("overdue", date(2026, 7, 10)), "annual_plan": ("overdue", date(2026, 1, 1))}),
+    # --- item 9: the water-balance test (GB/T 12452-2022; printing & dyeing must test) ------
+    # Balance error = |Vf − (Vco + Vd + Vl)| ÷ Vf; the rules' limit 5 %. Vf = 100,000, Vr = 150,000.
+    Case("balance_test_in_balance_counts",  # 20,000 + 77,000 + 3,000 = Vf: 0 %; 1 Jun 2023 + 5 years
+         industry="1713", balance_tests=[_bt(date(2023, 6, 1), vd=77_000)],
+         due={"balance_test": ("ok", date(2028, 6, 1))}),
+    Case("balance_error_at_the_limit_counts",  # 20,000 + 72,000 + 3,000 = 95,000: 5.00 % ≤ 5 %
+         industry="1713", balance_tests=[_bt(date(2023, 6, 1), vd=72_000)],
+         due={"balance_test": ("ok", date(2028, 6, 1))}),
+    Case("balance_error_beyond_the_limit_fails",  # 94,990: 5.01 % > 5 %: failed, does not count;
+         industry="1713", balance_tests=[_bt(date(2023, 6, 1), vd=71_990)],  # never tested: due 12
+         points={"water_balance": 0.0}, total=90.0, codes=("water_balance.never_tested",),  # months after
+         due={"balance_test": ("overdue", date(2021, 3, 1))}),  # opening (1 Mar 2020)
+    Case("a_failed_retest_leaves_the_last_good_test",  # 1 Jun 2022 in balance (due 1 Jun 2027); the
+         industry="1713", balance_tests=[_bt(date(2022, 6, 1), vd=77_000),  # retest of 1 Jun 2026 is
+                                         _bt(date(2026, 6, 1), vd=67_000)],  # 10 % off: not counted
+         due={"balance_test": ("ok", date(2027, 6, 1))}),
+    # A change of industry into one that must test starts the first-test clock (12 months).
+    Case("industry_changed_into_a_required_one_counts_from_the_change",  # 3311 → 1713 on 1 Mar
+         industry="1713", industry_history=[(date(2020, 3, 1), "3311"), (date(2026, 3, 1), "1713")],  # 2026:
+         due={"balance_test": ("ok", date(2027, 3, 1))}),  # due 1 Mar 2027, not 1 Mar 2021 (opening)
+    Case("industry_changed_long_ago_is_overdue",  # 3311 → 1713 on 10 Jan 2025: due 10 Jan 2026 < D
+         industry="1713", industry_history=[(date(2020, 3, 1), "3311"), (date(2025, 1, 10), "1713")],
+         points={"water_balance": 0.0}, total=90.0, codes=("water_balance.never_tested",),
+         due={"balance_test": ("overdue", date(2026, 1, 10))}),
+    Case("a_change_between_required_industries_keeps_the_clock",  # 1713 → 2221 (papermaking) on 1 Mar
+         industry="2221", industry_history=[(date(2020, 3, 1), "1713"), (date(2026, 3, 1), "2221")],  # 2026:
+         points={"water_balance": 0.0}, total=90.0,  # required since the opening: due 1 Mar 2021
+         due={"balance_test": ("overdue", date(2021, 3, 1))}),
 ]
 
 
 def _file(case: Case):
-    wu = f.WaterUserFactory(opened_on=date(2020, 3, 1), industry_code="3311")
+    wu = f.WaterUserFactory(opened_on=case.opened_on, industry_code=case.industry, status=case.status)
+    for since, code in case.industry_history:
+        db.session.add(IndustryPeriod(water_user=wu, industry_code=code, since=since))
+    for test in case.balance_tests:
+        f.BalanceTestFactory(water_user=wu, next_due_on=None, **test)
     point = f.IntakePointFactory(water_user=wu)
     permit = f.PermitFactory(water_user=wu, **{"valid_from": date(2024, 1, 1), "valid_to": date(2028, 12, 31),
                                                "issued_on": date(2023, 12, 1), "annual_volume_m3": 2000.0,
@@ -251,8 +334,14 @@ def _file(case: Case):
         f.RectificationFactory(inspection=inspection, water_user_id=wu.id, **rect)
     for year, planned in case.plans.items():
         db.session.add(AnnualPlan(water_user=wu, year=year, planned_volume_m3=planned))
-    month = date(2025, 7, 1)
+    for n in range(1, case.online_days + 1):
+        day = date.fromordinal(case.today.toordinal() - n)
+        f.ReadingFactory(meter=meter, period=day.replace(day=1), read_on=day, volume_m3=3.0, source="online")
+    month = case.readings_from
     while month < date(case.today.year, case.today.month, 1):
+        if month in case.missing_months:
+            month = add_months(month, 1)
+            continue
         f.ReadingFactory(meter=meter, period=month, volume_m3=case.volumes.get(month, 100.0), status="accepted",
                          submitted_on=add_months(month, 1).replace(day=5))
         month = add_months(month, 1)

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Optional
 
-from registry import access
+from registry import access, clock, queue
 from registry.extensions import db
 from registry.services import ValidationError, rules_versions
 from registry.web import binding
@@ -64,8 +64,11 @@ def publish():
         except ValidationError as err:
             summary, status = binding.bind_errors(form, err.errors), 400
         else:
-            flash(_("Rules %(v)s are published. They apply from the next recompute (nightly, or `registry recompute --all`).",
-                    v=row.version), "success")
+            # Pages, forms and certificates follow the new version at once (rules_versions.current);
+            # the stored scores and due items are re-computed under it by a background job now.
+            queue.submit("recompute", current_user, {"day": clock.today().isoformat()})
+            flash(_("Rules %(v)s are published and in force: every file is being re-evaluated under them "
+                    "(see Jobs).", v=row.version), "success")
             return redirect(url_for("admin.rules"))
     elif form.is_submitted():
         status = 400

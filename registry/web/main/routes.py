@@ -8,10 +8,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from registry import access, clock
-from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.models import AuditEvent, Permit, WaterUser
-from registry.services import dashboard
+from registry.services import dashboard, rules_versions
 from registry.web.main import figures
 
 bp = Blueprint("main", __name__)
@@ -23,7 +22,7 @@ def index():
     if current_user.role == "enterprise":
         return redirect(url_for("portal.home"))
     today = clock.today()
-    window = today + timedelta(days=load_rules().permit.renewal_window_days)
+    window = today + timedelta(days=rules_versions.current(db.session).permit.renewal_window_days)
     scope = access.water_user_filter(current_user)
     by_status = dict(db.session.execute(
         select(WaterUser.status, func.count()).where(scope).group_by(WaterUser.status)).all())

@@ -7,11 +7,10 @@ from flask_login import current_user, login_required
 
 from registry import access
 from registry.domain.reference import INDUSTRIES
-from registry.domain.rules import load_rules
 from registry.extensions import db
 from registry.i18n import LABELS, division_name
 from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
-from registry.services import StaleEdit, ValidationError, evaluations, water_users
+from registry.services import StaleEdit, ValidationError, evaluations, rules_versions, water_users
 from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
 from registry.web import binding, paging
 from registry.web.records.routes import CHECKLIST_CODES
@@ -46,14 +45,16 @@ def index():
     form.industry.choices = [("", _("All industries"))] + _industry_choices()
     form.status.choices = [("", _("Any status"))] + [(s, LABELS["status"][s]) for s in WATER_USER_STATUSES]
     form.due.choices = [("", _("Any")), ("permit_expiring", _("Renewal due")),
-                        ("permit_expired", _("Expired")), ("no_permit", _("No permit"))]
+                        ("permit_expired", _("Expired")), ("no_permit", _("No permit")),
+                        ("calibration_overdue", _("Meter verification overdue")),
+                        ("calibration_due_soon", _("Meter verification due soon"))]
     form.grade.choices = [("", _("Any grade")), *[(g, g) for g in "ABCD"], ("none", _("Not evaluated"))]
     filters = ListFilters.of(request.args)
     keys = water_user_list(db.session, current_user, filters).with_only_columns(WaterUser.id)
     page = paging.paginate_keys(db.session, keys, lambda ids: water_user_rows(db.session, ids),
                                 page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("water_users/list.html", form=form, page=page, filters=filters,
-                           renewal_window=load_rules().permit.renewal_window_days)
+                           renewal_window=rules_versions.current(db.session).permit.renewal_window_days)
 
 
 @bp.route("/new", methods=["GET", "POST"])
