@@ -87,6 +87,8 @@ DEFAULTS = {
     "QUEUE_IMMEDIATE": False,
     "JOB_STALE_SECONDS": 60,
     "NIGHTLY_AT": "02:00",
+    # A background import that runs longer than this many seconds is stopped and rolled back.
+    "IMPORT_MAX_SECONDS": 900,
 }
 
 

@@ -161,3 +161,24 @@ def test_output_folders_older_than_a_day_are_removed_and_the_jobs_kept(app, tmp_
     os.utime(old, (day_ago, day_ago))
     assert jobs.clean_outputs(tmp_path) == 1
     assert not old.exists() and new.exists()
+
+
+def test_an_import_over_its_time_budget_stops_and_changes_nothing(app, tmp_path):
+    """Issue 16 item 6: the queue's import has a time budget (REGISTRY_IMPORT_MAX_SECONDS); one over
+    it is failed with the reason, and its one transaction is rolled back."""
+    from registry.models import Reading
+
+    wu = f.WaterUserFactory(file_no="YW-2020-0001")
+    f.MeterFactory(intake_point=f.IntakePointFactory(water_user=wu), water_user=wu, serial="SN-000")
+    path = tmp_path / "readings.csv"
+    path.write_text("表号,月份,取水量(m³)\nSN-000,2025-01,10\nSN-000,2025-02,20\n", encoding="utf-8-sig")
+    app.config["IMPORT_MAX_SECONDS"] = 0
+    job = jobs.create(db.session, "import", f.admin(), {"path": str(path), "fmt": "csv", "apply": True})
+    queue.enqueue(job.id)
+    stopped = _job(job.id)
+    assert stopped.state == "failed" and "longer than its budget of 0 s" in stopped.error
+    assert db.session.scalar(select(func.count()).select_from(Reading)) == 0
+    app.config["IMPORT_MAX_SECONDS"] = 900
+    again = jobs.create(db.session, "import", f.admin(), {"path": str(path), "fmt": "csv", "apply": True})
+    queue.enqueue(again.id)
+    assert _job(again.id).state == "done" and db.session.scalar(select(func.count()).select_from(Reading)) == 2

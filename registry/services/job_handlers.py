@@ -4,6 +4,7 @@ an earlier run instead of repeating it."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -62,7 +63,16 @@ def spreadsheet_import(session: Session, job: Job, progress: Progress, directory
         raise JobRefused("the uploaded file is no longer there")
     progress.phase("importing" if apply else "checking", exchange.count_rows(path, fmt))
     actor = session.get(Account, job.owner_id)
-    report = exchange.run(session, actor, path, fmt, apply=apply, progress=progress.advance)
+    limit = float(current_app.config.get("IMPORT_MAX_SECONDS", 900))
+    deadline = time.monotonic() + limit
+
+    def advance(n: int = 1) -> None:  # the time budget, checked row by row (the sheet limits bound memory)
+        if time.monotonic() > deadline:
+            raise JobRefused(f"the import took longer than its budget of {limit:g} s (REGISTRY_IMPORT_MAX_SECONDS); "
+                             "nothing was changed")
+        progress.advance(n)
+
+    report = exchange.run(session, actor, path, fmt, apply=apply, progress=advance)
     with force_locale(params.get("locale") or "zh_CN"):
         (directory / REPORT).write_text(json.dumps(report.to_json(), ensure_ascii=False))
     return {"file": REPORT, "rows": report.rows, "applied": report.applied}
