@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from registry import access
-from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem, IdempotencyKey, Inspection,
+from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem, Inspection,
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, utcnow)
 from registry.services import audit, checks, validators
+from registry.services.unit_of_work import FileChange, existing_for_key  # noqa: F401  (re-exported)
 from registry.services.errors import NotFound, StaleEdit, ValidationError
 
 
@@ -85,84 +84,38 @@ def _summary(kind: str, obj) -> str:
     return kind
 
 
-def _integrity(err: IntegrityError) -> ValidationError:
-    """A unique constraint lost a race with another request: say which field, keep the form."""
-    text = str(err.orig).lower()
-    for field in ("serial", "number", "file_no", "uscc", "period", "year"):
-        if field in text:
-            return ValidationError({field: _l("This value is already used by another record.")})
-    return ValidationError({"_": _l("The record conflicts with another one; reload and try again.")})
+def _commit(session: Session, water_user_id: int | None = None) -> None:
+    """Transitional (issue 14): services not yet writing through ``FileChange`` commit here."""
+    with FileChange(session) as change:
+        change.touch(water_user_id)
 
 
 def _flush(session: Session) -> None:
-    """Flush (for ids and snapshots); a unique constraint lost to another request becomes a field error,
-    and a version another request saved first (the UPDATE … WHERE version = n matched no row: parallel
-    edits of one version, issue 16 item 9) the stale edit it is."""
-    try:
-        session.flush()
-    except IntegrityError as err:
-        session.rollback()
-        raise _integrity(err) from err
-    except StaleDataError as err:
-        session.rollback()
-        raise StaleEdit({}) from err
-
-
-def _commit(session: Session, water_user_id: int | None = None) -> None:
-    """Commit the change once; first refresh the file's evaluation in the same transaction, so
-    the score never lags behind the records it judges."""
-    try:
-        if water_user_id is not None:
-            from registry.services import evaluations
-
-            evaluations.refresh_one(session, water_user_id)
-        session.commit()
-    except IntegrityError as err:
-        session.rollback()
-        raise _integrity(err) from err
-    except StaleDataError as err:
-        session.rollback()
-        raise StaleEdit({}) from err
-
-
-def existing_for_key(session: Session, key: str | None):
-    """The record a create form with this idempotency key already made, if any."""
-    key = checks.idempotency_key(key)
-    if key is None:
-        return None
-    seen = session.get(IdempotencyKey, key)
-    if seen is None:
-        return None
-    # Any model a keyed form creates (records, water users, documents, certificates, inspections).
-    model = {mapper.class_.__name__: mapper.class_ for mapper in WaterUser.registry.mappers}
-    return session.get(model[seen.entity_type], seen.entity_id) if seen.entity_type in model else None
+    """Flush (for ids and snapshots); a lost race becomes the field error it is (see ``unit_of_work``)."""
+    FileChange(session).flush()
 
 
 def create(session: Session, actor, kind_name: str, water_user: WaterUser, data: dict, *,
            idempotency_key: str | None = None, action: str = "create", extra: dict | None = None):
     kind = KINDS[kind_name]
     access.require_edit(actor, kind_name)
-    idempotency_key = checks.idempotency_key(idempotency_key)
-    again = existing_for_key(session, idempotency_key)
-    if again is not None:
-        return again
-    values = kind.validate(session, dict(data), water_user, None)
-    items = values.pop("items", None)
-    obj = kind.model(**values, **(extra or {}))
-    if hasattr(kind.model, "water_user_id"):
-        obj.water_user_id = water_user.id
-    if isinstance(obj, Inspection):
-        obj.inspector_id = actor.id if getattr(actor, "role", None) == "inspector" else obj.inspector_id
-        obj.items = [ChecklistItem(**i) for i in items or []]
-    session.add(obj)
-    _flush(session)
-    after = _snap(obj)
-    audit.record(session, actor, action, obj, water_user_id=water_user.id, summary=_summary(kind_name, obj),
-                 changes={k: [None, v] for k, v in after.items() if v not in (None, [], "")})
-    if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
-                                   entity_type=type(obj).__name__, entity_id=obj.id))
-    _commit(session, water_user.id)
+    with FileChange(session, actor, idempotency_key) as change:
+        if change.replay is not None:
+            return change.replay
+        values = kind.validate(session, dict(data), water_user, None)
+        items = values.pop("items", None)
+        obj = kind.model(**values, **(extra or {}))
+        if hasattr(kind.model, "water_user_id"):
+            obj.water_user_id = water_user.id
+        if isinstance(obj, Inspection):
+            obj.inspector_id = actor.id if getattr(actor, "role", None) == "inspector" else obj.inspector_id
+            obj.items = [ChecklistItem(**i) for i in items or []]
+        change.add(obj)
+        change.flush()
+        after = _snap(obj)
+        change.audit(action, obj, water_user_id=water_user.id, summary=_summary(kind_name, obj),
+                     changes={k: [None, v] for k, v in after.items() if v not in (None, [], "")})
+        change.created(obj)
     return obj
 
 
@@ -174,15 +127,16 @@ def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected
     if expected_version is not None and int(expected_version) != obj.version:
         raise StaleEdit(_snap(obj))
     water_user = session.get(WaterUser, kind.water_user_id(obj))
-    before = _snap(obj)
-    values = kind.validate(session, dict(data), water_user, obj)
-    _apply(session, obj, values)
-    _flush(session)
-    changes = audit.diff(before, _snap(obj))
-    if changes:
-        audit.record(session, actor, "update", obj, water_user_id=water_user.id,
-                     summary=_summary(kind_name, obj), changes=changes)
-    _commit(session, water_user.id)
+    with FileChange(session, actor) as change:
+        before = _snap(obj)
+        values = kind.validate(session, dict(data), water_user, obj)
+        _apply(session, obj, values)
+        change.flush()
+        change.touch(water_user.id)
+        changes = audit.diff(before, _snap(obj))
+        if changes:
+            change.audit("update", obj, water_user_id=water_user.id, summary=_summary(kind_name, obj),
+                         changes=changes)
     return obj
 
 
@@ -198,12 +152,12 @@ def close(session: Session, actor, kind_name: str, obj, reason: str):
     checks.refuse_control("reason", reason)
     if obj.closed_at is not None:
         raise ValidationError({"reason": _l("This record is already closed.")})
-    obj.closed_at = utcnow()
-    obj.closed_reason = reason
-    _flush(session)
-    audit.record(session, actor, "close", obj, water_user_id=kind.water_user_id(obj), reason=reason,
-                 summary=_summary(kind_name, obj), changes={"closed_reason": [None, reason]})
-    _commit(session, kind.water_user_id(obj))
+    with FileChange(session, actor) as change:
+        obj.closed_at = utcnow()
+        obj.closed_reason = reason
+        change.flush()
+        change.audit("close", obj, water_user_id=kind.water_user_id(obj), reason=reason,
+                     summary=_summary(kind_name, obj), changes={"closed_reason": [None, reason]})
     return obj
 
 
