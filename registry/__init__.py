@@ -6,7 +6,15 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "migrations"
+
+
+def _tree(name: str) -> str:
+    """``templates/`` and ``static/`` live at the project's top level; a wheel carries them inside
+    the package (setup.py's build step copies them there), so look beside the package second."""
+    top = ROOT / name
+    return str(top if top.is_dir() else Path(__file__).resolve().parent / name)
 
 
 class DatabaseId(IntegerConverter):
@@ -22,7 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     It never creates tables or runs migrations; ``flask db upgrade`` does that.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, template_folder=_tree("templates"),
+                static_folder=_tree("static"))
     app.url_map.converters["int"] = DatabaseId
     from registry import config as settings
 

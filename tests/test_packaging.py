@@ -22,6 +22,8 @@ def _package_copy(tmp_path: Path) -> Path:
     """The registry package as a fresh clone has it: no compiled catalog, no byte code."""
     shutil.copytree(ROOT / "registry", tmp_path / "registry",
                     ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+    for tree in ("templates", "static"):  # the top level of a clone (issue 14's layout)
+        shutil.copytree(ROOT / tree, tmp_path / tree)
     assert not list((tmp_path / "registry").rglob("*.mo"))
     return tmp_path / "registry"
 
@@ -80,6 +82,9 @@ def test_the_build_step_puts_the_catalogs_in_the_package(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     built = tmp_path / "build" / "registry" / "translations"
     assert _says(built, "Sign in") == "登录"
+    # The top-level templates/ and static/ travel inside the wheel's package.
+    assert (tmp_path / "build" / "registry" / "templates" / "base.html").is_file()
+    assert list((tmp_path / "build" / "registry" / "static").rglob("*.css"))
     assert not list((tree / "registry").rglob("*.mo"))  # the source tree is left as it was
 
 
