@@ -6,9 +6,9 @@ FLASK   := $(VENV)/bin/flask --app wsgi
 # pyproject.toml) changes the stamp's name, so the next make reinstalls.
 STAMP   := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 CATALOG := registry/translations/zh_Hans_CN/LC_MESSAGES/messages
-# Pinned before the code that needs them lands (the job queue, the layer contracts); drop a name
+# Pinned before the code that needs them lands (the job queue); drop a name
 # once setup.cfg requires it.
-AHEAD   := redis 'huey>=3,<4' import-linter
+AHEAD   := redis 'huey>=3,<4'
 
 .PHONY: run test bench translations messages e2e clean constraints
 

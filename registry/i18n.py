@@ -148,6 +148,11 @@ def _translations():
     return translations
 
 
+def _utcnow() -> datetime:
+    """As ``registry.models.utcnow``, without importing the models (the PDF code uses this module)."""
+    return datetime.now(timezone.utc)
+
+
 def init_app(app) -> None:
     # Flask-Babel caches the locale on ``g``; when an app context outlives one request (tests,
     # CLI-driven requests) the next request must choose again.
@@ -160,9 +165,8 @@ def init_app(app) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n))
     app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
     from registry import clock
-    from registry.models import utcnow
-    from registry.web import explain
+    from registry.presentation import explain
 
     app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
-                                 today_date=clock.today, now=utcnow, explain=explain.sentence,
+                                 today_date=clock.today, now=_utcnow, explain=explain.sentence,
                                  explain_action=explain.action, todo_of=explain.todo, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))

@@ -16,7 +16,7 @@ from flask import g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
-from registry.api.problems import Problem
+from registry.presentation.problems import Problem
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _UNSET = object()

@@ -8,15 +8,15 @@ from sqlalchemy import select
 
 from registry import access, rescoring
 from registry.api import body as json_body, schemas
-from registry.api.problems import Problem
+from registry.presentation.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
 from registry.services import (Conflict, Forbidden, NotFound, StaleEdit, ValidationError, certificates, evaluations, records,
                                readings_bulk, tokens, water_users)
 from registry.services.certificates import CertificateRefused
 from registry.services.file_view import ListFilters, load_file, water_user_list
-from registry.web import paging
-from registry.web.explain import sentence
+from registry.presentation import paging
+from registry.presentation.explain import sentence
 
 
 class Blueprint(SmorestBlueprint):

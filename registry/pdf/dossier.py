@@ -1,6 +1,6 @@
 """The dossier 档案 of one whole file as a PDF: profile, permits, meters and calibrations,
 readings summary, water-balance tests, inspections and rectifications, the evaluation breakdown
-in words (``web.explain``), certificates and the timeline.
+in words (``presentation.explain``), certificates and the timeline.
 
 Rendered on request from the same read model as the one-file page (``services.file_view``), in
 the reader's language; unlike a certificate it is a print-out of the file as it is today.
@@ -21,7 +21,8 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from registry import clock
 from registry.i18n import division_name, label, local_datetime, number
 from registry.pdf import PdfSettings, fonts
-from registry.web import explain
+from registry.presentation import explain
+from registry.presentation.certificates import reason_text, status_of
 
 MARGIN = 16 * mm
 FRAME_WIDTH = A4[0] - 2 * MARGIN
@@ -167,8 +168,6 @@ class _Builder:
         self.table([_("Rule"), _("Points"), _("Why points were lost")], rows, [1.6, 0.8, 5], "")
 
     def certificates(self) -> None:
-        from registry.services.certificates import reason_text, status_of
-
         self.heading(_("Certificates"))
         rows = []
         for c in self.wu.certificates:

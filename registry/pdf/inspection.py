@@ -18,8 +18,8 @@ from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate
 from registry import clock
 from registry.i18n import division_name, label
 from registry.pdf import PdfSettings, fonts
-from registry.services import documents
-from registry.services.inspections import CHECKLIST_LABELS
+from registry.presentation.inspections import CHECKLIST_LABELS
+from registry.storage import path_for
 
 MARGIN = 16 * mm
 FRAME_WIDTH = A4[0] - 2 * MARGIN
@@ -128,7 +128,7 @@ class _Record:
         cell_w = FRAME_WIDTH / PHOTOS_PER_ROW
         cells = []
         for doc in pictures:
-            image = _image(documents.path_for(self.upload_dir, doc.sha256), cell_w - 4 * mm, 48 * mm)
+            image = _image(path_for(self.upload_dir, doc.sha256), cell_w - 4 * mm, 48 * mm)
             cells.append([image or _p(_("(photo file missing)"), s.note), _p(doc.title, s.caption)])
         rows = [cells[i:i + PHOTOS_PER_ROW] for i in range(0, len(cells), PHOTOS_PER_ROW)]
         rows[-1] += [""] * (PHOTOS_PER_ROW - len(rows[-1]))
@@ -139,7 +139,7 @@ class _Record:
     def signatures(self) -> None:
         s = self.s
         drawn = next((d for d in self.files if d.kind == "signature"), None)
-        image = _image(documents.path_for(self.upload_dir, drawn.sha256), 70 * mm, 24 * mm) if drawn else None
+        image = _image(path_for(self.upload_dir, drawn.sha256), 70 * mm, 24 * mm) if drawn else None
         blank = Spacer(1, 24 * mm)
         inspector = self.insp.inspector.label if self.insp.inspector else ""
         # Three columns, the middle one empty, so each signature has a line of its own.

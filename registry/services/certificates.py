@@ -30,6 +30,8 @@ from registry.domain.dates import add_months
 from registry.models import Account, Certificate, CertificateCounter, Evaluation, IdempotencyKey, WaterUser
 from registry.pdf import PdfSettings
 from registry.pdf.certificate import CertificateData, render
+# Re-exported: the pages, the API and the reminders read a certificate through this service.
+from registry.presentation.certificates import AUTO_GRADE, AUTO_PERMIT, reason_text, status_of  # noqa: F401
 from registry.services import audit, documents, evaluations, rules_versions
 from registry.services.checks import idempotency_key as clean_key, refuse_control
 from registry.services.errors import Forbidden, NotFound, ValidationError
@@ -41,11 +43,6 @@ NUMBER = re.compile(r"^YWZS-(\d{4})-(\d{6})$")
 ISSUERS = frozenset({"bureau_admin"})  # 签发与撤销: the bureau only
 CHUNK = 100  # files issued per transaction in a batch
 
-# Reasons written by automatic revocation; the pages translate them (manual reasons are shown as typed).
-AUTO_GRADE = "auto:grade:"
-AUTO_PERMIT = "auto:permit"
-
-
 class CertificateRefused(ValidationError):
     """The file does not earn a certificate now (the grade, a valid certificate, the file's
     status); the message says why. The API answers 409."""
@@ -53,23 +50,6 @@ class CertificateRefused(ValidationError):
 
 def number_for(year: int, serial: int) -> str:
     return f"{PREFIX}-{year}-{serial:06d}"
-
-
-def status_of(cert: Certificate, today: date | None = None) -> str:
-    """valid | expired | revoked: expiry is read from the date, never stored."""
-    if cert.status == "revoked":
-        return "revoked"
-    return "expired" if cert.valid_until < (today or clock.today()) else "valid"
-
-
-def reason_text(cert: Certificate):
-    """The reason as people read it (a lazy translation for automatic revocations)."""
-    reason = cert.revoked_reason or ""
-    if reason.startswith(AUTO_GRADE):
-        return _l("Revoked automatically: the grade fell to %(g)s.", g=reason[len(AUTO_GRADE):])
-    if reason == AUTO_PERMIT:
-        return _l("Revoked automatically: no water-withdrawal permit is in force.")
-    return reason
 
 
 def _require_issuer(actor) -> None:

@@ -21,6 +21,7 @@ from registry.services import audit, pdf_safety, photos
 from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
 from registry.services.errors import ValidationError
 from registry.services.records import _commit, existing_for_key
+from registry.storage import path_for  # noqa: F401  (re-exported: where a document's bytes are)
 
 # Magic numbers of the types we accept.
 SIGNATURES = (
@@ -74,10 +75,6 @@ def checked_content(content: bytes, content_type: str, max_bytes: int) -> tuple[
     except photos.PhotoError as err:
         return None, _image_message(err, limit)
     return clean.content, clean.content_type
-
-
-def path_for(upload_dir: str, sha256: str) -> Path:
-    return Path(upload_dir) / sha256[:2] / sha256
 
 
 def store(upload_dir: str, content: bytes) -> str:

@@ -32,17 +32,10 @@ from registry.services.checks import Checker, idempotency_key as clean_key
 from registry.services.errors import NotFound, ValidationError
 from registry.services.validators import CHECKLIST_CODES
 from registry.services.work_queue import status_expression
+# Re-exported: the visit form lists the items through this service.
+from registry.presentation.inspections import CHECKLIST_LABELS  # noqa: F401
 
 # Same message ids as the checklist macro in templates/_macros.html, so one translation serves both.
-CHECKLIST_LABELS = {
-    "permit_displayed": _l("Permit displayed at the site"),
-    "meter_present_sealed": _l("Meter present and sealed"),
-    "meter_reading": _l("Meter reading taken"),
-    "calibration_label": _l("Calibration label date valid"),
-    "intake_matches_permit": _l("Intake point matches the permit"),
-    "online_device_working": _l("Online monitoring device working"),
-    "records_kept": _l("Water-use records kept"),
-}
 MAX_PHOTOS_PER_ITEM = 6
 MAX_PHOTOS = 30
 MAX_DEADLINE_DAYS = 366  # an order is about what the site can fix this year; longer is a permit matter

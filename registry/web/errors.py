@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from registry.api import problems
+from registry.presentation import problems
 from registry.extensions import db
 from registry.services import Conflict, Forbidden, NotFound, StaleEdit
 from registry.services.checks import CONTROL_CHARS

@@ -424,7 +424,7 @@ def test_the_plan_may_go_up_to_the_sum_of_the_permits(db_session):
 def test_each_lost_point_names_its_rule_basis_and_figures_in_both_languages(db_session, case_id, english, chinese):
     from flask_babel import force_locale
 
-    from registry.web import explain
+    from registry.presentation import explain
 
     (case,) = [c for c in CASES if c.id == case_id]
     wu = _file(case)

@@ -80,7 +80,7 @@ def test_a_page_is_the_same_whether_the_matches_are_few_or_many(app):
 
     from registry.models import WaterUser
     from registry.services.file_view import ListFilters, water_user_list, water_user_rows
-    from registry.web import paging
+    from registry.presentation import paging
 
     files = [_file(f"义乌市第{i}号饰品有限公司", TODAY + timedelta(days=100 + i)) for i in range(7)]
     _file("义乌市另一家纺织有限公司", TODAY + timedelta(days=50))

@@ -23,7 +23,7 @@ from registry.pdf import letter as letter_pdf
 from registry.services import ValidationError, communications
 from registry.services.checks import database_id
 from registry.services.mailer import MailSettings
-from registry.web import paging
+from registry.presentation import paging
 from registry.web.communications.forms import BounceForm, ConfirmForm
 
 bp = Blueprint("communications", __name__)

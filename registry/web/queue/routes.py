@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from registry import clock
 from registry.extensions import db
 from registry.services import work_queue
-from registry.web import paging
+from registry.presentation import paging
 from registry.web.water_users.routes import _division_choices
 
 bp = Blueprint("queue", __name__)

@@ -21,7 +21,8 @@ from registry.models import Inspection, Reading, Rectification
 from registry.pdf import PdfSettings
 from registry.services import ValidationError, inspections, photos, records
 from registry.services.validators import CHECKLIST_CODES
-from registry.web import binding, paging
+from registry.presentation import paging
+from registry.web import binding
 from registry.web.visits import submission
 from registry.web.visits.forms import DecisionForm, InspectionVisitForm
 

@@ -12,7 +12,8 @@ from registry.i18n import LABELS, division_name
 from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
 from registry.services import StaleEdit, ValidationError, evaluations, rules_versions, water_users
 from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
-from registry.web import binding, paging
+from registry.presentation import paging
+from registry.web import binding
 from registry.web.records.routes import CHECKLIST_CODES
 from registry.web.water_users.forms import SearchForm, StatusForm, WaterUserForm
 
