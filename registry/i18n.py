@@ -165,8 +165,9 @@ def init_app(app) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n))
     app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
     from registry import clock
-    from registry.presentation import explain
+    from registry.presentation import explain, images
 
     app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
                                  today_date=clock.today, now=_utcnow, explain=explain.sentence,
-                                 explain_action=explain.action, todo_of=explain.todo, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))
+                                 explain_action=explain.action, todo_of=explain.todo,
+                                 image_state=images.image_state, image_problem=images.image_problem, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))

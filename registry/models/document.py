@@ -21,6 +21,7 @@ class Document(Record, Base):
     __table_args__ = (
         CheckConstraint("size_bytes >= 0", name="size_non_negative"),
         CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        CheckConstraint("image_state IN ('pending', 'ready', 'failed')", name="image_state"),
     )
 
     water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
@@ -39,5 +40,13 @@ class Document(Record, Base):
     rejected_reason: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An uploaded photo or scan is re-encoded by a job of the queue (services/photos.py), not in
+    # the request: until then ``image_state`` is pending, ``sha256`` names the upload as received,
+    # kept outside the served store (storage.original_path), and nothing serves it. ready: ``sha256``
+    # names the re-encoded copy; failed: ``image_error`` says why (a PhotoError rule). None: no
+    # image to prepare (a PDF, or an image re-encoded in the request before the queue did it).
+    image_state: Mapped[str | None] = mapped_column(String(10))
+    image_error: Mapped[str | None] = mapped_column(Text)
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
 
     water_user: Mapped[WaterUser] = relationship(back_populates="documents")

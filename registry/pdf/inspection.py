@@ -128,7 +128,13 @@ class _Record:
         cell_w = FRAME_WIDTH / PHOTOS_PER_ROW
         cells = []
         for doc in pictures:
-            image = _image(path_for(self.upload_dir, doc.sha256), cell_w - 4 * mm, 48 * mm)
+            state = getattr(doc, "image_state", None)
+            if state == "pending":  # the queue has not re-encoded it yet: the upload as received is never printed
+                image = _p(_("(photo being prepared)"), s.note)
+            elif state == "failed":
+                image = _p(_("(photo not kept: not a readable image)"), s.note)
+            else:
+                image = _image(path_for(self.upload_dir, doc.sha256), cell_w - 4 * mm, 48 * mm)
             cells.append([image or _p(_("(photo file missing)"), s.note), _p(doc.title, s.caption)])
         rows = [cells[i:i + PHOTOS_PER_ROW] for i in range(0, len(cells), PHOTOS_PER_ROW)]
         rows[-1] += [""] * (PHOTOS_PER_ROW - len(rows[-1]))

@@ -1,27 +1,26 @@
 """Attachments: checked by content (not by the name or the browser's word), stored once by sha256
 outside static/, and never deleted (a document is closed instead).
 
-An image is decoded whole and re-encoded (photos.clean_scan), and only the re-encoded bytes are
-kept: no metadata, nothing after the picture (a JPEG header followed by HTML is refused, a JPEG
-with a script appended loses it). A PDF with active content is refused (pdf_safety). The name a
+An image is checked by its header in the request and decoded whole and re-encoded by a job of
+the queue (services/images.py, photos.clean_scan); only the re-encoded bytes are ever served: no
+metadata, nothing after the picture (a JPEG header followed by HTML fails, a JPEG with a script
+appended loses it). A PDF with active content is refused (pdf_safety). The name a
 download carries has exactly one extension, the one of the type found in the content."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from registry import access
 from registry.models import DOCUMENT_KINDS, Document, IdempotencyKey, WaterUser
-from registry.services import audit, pdf_safety, photos
+from registry.services import audit, images, pdf_safety, photos
 from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
 from registry.services.errors import ValidationError
 from registry.services.records import _commit, existing_for_key
-from registry.storage import path_for  # noqa: F401  (re-exported: where a document's bytes are)
+from registry.storage import path_for, write_once  # path_for re-exported: where a document's bytes are
 
 # Magic numbers of the types we accept.
 SIGNATURES = (
@@ -61,8 +60,9 @@ def _image_message(err: photos.PhotoError, limit: int):
     return _l("The file is not a readable JPEG or PNG image.")
 
 
-def checked_content(content: bytes, content_type: str, max_bytes: int) -> tuple[bytes, str] | tuple[None, object]:
-    """(the bytes to keep, their type), or (None, why not): images re-encoded, PDFs scanned."""
+def checked_content(content: bytes, content_type: str, max_bytes: int):
+    """(the bytes to keep, their type), or (None, why not): PDFs scanned; an image checked by its
+    header only, as a ``photos.PendingImage`` for the queue to re-encode."""
     if content_type == "application/pdf":
         try:
             pdf_safety.check(content)
@@ -71,21 +71,16 @@ def checked_content(content: bytes, content_type: str, max_bytes: int) -> tuple[
         return content, content_type
     limit = photos.max_pixels()
     try:
-        clean = photos.clean_scan(content, max_bytes=max_bytes, limit=limit)
+        pending = photos.check_scan(content, max_bytes=max_bytes, limit=limit)
     except photos.PhotoError as err:
         return None, _image_message(err, limit)
-    return clean.content, clean.content_type
+    return pending, pending.content_type
 
 
 def store(upload_dir: str, content: bytes) -> str:
     """Write the bytes once under their sha256 (same content, same file) and return the hash."""
     digest = hashlib.sha256(content).hexdigest()
-    target = path_for(upload_dir, digest)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(content)
-        os.replace(tmp, target)
+    write_once(path_for(upload_dir, digest), content)
     return digest
 
 
@@ -115,10 +110,12 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
             c.fail("file", content_type)
     values = c.done()
     safe_name = download_name(filename, content_type)
-    digest = store(upload_dir, content)
+    if isinstance(content, photos.PendingImage):  # re-encoded by the queue; kept as received meanwhile
+        stored = images.pending_fields(upload_dir, content)
+    else:
+        stored = {"sha256": store(upload_dir, content), "size_bytes": len(content), "content_type": content_type}
     doc = Document(water_user_id=wu.id, title=values["title"], kind=values["kind"], filename=safe_name,
-                   content_type=content_type, size_bytes=len(content), sha256=digest,
-                   uploaded_by_id=getattr(actor, "id", None), status=status)
+                   uploaded_by_id=getattr(actor, "id", None), status=status, **stored)
     session.add(doc)
     session.flush()
     audit.record(session, actor, "create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",
@@ -127,6 +124,7 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
         session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
                                    entity_type="Document", entity_id=doc.id))
     _commit(session)
+    images.queue(session, actor, [doc])
     return doc
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from registry import access, clock
 from registry.models import (ChecklistItem, Document, DueItem, IdempotencyKey, Inspection, Reading, Rectification,
                              WaterUser, utcnow)
-from registry.services import audit, documents, photos, records, validators
+from registry.services import audit, documents, images, photos, records, validators
 from registry.services.checks import Checker, idempotency_key as clean_key
 from registry.services.errors import NotFound, ValidationError
 from registry.services.validators import CHECKLIST_CODES
@@ -87,7 +87,7 @@ class _Clean:
     values: dict
     orders: list[dict]
     reading: dict | None
-    photos: list[tuple[str, str, photos.CleanImage]]
+    photos: list[tuple[str, str, photos.PendingImage]]  # checked by header; the queue re-encodes them
     signature: photos.CleanImage | None
 
 
@@ -151,7 +151,7 @@ def _judge(session: Session, wu: WaterUser, sub: Submission, photo_max_bytes: in
                                       n=MAX_PHOTOS_PER_ITEM, t=MAX_PHOTOS))
             continue
         try:
-            cleaned.append((photo.code, name, photos.clean_photo(photo.content, max_bytes=photo_max_bytes)))
+            cleaned.append((photo.code, name, photos.check_photo(photo.content, max_bytes=photo_max_bytes)))
         except photos.PhotoError as err:
             errors.setdefault(key, _photo_message(err, name, photo_max_bytes))
 
@@ -168,12 +168,16 @@ def _judge(session: Session, wu: WaterUser, sub: Submission, photo_max_bytes: in
     return _Clean(values, orders, reading, cleaned, signature)
 
 
-def _attach(session: Session, actor, wu: WaterUser, insp: Inspection, upload_dir: str, image: photos.CleanImage,
-            *, kind: str, title: str, filename: str) -> Document:
-    digest = documents.store(upload_dir, image.content)
+def _attach(session: Session, actor, wu: WaterUser, insp: Inspection, upload_dir: str,
+            image: photos.CleanImage | photos.PendingImage, *, kind: str, title: str, filename: str) -> Document:
+    if isinstance(image, photos.PendingImage):  # a photo: re-encoded by the queue, kept as received meanwhile
+        stored = images.pending_fields(upload_dir, image)
+    else:  # the signature, small and drawn on the pad: re-encoded here
+        stored = {"sha256": documents.store(upload_dir, image.content), "size_bytes": len(image.content),
+                  "content_type": image.content_type}
     doc = Document(water_user_id=wu.id, record_type="inspection", record_id=insp.id, kind=kind, title=title[:200],
-                   filename=Path(filename).stem[:200] + image.extension, content_type=image.content_type,
-                   size_bytes=len(image.content), sha256=digest, uploaded_by_id=actor.id, status="accepted")
+                   filename=Path(filename).stem[:200] + image.extension, uploaded_by_id=actor.id, status="accepted",
+                   **stored)
     session.add(doc)
     session.flush()
     audit.record(session, actor, "create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",
@@ -210,9 +214,9 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
     session.add(insp)
     session.flush()
     labels = {code: str(text) for code, text in CHECKLIST_LABELS.items()}
-    for n, (code, name, image) in enumerate(clean.photos, start=1):
-        _attach(session, actor, wu, insp, upload_dir, image, kind="inspection_photo",
-                title=f"{labels[code]} {insp.inspected_on.isoformat()}", filename=name)
+    pictures = [_attach(session, actor, wu, insp, upload_dir, image, kind="inspection_photo",
+                        title=f"{labels[code]} {insp.inspected_on.isoformat()}", filename=name)
+                for code, name, image in clean.photos]
     if clean.signature is not None:
         doc = _attach(session, actor, wu, insp, upload_dir, clean.signature, kind="signature",
                       title=str(_l("Signature of %(name)s", name=insp.site_contact or "")),
@@ -248,6 +252,7 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
         if "period" in err.errors:
             raise ValidationError({"reading-period": err.errors["period"]}) from err
         raise
+    images.queue(session, actor, pictures)
     return insp
 
 

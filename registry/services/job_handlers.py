@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from registry import clock
 from registry.models import Account, Job, WaterUser
 from registry.pdf import batch as batch_pdf
-from registry.services import certificates, evaluations, exchange, rules_versions
+from registry.services import certificates, evaluations, exchange, images, rules_versions
 from registry.services.jobs import JobRefused, Progress, handler
 
 CERTIFICATE_TITLE = "自备取水户规范评价合格证书"
@@ -76,6 +76,19 @@ def spreadsheet_import(session: Session, job: Job, progress: Progress, directory
     with force_locale(params.get("locale") or "zh_CN"):
         (directory / REPORT).write_text(json.dumps(report.to_json(), ensure_ascii=False))
     return {"file": REPORT, "rows": report.rows, "applied": report.applied}
+
+
+def _images_failed(session: Session, job: Job, reason: str) -> None:
+    images.fail_pending(session, list((job.params or {}).get("ids", [])))
+
+
+@handler(images.KIND, on_failure=_images_failed)
+def prepare_images(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
+    """Decode and re-encode uploaded photos and scans (``services.images``): each document ready
+    with its copy or failed with the reason; a second run prepares only what is still pending."""
+    ids = [int(i) for i in (job.params or {}).get("ids", [])]
+    progress.phase("preparing", len(ids))
+    return images.prepare(session, ids, upload_dir=current_app.config["UPLOAD_DIR"], progress=progress.advance)
 
 
 @handler("recompute")

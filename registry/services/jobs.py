@@ -37,18 +37,34 @@ KEEP_SECONDS = 24 * 3600  # a job's output folder is kept for a day
 
 Handler = Callable[[Session, Job, "Progress", Path], dict]
 HANDLERS: dict[str, Handler] = {}
+# kind -> fn(session, job, reason): what a job that failed as a whole leaves behind (a photo's state)
+ON_FAILURE: dict[str, Callable[[Session, Job, str], None]] = {}
 
 
 class JobRefused(Exception):
     """The job cannot be run (its kind is unknown, its input is gone): failed at once, not retried."""
 
 
-def handler(kind: str):
-    """Register ``fn(session, job, progress, directory) -> result`` as the work of jobs of ``kind``."""
+def handler(kind: str, on_failure: Callable[[Session, Job, str], None] | None = None):
+    """Register ``fn(session, job, progress, directory) -> result`` as the work of jobs of ``kind``;
+    ``on_failure(session, job, reason)`` runs in the transaction that marks such a job failed."""
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
+        if on_failure is not None:
+            ON_FAILURE[kind] = on_failure
         return fn
     return register
+
+
+def _failed(session: Session, job_id: str, reason: str) -> None:
+    job = session.get(Job, job_id)
+    hook = ON_FAILURE.get(job.kind) if job is not None else None
+    if hook is not None:
+        try:
+            with session.begin_nested():
+                hook(session, job, reason)
+        except Exception:  # the job is marked failed whatever its hook does
+            log.exception("the failure hook of job %s failed", job_id)
 
 
 class Progress:
@@ -141,6 +157,7 @@ def run(session: Session, job_id: str, root: str | Path, engine=None) -> str | N
         session.rollback()
         session.execute(update(Job).where(Job.id == job_id)
                         .values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000]))
+        _failed(session, job_id, f"{type(exc).__name__}: {exc}"[:2000])
         session.commit()
     finally:
         side.stop()
@@ -162,9 +179,11 @@ def recover(session: Session, *, stale_seconds: float = STALE_SECONDS, now: date
             requeue.append(job_id)
             log.warning("job %s lost its worker: queued again", job_id)
             continue
-        session.execute(update(Job).where(Job.id == job_id, Job.state == "running", Job.heartbeat_at < cutoff)
-                        .values(state="failed", finished_at=utcnow(),
-                                error=f"the worker stopped during each of {MAX_ATTEMPTS} runs"))
+        failed = session.execute(update(Job).where(Job.id == job_id, Job.state == "running", Job.heartbeat_at < cutoff)
+                                 .values(state="failed", finished_at=utcnow(),
+                                         error=f"the worker stopped during each of {MAX_ATTEMPTS} runs")).rowcount
+        if failed:
+            _failed(session, job_id, f"the worker stopped during each of {MAX_ATTEMPTS} runs")
     session.commit()
     return requeue
 

@@ -82,8 +82,9 @@ def _draft_size(size: tuple[int, int], limit: int, edge: int | None) -> tuple[in
     return max(1, int(w * want)), max(1, int(h * want))
 
 
-def _open(content: bytes, max_bytes: int, *, limit: int | None = None, edge: int | None = None) -> Image.Image:
-    """The image decoded whole, at most ``limit`` pixels (JPEGs drafted down towards ``edge``), or PhotoError."""
+def _header(content: bytes, max_bytes: int, *, limit: int | None = None, edge: int | None = None) -> Image.Image:
+    """The image opened from its header only (JPEGs drafted down towards ``edge``), nothing decoded,
+    or PhotoError: the byte size, the format and the pixels it would decode to are checked."""
     limit = limit or max_pixels()
     if not content:
         raise PhotoError("empty")
@@ -99,7 +100,6 @@ def _open(content: bytes, max_bytes: int, *, limit: int | None = None, edge: int
                 image.draft("RGB" if image.mode not in ("L", "CMYK") else image.mode, wanted)
         if image.width * image.height > limit:  # after draft(): what would be decoded
             raise PhotoError("too_many_pixels")
-        image.load()  # decodes every pixel: a JPEG header followed by HTML fails here
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -109,6 +109,50 @@ def _open(content: bytes, max_bytes: int, *, limit: int | None = None, edge: int
     except (OSError, SyntaxError, ValueError, EOFError):  # truncated or corrupt data
         raise PhotoError("not_image") from None
     return image
+
+
+def _open(content: bytes, max_bytes: int, *, limit: int | None = None, edge: int | None = None) -> Image.Image:
+    """The image decoded whole, at most ``limit`` pixels (JPEGs drafted down towards ``edge``), or PhotoError."""
+    image = _header(content, max_bytes, limit=limit, edge=edge)
+    try:
+        image.load()  # decodes every pixel: a JPEG header followed by HTML fails here
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoError("too_many_pixels") from None
+    except (OSError, SyntaxError, ValueError, EOFError):  # truncated or corrupt data
+        raise PhotoError("not_image") from None
+    return image
+
+
+@dataclass(frozen=True)
+class PendingImage:
+    """An upload whose header passed (``check_photo`` / ``check_scan``): kept as received until a
+    job of the queue decodes and re-encodes it (``prepare``); it will be ``content_type``."""
+    content: bytes
+    kind: str  # photo | scan
+    content_type: str
+    extension: str
+
+
+def check_photo(content: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, limit: int | None = None) -> PendingImage:
+    """What the request checks of a site photo: its size, format and pixels, from the header."""
+    _header(content, max_bytes, limit=limit, edge=MAX_EDGE_PX)
+    return PendingImage(content, "photo", "image/jpeg", ".jpg")
+
+
+def check_scan(content: bytes, *, max_bytes: int, limit: int | None = None) -> PendingImage:
+    """What the request checks of a scanned document (JPEG or PNG), from the header."""
+    image = _header(content, max_bytes, limit=limit)
+    if image.format == "PNG":
+        return PendingImage(content, "scan", "image/png", ".png")
+    return PendingImage(content, "scan", "image/jpeg", ".jpg")
+
+
+def prepare(content: bytes, kind: str, *, max_bytes: int, limit: int | None = None) -> CleanImage:
+    """The queue's half: decode the kept upload whole and re-encode it (``clean_photo`` or
+    ``clean_scan``), or PhotoError naming the rule it broke."""
+    if kind == "photo":
+        return clean_photo(content, max_bytes=max_bytes, limit=limit)
+    return clean_scan(content, max_bytes=max_bytes, limit=limit)
 
 
 def _flatten(image: Image.Image) -> Image.Image:

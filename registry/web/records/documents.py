@@ -40,6 +40,8 @@ def new_document(water_user_id: int):
 def download_document(water_user_id: int, document_id: int):
     wu = access.get_water_user(current_user, water_user_id)
     doc = _document(wu, document_id)
+    if doc.image_state in ("pending", "failed"):  # the upload as received is never served
+        return render_template("records/image_not_ready.html", wu=wu, doc=doc), 409
     path = service.path_for(current_app.config["UPLOAD_DIR"], doc.sha256)
     if not path.exists():
         abort(404)
