@@ -8,7 +8,7 @@ the document is ``image_state`` pending and its pages show a placeholder. A job 
 ``image`` then decodes each one whole and re-encodes it (``photos.prepare``: no metadata, a photo
 at most 1600 px), stores the copy by its sha256 and marks the document ready, or marks it failed
 with the reason (a JPEG header followed by HTML, a truncated file) without serving anything. The
-original is removed once its copy is committed. A job run twice (its worker died) prepares only
+original is removed once its copy is committed; a refused one stays in the quarantine. A job run twice (its worker died) prepares only
 what is still pending.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from registry import storage
 from registry.models import Document
-from registry.services import photos
+from registry.services import audit, photos
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def prepare(session: Session, ids: list[int], *, upload_dir: str, progress=None)
                 progress()
             continue
         source = storage.original_path(upload_dir, doc.original_sha256)
+        before = doc.sha256
         try:
             content = source.read_bytes()
         except OSError:
@@ -84,10 +85,18 @@ def prepare(session: Session, ids: list[int], *, upload_dir: str, progress=None)
                 doc.sha256, doc.size_bytes, doc.content_type = digest, len(clean.content), clean.content_type
                 doc.image_state, doc.image_error = "ready", None
         counts[doc.image_state] += 1
+        # In the trail as the system's (no actor): the upload itself was audited with its uploader.
+        audit.record(session, None, "update", doc, water_user_id=doc.water_user_id,
+                     summary=f"document: {doc.title}: image {doc.image_state}",
+                     changes={"image_state": ["pending", doc.image_state], "sha256": [before, doc.sha256],
+                              **({"image_error": [None, doc.image_error]} if doc.image_error else {})})
         session.commit()
         still_needed = session.scalar(select(Document.id).where(Document.original_sha256 == doc.original_sha256,
                                                                 Document.image_state == "pending").limit(1))
-        if still_needed is None:  # the copy (or the refusal) is stored: the upload as received goes
+        # The copy is stored: the upload as received (its EXIF, its GPS position) goes. A refused one
+        # stays in the quarantine, never served, for the bureau to look at (and so a backup finds
+        # the file its document names).
+        if doc.image_state == "ready" and still_needed is None:
             try:
                 source.unlink(missing_ok=True)
             except OSError:
@@ -101,3 +110,6 @@ def fail_pending(session: Session, ids: list[int], reason: str = FAILED_JOB) -> 
     """The job failed as a whole: every document it left pending says so (none stays pending forever)."""
     for doc in session.scalars(select(Document).where(Document.id.in_(ids), Document.image_state == "pending")):
         doc.image_state, doc.image_error = "failed", reason
+        audit.record(session, None, "update", doc, water_user_id=doc.water_user_id,
+                     summary=f"document: {doc.title}: image failed",
+                     changes={"image_state": ["pending", "failed"], "image_error": [None, reason]})

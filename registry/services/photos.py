@@ -12,8 +12,12 @@ SVG, or hide a script after the picture. So every image is
   brings it under the limit (a 7000 x 7000 PNG decodes to about 150 MB, and 2-3 times that
   while it is converted);
 - turned upright as its EXIF orientation says, then re-encoded without any metadata, and only
-  the re-encoded bytes are kept: a photo as JPEG at most ``MAX_EDGE_PX`` on its longer side, a
+  the re-encoded bytes are served: a photo as JPEG at most ``MAX_EDGE_PX`` on its longer side, a
   signature (line art) as PNG, a scanned document in its own format at its own resolution.
+
+The request does only the header's part (``check_photo``, ``check_scan``); decoding and
+re-encoding (``prepare``) is a job of the queue (``services/images.py``). A drawn signature,
+at most 1 MB and 1200 px, is still cleaned in the request (``clean_signature``).
 """
 from __future__ import annotations
 

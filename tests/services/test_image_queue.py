@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from registry.clock import today as bureau_today
 from registry.extensions import db
-from registry.models import Document, Job
+from registry.models import AuditEvent, Document, Job
 from registry.services import documents, images, inspections
 from registry.storage import original_path, path_for
 from tests import factories as f
@@ -94,6 +94,10 @@ def test_the_queue_makes_the_upright_resized_copy_without_exif_and_drops_the_ori
     assert not original.exists()
     job = db.session.scalars(select(Job).where(Job.kind == images.KIND)).one()
     assert (job.state, job.result["ready"], job.result["failed"], job.done) == ("done", 1, 0, 1)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "Document",
+                                                        AuditEvent.action == "update")).one()
+    assert event.actor_id is None and event.changes["image_state"] == ["pending", "ready"]
+    assert event.changes["sha256"] == [doc.original_sha256, doc.sha256]
 
 
 def test_pages_show_a_placeholder_until_the_copy_exists_then_the_photo(app, client, auth, site, held):
@@ -132,6 +136,7 @@ def test_a_photo_the_job_cannot_decode_is_marked_failed_with_the_reason_and_neve
     assert good.image_state == "ready"  # one bad photo fails alone
     assert (bad.image_state, bad.image_error) == ("failed", "not_image")
     assert not path_for(app.config["UPLOAD_DIR"], bad.sha256).exists()
+    assert original_path(app.config["UPLOAD_DIR"], bad.original_sha256).exists()  # kept aside, never served
     job = db.session.scalars(select(Job).where(Job.kind == images.KIND)).one()
     assert (job.state, job.result["ready"], job.result["failed"]) == ("done", 1, 1)
 
