@@ -60,7 +60,7 @@ def _broken_jpeg() -> bytes:
     return jpeg(3000, 2000)[:2048] + b"<html><script>alert(1)</script></html>"
 
 
-def test_the_request_only_reads_the_header_and_keeps_the_upload_outside_the_served_store(app, site, held, monkeypatch):
+def test_item7_the_request_only_reads_the_header_and_keeps_the_upload_outside_the_served_store(app, site, held, monkeypatch):
     wu, account = site
     content = jpeg(3000, 2000)
     decoded = []
@@ -78,7 +78,7 @@ def test_the_request_only_reads_the_header_and_keeps_the_upload_outside_the_serv
     assert held == [job.id]
 
 
-def test_the_queue_makes_the_upright_resized_copy_without_exif_and_drops_the_original(app, site, held):
+def test_item7_the_queue_makes_the_upright_resized_copy_without_exif_and_drops_the_original(app, site, held):
     wu, account = site
     _inspect(app, wu, account, ("IMG.jpg", jpeg(3000, 2000, orientation=6)))
     doc = db.session.scalars(select(Document).where(Document.kind == "inspection_photo")).one()
@@ -100,7 +100,7 @@ def test_the_queue_makes_the_upright_resized_copy_without_exif_and_drops_the_ori
     assert event.changes["sha256"] == [doc.original_sha256, doc.sha256]
 
 
-def test_pages_show_a_placeholder_until_the_copy_exists_then_the_photo(app, client, auth, site, held):
+def test_item7_pages_show_a_placeholder_until_the_copy_exists_then_the_photo(app, client, auth, site, held):
     wu, account = site
     insp = _inspect(app, wu, account, ("IMG.jpg", jpeg(800, 600)))
     doc = db.session.scalars(select(Document).where(Document.kind == "inspection_photo")).one()
@@ -126,7 +126,7 @@ def test_pages_show_a_placeholder_until_the_copy_exists_then_the_photo(app, clie
         assert copy.size == (800, 600)
 
 
-def test_a_photo_the_job_cannot_decode_is_marked_failed_with_the_reason_and_never_served(app, client, auth, site, held):
+def test_item7_a_photo_the_job_cannot_decode_is_marked_failed_with_the_reason_and_never_served(app, client, auth, site, held):
     wu, account = site
     insp = _inspect(app, wu, account, ("good.jpg", jpeg(800, 600)), ("IMG_0002.jpg", _broken_jpeg()))
     good, bad = db.session.scalars(select(Document).where(Document.kind == "inspection_photo")
@@ -151,7 +151,7 @@ def test_a_photo_the_job_cannot_decode_is_marked_failed_with_the_reason_and_neve
     assert "Not kept: the file is not a readable JPEG" in files
 
 
-def test_a_job_that_fails_as_a_whole_marks_its_photos_failed(app, site, held, monkeypatch):
+def test_item7_a_job_that_fails_as_a_whole_marks_its_photos_failed(app, site, held, monkeypatch):
     """Not one pending photo forever: a job that raises (or whose worker died on every run) fails,
     and so do the photos it left pending."""
     wu, account = site
@@ -168,7 +168,7 @@ def test_a_job_that_fails_as_a_whole_marks_its_photos_failed(app, site, held, mo
     assert (doc.image_state, doc.image_error) == ("failed", images.FAILED_JOB)
 
 
-def test_a_scanned_document_is_re_encoded_by_the_queue_in_its_own_format(app, site, held):
+def test_item7_a_scanned_document_is_re_encoded_by_the_queue_in_its_own_format(app, site, held):
     wu, _account = site
     image = Image.new("RGB", (1200, 900), (250, 250, 250))
     out = io.BytesIO()
@@ -186,7 +186,7 @@ def test_a_scanned_document_is_re_encoded_by_the_queue_in_its_own_format(app, si
         assert (copy.format, copy.size) == ("PNG", (1200, 900))
 
 
-def test_the_header_limits_still_refuse_in_the_request(app, site, held):
+def test_item7_the_header_limits_still_refuse_in_the_request(app, site, held):
     """What the header tells is refused at once, with the field's message: nothing is kept or queued."""
     from registry.services import ValidationError
 
