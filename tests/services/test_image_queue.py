@@ -198,3 +198,19 @@ def test_item7_the_header_limits_still_refuse_in_the_request(app, site, held):
         _inspect(app, wu, account, ("huge.png", out.getvalue()))
     assert "photo-meter_present_sealed" in refused.value.errors
     assert held == [] and db.session.scalars(select(Document)).all() == []
+
+
+def test_item7_a_job_whose_worker_died_on_every_run_marks_its_photos_failed(app, site, held):
+    from registry.models import utcnow
+    from registry.services import jobs
+
+    wu, account = site
+    _inspect(app, wu, account, ("IMG.jpg", jpeg(800, 600)))
+    job = db.session.scalars(select(Job).where(Job.kind == images.KIND)).one()
+    job.state, job.attempts, job.heartbeat_at = "running", jobs.MAX_ATTEMPTS, utcnow() - timedelta(minutes=10)
+    db.session.commit()
+    assert jobs.recover(db.session, stale_seconds=60) == []  # no run left: failed, not queued again
+    db.session.expire_all()
+    doc = db.session.scalars(select(Document).where(Document.kind == "inspection_photo")).one()
+    assert db.session.get(Job, job.id).state == "failed"
+    assert (doc.image_state, doc.image_error) == ("failed", images.FAILED_JOB)
