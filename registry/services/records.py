@@ -98,7 +98,7 @@ def _flush(session: Session) -> None:
 def create(session: Session, actor, kind_name: str, water_user: WaterUser, data: dict, *,
            idempotency_key: str | None = None, action: str = "create", extra: dict | None = None):
     kind = KINDS[kind_name]
-    access.require_edit(actor, kind_name)
+    access.require(actor, f"{kind_name}.edit")
     with FileChange(session, actor, idempotency_key) as change:
         if change.replay is not None:
             return change.replay
@@ -121,7 +121,7 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
 
 def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected_version: int | None):
     kind = KINDS[kind_name]
-    access.require_edit(actor, kind_name)
+    access.require(actor, f"{kind_name}.edit")
     if obj.closed_at is not None:
         raise ValidationError({"_": _l("This record is closed and can no longer be changed.")})
     if expected_version is not None and int(expected_version) != obj.version:
@@ -143,7 +143,7 @@ def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected
 def close(session: Session, actor, kind_name: str, obj, reason: str):
     """Close (void) a record with a reason: it stays in the file's history but stops counting."""
     kind = KINDS[kind_name]
-    access.require_edit(actor, kind_name)
+    access.require(actor, f"{kind_name}.edit")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for closing this record.")})
