@@ -68,7 +68,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     # the enterprise portal
     "portal.use": ENTERPRISE,           # submit readings and documents, answer orders, acknowledge notices
     # certificates
-    "certificate.read": EVERYONE,       # download a certificate of a file in scope
     "certificate.issue": ADMIN,         # issue, revoke, batch print (签发与撤销: the bureau only)
     # communications
     "communication.read": STAFF,        # the outbox and the letters to print

@@ -16,7 +16,7 @@ from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, utcnow)
 from registry.services import audit, checks, validators
 from registry.services.unit_of_work import FileChange, existing_for_key  # noqa: F401  (re-exported)
-from registry.services.errors import NotFound, StaleEdit, ValidationError
+from registry.services.errors import StaleEdit, ValidationError
 
 
 @dataclass(frozen=True)
@@ -169,12 +169,3 @@ def renew_permit(session: Session, actor, old: Permit, data: dict, *, idempotenc
     new = create(session, actor, "permit", water_user, {**data, validators.RENEWS_KEY: old.id},
                  idempotency_key=idempotency_key, action="renew", extra={"renews_id": old.id})
     return new
-
-
-def get(session: Session, kind_name: str, record_id: int, water_user: WaterUser):
-    """A record of this file by id, or NotFound (ids of other files answer 404 too)."""
-    kind = KINDS[kind_name]
-    obj = session.get(kind.model, record_id)
-    if obj is None or kind.water_user_id(obj) != water_user.id:
-        raise NotFound()
-    return obj
