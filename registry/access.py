@@ -151,6 +151,8 @@ def scoped(stmt: Select, account: Account) -> Select:
 
 def get_water_user(account: Account, water_user_id: int) -> WaterUser:
     """The water user if the account may see it; NotFound otherwise (never confirm existence)."""
+    if not isinstance(water_user_id, int) or not 0 < water_user_id < 2**63:
+        raise NotFound()
     found = db.session.execute(
         scoped(select(WaterUser).where(WaterUser.id == water_user_id), account)).scalar_one_or_none()
     if found is None:
@@ -159,6 +161,8 @@ def get_water_user(account: Account, water_user_id: int) -> WaterUser:
 
 
 def in_scope(account: Account, water_user_id: int) -> bool:
+    if not isinstance(water_user_id, int) or not 0 < water_user_id < 2**63:
+        return False  # no such file (and no database integer: never an error)
     stmt = scoped(select(WaterUser.id).where(WaterUser.id == water_user_id), account)
     return db.session.execute(stmt).first() is not None
 
