@@ -115,7 +115,6 @@ def allows(action: str):
 
             require(current_user, action, within=kwargs.get("water_user_id"))
             return view(*args, **kwargs)
-        wrapper.access_action = action
         return wrapper
     return decorate
 
