@@ -205,7 +205,7 @@ def _ratio(app, client, water_user_id: int, n: int = 40) -> None:
 
         def render():
             return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
-                                   can_edit=lambda kind: access.can_edit(admin, kind))
+                                   can_edit=lambda kind: access.can(admin, f"{kind}.edit"))
 
         render()  # lazy attributes the template touches are loaded once, as in the page
         with timed("same template from in-memory data", n, "pages") as memory:

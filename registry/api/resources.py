@@ -51,26 +51,28 @@ def _authenticate():
 
 
 # Who may write through an endpoint, checked (like scope) before its body is read, as the pages
-# check before their form: endpoint -> the access.EDITORS kind, or ISSUE for certificates.
-ISSUE = "certificate"
+# check before their form: endpoint -> the action of registry.access.ACTIONS.
 WRITE_GUARDS: dict[str, str] = {}
+# The endpoints that name one record of a file (record_id): endpoint -> its records.KINDS name.
+RECORD_ENDPOINTS: dict[str, str] = {}
 
 
 def _guard():
-    """Scope first (404: out of scope is unknown), then the role (403), then the body (400/422)."""
-    g.pop("api_file", None)  # an app context may outlive a request (tests, CLI): nothing carries over
-    g.pop("api_certificate", None)
+    """Scope first (404: out of scope is unknown, and so is a record of another file), then the
+    role (403), then the body (400/422)."""
+    for name in ("api_file", "api_record", "api_certificate"):
+        g.pop(name, None)  # an app context may outlive a request (tests, CLI): nothing carries over
     args = request.view_args or {}
     if "water_user_id" in args:
         g.api_file = _file(args["water_user_id"])
+    if request.endpoint in RECORD_ENDPOINTS and "record_id" in args:
+        model = records.KINDS[RECORD_ENDPOINTS[request.endpoint]].model
+        g.api_record = _call(access.get_record, g.api_account, model, args["record_id"], within=g.api_file)
     if "number" in args:
         g.api_certificate = _call(certificates.get, db.session, g.api_account, args["number"])
-    kind = WRITE_GUARDS.get(request.endpoint) if request.method in json_body.BODY_METHODS else None
-    if kind == ISSUE:
-        if g.api_account.role not in certificates.ISSUERS:
-            raise Problem(403, "Your account may not do this.")
-    elif kind is not None:
-        _call(access.require_edit, g.api_account, kind)
+    action = WRITE_GUARDS.get(request.endpoint) if request.method in json_body.BODY_METHODS else None
+    if action is not None:
+        _call(access.require, g.api_account, action)
 
 
 for _bp in BLUEPRINTS:
@@ -275,14 +277,14 @@ def _record_views(slug: str, kind: str) -> None:
     class OneRecord(MethodView):
         @water_users_bp.response(200, record_out)
         def get(self, water_user_id, record_id):
-            obj = _call(records.get, db.session, kind, record_id, _file(water_user_id))
+            obj = g.api_record  # resolved in the file, in scope, by _guard
             return _one(kind, obj), 200, {"ETag": _etag(kind, obj)}
 
         @water_users_bp.arguments(record_in)
         @water_users_bp.response(200, record_out)
         @water_users_bp.doc(parameters=[IF_MATCH])
         def patch(self, data, water_user_id, record_id):
-            obj = _call(records.get, db.session, kind, record_id, _file(water_user_id))
+            obj = g.api_record  # resolved in the file, in scope, by _guard
             version = _require_match(kind, obj)
             current = {k: v for k, v in _one(kind, obj).items() if k not in ("id", "version", "water_user_id", "items")}
             obj = _call(records.update, db.session, g.api_account, kind, obj, {**current, **data},
@@ -298,7 +300,8 @@ def _record_views(slug: str, kind: str) -> None:
     water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}", Records.__name__, Records)
     water_users_bp.add_url_rule(f"/<int:water_user_id>/{slug}/<int:record_id>", OneRecord.__name__, OneRecord)
     for view in (Records, OneRecord):
-        WRITE_GUARDS[f"{water_users_bp.name}.{view.__name__}"] = kind
+        WRITE_GUARDS[f"{water_users_bp.name}.{view.__name__}"] = f"{kind}.edit"
+    RECORD_ENDPOINTS[f"{water_users_bp.name}.{OneRecord.__name__}"] = kind
 
 
 for _slug, _kind in RECORD_PATHS.items():
@@ -347,10 +350,11 @@ def revoke_certificate(data, number):
     return _certificate(_call(certificates.revoke, db.session, g.api_account, g.api_certificate, data["reason"]))
 
 
-WRITE_GUARDS.update({f"{water_users_bp.name}.WaterUsers": "water_user_create",
-                     f"{water_users_bp.name}.OneFile": "water_user",
-                     f"{water_users_bp.name}.FileCertificates": ISSUE,
-                     f"{certificates_bp.name}.revoke_certificate": ISSUE})
+WRITE_GUARDS.update({f"{water_users_bp.name}.WaterUsers": "water_user.create",
+                     f"{water_users_bp.name}.OneFile": "water_user.edit",
+                     f"{water_users_bp.name}.FileCertificates": "certificate.issue",
+                     f"{certificates_bp.name}.revoke_certificate": "certificate.issue",
+                     f"{readings_bp.name}.post_readings": "reading.submit"})
 
 
 @readings_bp.route("", methods=["POST"])

@@ -176,7 +176,7 @@ def update_account(session: Session, actor, account: Account, *, display_name=No
     """Change who the account is and what it may see (links to divisions or water users)."""
     from registry import access
 
-    access.require_edit(actor, "account")
+    access.require(actor, "account.manage")
     errors = {}
     divisions, water_users = _scope_refs(session, division_codes, file_numbers, errors)
     display_name, email = _profile(display_name, email, errors)
@@ -204,7 +204,7 @@ def update_account(session: Session, actor, account: Account, *, display_name=No
 def set_active(session: Session, actor, account: Account, active: bool, reason: str) -> Account:
     from registry import access
 
-    access.require_edit(actor, "account")
+    access.require(actor, "account.manage")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for this change.")})
@@ -227,7 +227,7 @@ def reset_password(session: Session, actor, account: Account) -> str:
     """A one-time password, shown once to the officer; the holder must change it at sign-in."""
     from registry import access
 
-    access.require_edit(actor, "account")
+    access.require(actor, "account.manage")
     temporary = secrets.token_urlsafe(9)
     while passwords.problem(temporary, account.username):  # the same policy as any password (rarely loops)
         temporary = secrets.token_urlsafe(9)
@@ -316,7 +316,7 @@ def decide_registration(session: Session, actor, row: RegistrationRequest, appro
     """Approve: an enterprise account linked to the water user with the same USCC. Reject: say why."""
     from registry import access
 
-    access.require_edit(actor, "account")
+    access.require(actor, "account.manage")
     if row.status != "pending":
         raise ValidationError({"_": _l("This request has already been decided.")})
     account = None

@@ -34,13 +34,12 @@ from registry.pdf.certificate import CertificateData, render
 from registry.presentation.certificates import AUTO_GRADE, AUTO_PERMIT, reason_text, status_of  # noqa: F401
 from registry.services import audit, documents, evaluations, rules_versions
 from registry.services.checks import idempotency_key as clean_key, refuse_control
-from registry.services.errors import Forbidden, NotFound, ValidationError
+from registry.services.errors import NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
 PREFIX = "YWZS"
 NUMBER = re.compile(r"^YWZS-(\d{4})-(\d{6})$")
-ISSUERS = frozenset({"bureau_admin"})  # 签发与撤销: the bureau only
 CHUNK = 100  # files issued per transaction in a batch
 
 class CertificateRefused(ValidationError):
@@ -52,9 +51,6 @@ def number_for(year: int, serial: int) -> str:
     return f"{PREFIX}-{year}-{serial:06d}"
 
 
-def _require_issuer(actor) -> None:
-    if getattr(actor, "role", None) not in ISSUERS:
-        raise Forbidden("certificate")
 
 
 def _settings(settings: PdfSettings | None) -> PdfSettings:
@@ -92,7 +88,7 @@ def issue(session: Session, actor, wu: WaterUser, *, today: date | None = None, 
           settings: PdfSettings | None = None, upload_dir: str | None = None,
           idempotency_key: str | None = None) -> Certificate:
     """Issue a certificate for ``wu`` from its evaluation as of today, or refuse saying why."""
-    _require_issuer(actor)
+    access.require(actor, "certificate.issue")
     idempotency_key = clean_key(idempotency_key)
     again = _existing_for_key(session, idempotency_key)
     if again is not None:
@@ -117,7 +113,7 @@ def issue_many(session: Session, actor, water_user_ids: Iterable[int], *, today:
 
     ``on_chunk(files, certificate_ids)`` runs inside each chunk's transaction, before its commit:
     a job's record of what it issued commits with the certificates, or neither does."""
-    _require_issuer(actor)
+    access.require(actor, "certificate.issue")
     today, rules = today or clock.today(), rules or rules_versions.current(session)
     settings, upload_dir = _settings(settings), _upload_dir(upload_dir)
     ids, out = list(water_user_ids), []
@@ -248,7 +244,7 @@ def _valid_certificates(session: Session, ids: list[int], today: date) -> dict[i
 
 def revoke(session: Session, actor, cert: Certificate, reason: str, *, today: date | None = None) -> Certificate:
     """Revoke with a reason: the verification page says so from this moment."""
-    _require_issuer(actor)
+    access.require(actor, "certificate.issue")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for revoking the certificate: the verification page shows it.")})

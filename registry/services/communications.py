@@ -16,11 +16,10 @@ from registry import access
 from registry.models import Account, Communication, WaterUser, utcnow
 from registry.services import audit, reminders
 from registry.services.checks import refuse_control
-from registry.services.errors import Forbidden, NotFound, ValidationError
+from registry.services.errors import ValidationError
 
 HISTORY_LIMIT = 200
 OUTBOX_VIEWS = ("queued", "failed", "letters", "all")
-LETTER_MANAGERS = frozenset({"bureau_admin"})  # the bureau posts letters and records bounces
 
 
 def _acknowledged():
@@ -43,8 +42,7 @@ class HistoryRow:
 
 def history(session: Session, account, water_user_id: int, limit: int = HISTORY_LIMIT) -> list[HistoryRow]:
     """The file's communications, newest first, with what each needs next."""
-    if not access.in_scope(account, water_user_id):
-        raise NotFound()
+    access.require(account, "water_user.read", within=water_user_id)
     acknowledger = aliased(Account)
     rows = session.execute(
         select(Communication, acknowledger, _acknowledged().label("item_acknowledged"))
@@ -73,18 +71,12 @@ def notices(session: Session, account, water_user_ids: list[int], limit: int = 5
 
 
 def get(session: Session, account, water_user_id: int, communication_id: int) -> Communication:
-    comm = session.get(Communication, communication_id)
-    if comm is None or comm.water_user_id != water_user_id or not access.in_scope(account, water_user_id):
-        raise NotFound()
-    return comm
+    return access.get_record(account, Communication, communication_id, within=water_user_id)
 
 
 def acknowledge(session: Session, actor, comm: Communication) -> Communication:
     """The enterprise confirms it has read a notice (确认收到); asking twice changes nothing."""
-    if getattr(actor, "role", None) != "enterprise":
-        raise Forbidden("acknowledge")
-    if not access.in_scope(actor, comm.water_user_id):
-        raise NotFound()
+    access.require(actor, "portal.use", within=comm.water_user_id)
     if comm.channel != "in_app":
         raise ValidationError({"_": _l("Only notices shown in the portal can be acknowledged here.")})
     if comm.status == "acknowledged":
@@ -100,10 +92,7 @@ def acknowledge(session: Session, actor, comm: Communication) -> Communication:
 
 def mark_bounced(session: Session, actor, comm: Communication, note: str | None = None) -> Communication | None:
     """A sent e-mail came back (退信): failed, and a letter becomes due. Returns the letter."""
-    if getattr(actor, "role", None) not in LETTER_MANAGERS:
-        raise Forbidden("communication")
-    if not access.in_scope(actor, comm.water_user_id):
-        raise NotFound()
+    access.require(actor, "letter.manage", within=comm.water_user_id)
     if comm.channel != "email" or comm.status not in ("sent", "queued"):
         raise ValidationError({"_": _l("Only an e-mail that is queued or sent can be marked as bounced.")})
     note = " ".join((note or "").split())[:500]
@@ -124,8 +113,7 @@ def letters_due(session: Session, account, ids: list[int] | None = None) -> list
 
 def mark_posted(session: Session, actor, ids: list[int]) -> int:
     """The printed letters were posted (寄出): they count as sent today. Returns how many."""
-    if getattr(actor, "role", None) not in LETTER_MANAGERS:
-        raise Forbidden("communication")
+    access.require(actor, "letter.manage")
     if not ids:
         raise ValidationError({"ids": _l("Choose at least one letter.")})
     letters = letters_due(session, actor, ids)

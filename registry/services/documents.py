@@ -89,7 +89,7 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
            kinds=DOCUMENT_KINDS) -> Document:
     """Attach a file. Staff attach directly; the portal passes status "pending" for review."""
     if status == "accepted":
-        access.require_edit(actor, "document")
+        access.require(actor, "document.edit")
     idempotency_key = clean_key(idempotency_key)
     again = existing_for_key(session, idempotency_key)
     if again is not None:
@@ -129,7 +129,7 @@ def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str,
 
 
 def close(session: Session, actor, doc: Document, reason: str) -> Document:
-    access.require_edit(actor, "document")
+    access.require(actor, "document.edit")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for closing this record.")})

@@ -559,7 +559,7 @@ def run(session: Session, actor, path: Path, fmt: str, *, apply: bool, progress:
     ``actor`` None is the command line (the server's operator); otherwise a bureau administrator.
     """
     if actor is not None:
-        access.require_edit(actor, "water_user_create")
+        access.require(actor, "import.run")
     report = Report()
     ctx = _Context(session, actor, report, today or clock.today(), apply, progress)
     try:

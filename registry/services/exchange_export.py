@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.models import IntakePoint, Meter, Reading, WaterUser
-from registry.services.errors import Forbidden
+from registry import access
 from registry.services.exchange_columns import CHOICES, KINDS
 from registry.services.spreadsheets import Writer
 
@@ -56,8 +56,8 @@ def _plan(session: Session, account, fmt: str, kinds, filters):
     """The kinds to write and their queries, limited to what the account may see and the list's filters."""
     from registry.services.file_view import ListFilters, water_user_list
 
-    if account is not None and getattr(account, "role", None) not in ("bureau_admin", "inspector"):
-        raise Forbidden("export")
+    if account is not None:
+        access.require(account, "export.run")
     chosen = [k for k in KINDS if k in (kinds or KINDS)]
     if fmt == "csv":
         chosen = chosen[:1]

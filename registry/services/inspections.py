@@ -29,7 +29,7 @@ from registry.models import (ChecklistItem, Document, DueItem, IdempotencyKey, I
                              WaterUser, utcnow)
 from registry.services import audit, documents, images, photos, records, validators
 from registry.services.checks import Checker, idempotency_key as clean_key
-from registry.services.errors import NotFound, ValidationError
+from registry.services.errors import ValidationError
 from registry.services.validators import CHECKLIST_CODES
 from registry.services.work_queue import status_expression
 # Re-exported: the visit form lists the items through this service.
@@ -194,9 +194,7 @@ def _created(session: Session, actor, kind: str, obj, wu: WaterUser) -> None:
 def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_dir: str,
            photo_max_bytes: int = photos.DEFAULT_MAX_BYTES, idempotency_key: str | None = None) -> Inspection:
     """Write the whole inspection, or refuse it whole with every field's error."""
-    access.require_edit(actor, "inspection")
-    if not access.in_scope(actor, wu.id):
-        raise NotFound()
+    access.require(actor, "inspection.edit", within=wu)
     idempotency_key = clean_key(idempotency_key)
     again = records.existing_for_key(session, idempotency_key)
     if isinstance(again, Inspection) and again.water_user_id == wu.id:
@@ -259,9 +257,7 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
 # --- after the visit: the enterprise answered; the inspector verifies or reopens ------------------
 
 def _order_in_scope(actor, rect: Rectification) -> None:
-    access.require_edit(actor, "rectification")
-    if not access.in_scope(actor, rect.water_user_id):
-        raise NotFound()
+    access.require(actor, "rectification.edit", within=rect.water_user_id)
     if rect.closed_at is not None or rect.inspection.closed_at is not None:
         raise ValidationError({"_": _l("This record is closed and can no longer be changed.")})
 

@@ -23,9 +23,9 @@ from registry.domain.due import DUE_KINDS
 from registry.models import MessageTemplate
 from registry.services import audit
 from registry.services.checks import Checker
-from registry.services.errors import Forbidden, NotFound, StaleEdit, ValidationError
+from registry.services.errors import NotFound, StaleEdit, ValidationError
+from registry import access
 
-EDITORS = frozenset({"bureau_admin"})  # the bureau words what it sends
 TOPICS = (*DUE_KINDS, "certificate_issued", "certificate_revoked")
 LANGUAGES = ("zh_CN", "en")
 
@@ -238,8 +238,7 @@ def check(data: dict) -> dict:
 def save(session: Session, actor, topic: str, language: str, data: dict, *,
          expected_version: int | None = None) -> MessageTemplate:
     """The bureau saves its wording of one topic and language (versioned, audited, committed once)."""
-    if getattr(actor, "role", None) not in EDITORS:
-        raise Forbidden("message_template")
+    access.require(actor, "message_template.edit")
     if topic not in TOPICS or language not in LANGUAGES:
         raise NotFound()
     values = check(data)

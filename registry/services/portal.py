@@ -9,16 +9,13 @@ from registry import access, clock
 from registry.models import Document, Reading, Rectification, WaterUser, utcnow
 from registry.services import audit, documents, validators
 from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
-from registry.services.errors import Forbidden, NotFound, ValidationError
+from registry.services.errors import NotFound, ValidationError
 from registry.services.records import _commit, existing_for_key
 from registry.models import IdempotencyKey
 
 
 def _own_file(actor, wu: WaterUser) -> None:
-    if getattr(actor, "role", None) != "enterprise":
-        raise Forbidden("portal")
-    if not access.in_scope(actor, wu.id):
-        raise NotFound()
+    access.require(actor, "portal.use", within=wu)
     if wu.status == "closed":
         raise ValidationError({"_": _l("This file is closed and can no longer be changed.")})
 
@@ -73,9 +70,7 @@ def answer_rectification(session: Session, actor, wu: WaterUser, rect: Rectifica
 def review(session: Session, actor, obj, decision: str, reason: str | None = None):
     """Staff accept or reject an enterprise submission (reading or document); a rejection says why."""
     kind = "reading" if isinstance(obj, Reading) else "document"
-    access.require_edit(actor, kind)
-    if not access.in_scope(actor, obj.water_user_id):
-        raise NotFound()
+    access.require(actor, f"{kind}.review", within=obj.water_user_id)
     if obj.status != "pending":
         raise ValidationError({"decision": _l("This submission has already been reviewed.")})
     if decision not in ("accept", "reject"):

@@ -24,7 +24,7 @@ from registry.domain import ranges
 from registry.domain.dates import add_months
 from registry.models import READING_SOURCES, AuditEvent, Meter, Reading, WaterUser
 from registry.services.checks import range_message
-from registry.services.errors import Conflict, Forbidden, ValidationError
+from registry.services.errors import Conflict, ValidationError
 
 MAX_BATCH = 10_000
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -106,8 +106,7 @@ def _lost_a_race(err) -> bool:
 
 
 def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outcome:
-    if getattr(actor, "role", None) not in ("bureau_admin", "inspector", "enterprise"):
-        raise Forbidden("reading")
+    access.require(actor, "reading.submit")
     if not isinstance(items, list) or len(items) > MAX_BATCH:
         raise ValidationError({"readings": _l("Send a list of at most %(n)d readings.", n=MAX_BATCH)})
     today = today or clock.today()

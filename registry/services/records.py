@@ -16,7 +16,7 @@ from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, utcnow)
 from registry.services import audit, checks, validators
 from registry.services.unit_of_work import FileChange, existing_for_key  # noqa: F401  (re-exported)
-from registry.services.errors import NotFound, StaleEdit, ValidationError
+from registry.services.errors import StaleEdit, ValidationError
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _flush(session: Session) -> None:
 def create(session: Session, actor, kind_name: str, water_user: WaterUser, data: dict, *,
            idempotency_key: str | None = None, action: str = "create", extra: dict | None = None):
     kind = KINDS[kind_name]
-    access.require_edit(actor, kind_name)
+    access.require(actor, f"{kind_name}.edit")
     with FileChange(session, actor, idempotency_key) as change:
         if change.replay is not None:
             return change.replay
@@ -121,7 +121,7 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
 
 def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected_version: int | None):
     kind = KINDS[kind_name]
-    access.require_edit(actor, kind_name)
+    access.require(actor, f"{kind_name}.edit")
     if obj.closed_at is not None:
         raise ValidationError({"_": _l("This record is closed and can no longer be changed.")})
     if expected_version is not None and int(expected_version) != obj.version:
@@ -143,7 +143,7 @@ def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected
 def close(session: Session, actor, kind_name: str, obj, reason: str):
     """Close (void) a record with a reason: it stays in the file's history but stops counting."""
     kind = KINDS[kind_name]
-    access.require_edit(actor, kind_name)
+    access.require(actor, f"{kind_name}.edit")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _l("Give a reason for closing this record.")})
@@ -169,12 +169,3 @@ def renew_permit(session: Session, actor, old: Permit, data: dict, *, idempotenc
     new = create(session, actor, "permit", water_user, {**data, validators.RENEWS_KEY: old.id},
                  idempotency_key=idempotency_key, action="renew", extra={"renews_id": old.id})
     return new
-
-
-def get(session: Session, kind_name: str, record_id: int, water_user: WaterUser):
-    """A record of this file by id, or NotFound (ids of other files answer 404 too)."""
-    kind = KINDS[kind_name]
-    obj = session.get(kind.model, record_id)
-    if obj is None or kind.water_user_id(obj) != water_user.id:
-        raise NotFound()
-    return obj

@@ -94,7 +94,7 @@ def all_versions(session: Session) -> list[tuple[str, object]]:
 
 def publish(session: Session, actor, text: str, note: str | None = None) -> RulesVersion:
     """Validate a rules document (JSON) and publish it as a new version."""
-    access.require_edit(actor, "rules")
+    access.require(actor, "rules.publish")
     try:
         document = json.loads(text or "")
     except json.JSONDecodeError as err:

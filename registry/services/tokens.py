@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import access
 from registry.models import Account, ApiToken, utcnow
 from registry.services import audit
 from registry.services.checks import refuse_control
@@ -62,7 +63,7 @@ def visible_to(session: Session, actor, *, everyone: bool = False) -> list[tuple
     deleted."""
     stmt = (select(ApiToken, Account).join(Account, Account.id == ApiToken.account_id)
             .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc()))
-    if not (everyone and getattr(actor, "role", None) == "bureau_admin"):
+    if not (everyone and access.can(actor, "token.manage_all")):
         stmt = stmt.where(ApiToken.account_id == actor.id)
     return [tuple(row) for row in session.execute(stmt.limit(1000))]
 
@@ -70,7 +71,7 @@ def visible_to(session: Session, actor, *, everyone: bool = False) -> list[tuple
 def get_for(session: Session, actor, token_id: int) -> ApiToken:
     """A token the actor may manage: its own, or any for a bureau admin; otherwise NotFound."""
     row = session.get(ApiToken, token_id)
-    if row is None or (row.account_id != actor.id and getattr(actor, "role", None) != "bureau_admin"):
+    if row is None or (row.account_id != actor.id and not access.can(actor, "token.manage_all")):
         raise NotFound("token")
     return row
 

@@ -14,7 +14,7 @@ from registry.models import IdempotencyKey
 
 
 def create(session: Session, actor, data: dict, *, idempotency_key: str | None = None) -> WaterUser:
-    access.require_edit(actor, "water_user_create")
+    access.require(actor, "water_user.create")
     idempotency_key = clean_key(idempotency_key)
     again = existing_for_key(session, idempotency_key)
     if again is not None:
@@ -33,7 +33,7 @@ def create(session: Session, actor, data: dict, *, idempotency_key: str | None =
 
 
 def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_version: int | None) -> WaterUser:
-    access.require_edit(actor, "water_user")
+    access.require(actor, "water_user.edit")
     if wu.status == "closed":
         raise ValidationError({"_": _l("This file is closed and can no longer be changed.")})
     if expected_version is not None and int(expected_version) != wu.version:
@@ -53,7 +53,7 @@ def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_versi
 
 def set_status(session: Session, actor, wu: WaterUser, status: str, reason: str) -> WaterUser:
     """Suspend, reactivate or close a file. Closing is final and is the only way a file ends."""
-    access.require_edit(actor, "water_user_close")
+    access.require(actor, "water_user.close")
     reason = (reason or "").strip()
     if status not in ("active", "suspended", "closed"):
         raise ValidationError({"status": _l("Choose one of the listed options.")})

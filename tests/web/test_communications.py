@@ -152,4 +152,4 @@ def test_the_bureau_words_a_reminder_with_a_preview(client, auth):
     assert "水表 {item} 请送检" in client.get("/communications/templates").get_data(as_text=True)
     auth.logout()
     auth.login("insp")
-    assert client.get(url).status_code == 404 and client.get("/communications/templates").status_code == 404
+    assert client.get(url).status_code == 403 and client.get("/communications/templates").status_code == 403

@@ -72,7 +72,7 @@ def test_work_queue_is_for_staff_only(client, auth):
     wu, _ = _file_without_permit()
     f.enterprise(wu, username="ent")
     auth.login("ent")
-    assert client.get("/work-queue").status_code == 404
+    assert client.get("/work-queue").status_code == 403  # forbidden to the role
 
 
 def test_admin_publishes_a_rules_version_through_the_page(client, auth):
@@ -95,8 +95,8 @@ def test_admin_publishes_a_rules_version_through_the_page(client, auth):
 def test_rules_pages_are_for_the_bureau_only(client, auth):
     f.inspector(username="insp", city_wide=True)
     auth.login("insp")
-    assert client.get("/admin/rules").status_code == 404
-    assert client.post("/admin/rules/new", data={"document": "{}"}).status_code == 404
+    assert client.get("/admin/rules").status_code == 403  # forbidden to the role
+    assert client.post("/admin/rules/new", data={"document": "{}"}).status_code == 403
 
 
 def test_recompute_command_prints_count_and_rate(app):

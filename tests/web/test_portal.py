@@ -133,5 +133,6 @@ def test_staff_cannot_use_the_portal_and_other_enterprises_get_404(client, auth)
     assert client.get(f"/portal/water-users/{wu.id}/rectifications/{rect.id}/answer").status_code == 404
     auth.logout()
     auth.login("admin")
-    assert client.get("/portal").status_code == 404
+    assert client.get("/portal").status_code == 403  # forbidden to the role
+    assert client.get(f"/portal/water-users/{wu.id}/readings/new").status_code == 403  # in scope, the enterprise's
     assert db.session.execute(select(Rectification).where(Rectification.status == "answered")).first() is None

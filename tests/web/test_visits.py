@@ -73,8 +73,8 @@ def test_inspector_sees_my_visits_in_the_nav_and_overdue_files_first(client, aut
 def test_enterprise_and_other_divisions_cannot_open_the_tablet_pages(client, auth, site):
     wu, _meter = site
     auth.login("ent")
-    assert client.get("/visits").status_code == 404
-    assert client.get(f"/visits/{wu.id}/inspect").status_code == 404
+    assert client.get("/visits").status_code == 403  # forbidden to the role
+    assert client.get(f"/visits/{wu.id}/inspect").status_code == 403  # its own file, but inspecting is staff's
     auth.logout()
     auth.login("far")
     assert client.get(f"/visits/{wu.id}/inspect").status_code == 404
@@ -197,4 +197,4 @@ def test_service_worker_is_served_for_the_visit_pages_only_to_staff(client, auth
     assert response.headers["Service-Worker-Allowed"] == "/visits"
     auth.logout()
     auth.login("ent")
-    assert client.get("/visits/sw.js").status_code == 404
+    assert client.get("/visits/sw.js").status_code == 403  # forbidden to the role

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Optional
 
+from registry import access
 from registry.extensions import db
 from registry.models import ROLES, Account, RegistrationRequest
 from registry.services import ValidationError, accounts
 from registry.web import binding
-from registry.web.admin.routes import _admin_only, bp
+from registry.web.admin.routes import bp
 from registry.i18n import label
 from registry.web.water_users.routes import _division_choices
 
@@ -48,8 +49,8 @@ def _account(account_id: int) -> Account:
 
 @bp.route("/accounts")
 @login_required
+@access.allows("account.manage")
 def accounts_index():
-    _admin_only()
     role = request.args.get("role", "")
     stmt = select(Account).order_by(Account.role, Account.username)
     if role in ROLES:
@@ -62,8 +63,8 @@ def accounts_index():
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @login_required
+@access.allows("account.manage")
 def account_new():
-    _admin_only()
     form = AccountForm()
     form.role.choices = [(r, label("role", r)) for r in ROLES]
     form.divisions.choices = _division_choices()
@@ -88,8 +89,8 @@ def account_new():
 
 @bp.route("/accounts/<int:account_id>", methods=["GET", "POST"])
 @login_required
+@access.allows("account.manage")
 def account_edit(account_id: int):
-    _admin_only()
     account = _account(account_id)
     form = AccountForm(obj=None)
     form.divisions.choices = _division_choices()
@@ -111,8 +112,8 @@ def account_edit(account_id: int):
 
 @bp.route("/accounts/<int:account_id>/active", methods=["POST"])
 @login_required
+@access.allows("account.manage")
 def account_active(account_id: int):
-    _admin_only()
     account = _account(account_id)
     form = ReasonForm()
     if form.validate_on_submit():
@@ -128,8 +129,8 @@ def account_active(account_id: int):
 
 @bp.route("/accounts/<int:account_id>/reset-password", methods=["POST"])
 @login_required
+@access.allows("account.manage")
 def account_reset(account_id: int):
-    _admin_only()
     account = _account(account_id)
     if not ReasonForm().validate_on_submit():
         abort(400)
@@ -139,8 +140,8 @@ def account_reset(account_id: int):
 
 @bp.route("/registrations/<int:request_id>", methods=["POST"])
 @login_required
+@access.allows("account.manage")
 def registration_decide(request_id: int):
-    _admin_only()
     row = db.session.get(RegistrationRequest, request_id)
     if row is None:
         abort(404)

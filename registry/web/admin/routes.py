@@ -25,23 +25,18 @@ class PublishForm(FlaskForm):
     note = TextAreaField(_l("What changed and why"), [Optional()], render_kw={"rows": 3})
 
 
-def _admin_only():
-    if current_user.role != "bureau_admin":
-        abort(404)
-
-
 @bp.route("/rules")
 @login_required
+@access.allows("rules.read")
 def rules():
-    _admin_only()
     current = rules_versions.current(db.session)
     return render_template("admin/rules.html", versions=rules_versions.all_versions(db.session), current=current)
 
 
 @bp.route("/rules/<version>")
 @login_required
+@access.allows("rules.read")
 def rules_version(version: str):
-    _admin_only()
     found = rules_versions.by_version(db.session, version[:30])
     if found is None:
         abort(404)
@@ -51,9 +46,8 @@ def rules_version(version: str):
 
 @bp.route("/rules/new", methods=["GET", "POST"])
 @login_required
+@access.allows("rules.publish")
 def publish():
-    _admin_only()
-    access.require_edit(current_user, "rules")
     form = PublishForm()
     status, summary = 200, None
     if not form.is_submitted():
@@ -80,9 +74,9 @@ from registry.web.admin import accounts  # noqa: E402,F401  (registers the accou
 
 @bp.route("/jobs")
 @login_required
+@access.allows("jobs.view")
 def jobs_index():
     """The task queue's recent jobs: what each does, for whom, how far it got, how it ended."""
-    _admin_only()
     from registry.services import jobs
 
     from registry.models import Account

@@ -9,20 +9,20 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from registry import queue
+from registry import access, queue
 from registry.extensions import db
 from registry.i18n import division_name
 from registry.models import Division
 from registry.pdf import batch as batch_pdf
 from registry.services import certificates, jobs, rules_versions
 from registry.web.certificates.forms import BatchForm
-from registry.web.certificates.routes import _issuer_only, bp
+from registry.web.certificates.routes import bp
 
 
 @bp.route("/certificates/batch", methods=["GET", "POST"])
 @login_required
+@access.allows("certificate.issue")
 def batch():
-    _issuer_only()
     rules = rules_versions.current(db.session)
     form = BatchForm()
     divisions = db.session.scalars(db.select(Division).order_by(Division.code))
@@ -44,10 +44,7 @@ def batch():
 
 
 def _job(job_id: str):
-    """The signed-in officer's job, or None (said on the batch page). Only issuers have jobs:
-    for anyone else there is nothing at this address."""
-    if current_user.role not in certificates.ISSUERS:
-        abort(404)
+    """The signed-in officer's job, or None (said on the batch page)."""
     job = jobs.for_owner(db.session, job_id, current_user.id, "certificate_batch")
     if job is None and not _wants_json():
         flash(_("This batch is no longer available (batches are kept for a day); start a new one."), "info")
@@ -60,6 +57,7 @@ def _wants_json() -> bool:
 
 @bp.route("/certificates/batch/<job_id>")
 @login_required
+@access.allows("certificate.issue")
 def batch_job(job_id: str):
     found = _job(job_id)
     if _wants_json():
@@ -73,6 +71,7 @@ def batch_job(job_id: str):
 
 @bp.route("/certificates/batch/<job_id>/file")
 @login_required
+@access.allows("certificate.issue")
 def batch_file(job_id: str):
     found = _job(job_id)
     if found is None or found.get("state") != "done" or not found.get("file"):

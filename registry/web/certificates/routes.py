@@ -36,15 +36,10 @@ def certificate_reason(cert) -> str:
 @bp.app_template_global()
 def certificate_issuable(wu) -> bool:
     """Whether the file page offers "Issue a certificate" (the issue page says why not, if not)."""
-    if current_user.role not in certificates.ISSUERS or wu.status != "active":
+    if not access.can(current_user, "certificate.issue") or wu.status != "active":
         return False
     grades = rules_versions.current(db.session).certificate.grades
     return wu.grade in grades and not any(certificates.status_of(c) == "valid" for c in wu.certificates)
-
-
-def _issuer_only() -> None:
-    if current_user.role not in certificates.ISSUERS:
-        abort(403)
 
 
 def _back(wu):
@@ -53,9 +48,9 @@ def _back(wu):
 
 @bp.route("/water-users/<int:water_user_id>/certificates/new", methods=["GET", "POST"])
 @login_required
+@access.allows("certificate.issue")
 def new(water_user_id: int):
     wu = access.get_water_user(current_user, water_user_id)
-    _issuer_only()
     form = IssueForm()
     if request.method == "GET":
         form.idempotency_key.data = binding.new_key()
@@ -85,7 +80,7 @@ def revoke(water_user_id: int, number: str):
     cert = certificates.get(db.session, current_user, number)
     if cert.water_user_id != wu.id:
         abort(404)
-    _issuer_only()
+    access.require(current_user, "certificate.issue")
     form = RevokeForm()
     saved, _summary, status = binding.submit(
         form, lambda: certificates.revoke(db.session, current_user, cert, form.reason.data))
@@ -130,14 +125,13 @@ def verify(number: str):
 
 @bp.route("/water-users/<int:water_user_id>/dossier.pdf")
 @login_required
+@access.allows("dossier.read")
 def dossier(water_user_id: int):
     """The whole file as one PDF (档案), in the reader's language."""
     from registry.pdf import dossier as dossier_pdf
     from registry.services.file_view import load_file
 
     view = load_file(db.session, current_user, water_user_id)
-    if not current_user.is_staff:
-        abort(403)
     content = dossier_pdf.render(view, PdfSettings.from_config(current_app.config))
     response = send_file(io.BytesIO(content), mimetype="application/pdf",
                          download_name=f"{view.water_user.file_no}-dossier.pdf")

@@ -37,24 +37,13 @@ def communications_of(wu) -> list:
 
 @bp.app_template_global()
 def may_manage_letters() -> bool:
-    return getattr(current_user, "role", None) in communications.LETTER_MANAGERS
-
-
-def _staff_only() -> None:
-    if not current_user.is_staff:
-        abort(404)
-
-
-def _manager_only() -> None:
-    _staff_only()
-    if current_user.role not in communications.LETTER_MANAGERS:
-        abort(403)
+    return access.can(current_user, "letter.manage")
 
 
 @bp.route("/communications/")
 @login_required
+@access.allows("communication.read")
 def outbox():
-    _staff_only()
     view = request.args.get("view", "queued")
     view = view if view in communications.OUTBOX_VIEWS else "queued"
     page = paging.paginate(db.session, communications.outbox(current_user, view),
@@ -73,9 +62,9 @@ def _ids() -> list[int] | None:
 
 @bp.route("/communications/letters.pdf")
 @login_required
+@access.allows("letter.manage")
 def letters_pdf():
     """The letters due (or the chosen ones) as one PDF to print; marking them posted is a separate step."""
-    _manager_only()
     letters = communications.letters_due(db.session, current_user, _ids())
     if not letters:
         flash(_("No letter is due: nothing to print."), "info")
@@ -101,8 +90,8 @@ def letters_pdf():
 
 @bp.route("/communications/letters/posted", methods=["POST"])
 @login_required
+@access.allows("letter.manage")
 def letters_posted():
-    _manager_only()
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -121,7 +110,7 @@ def letters_posted():
 def bounced(water_user_id: int, communication_id: int):
     wu = access.get_water_user(current_user, water_user_id)
     comm = communications.get(db.session, current_user, wu.id, communication_id)
-    _manager_only()
+    access.require(current_user, "letter.manage")
     form, status, summary = BounceForm(), 200, None
     if form.validate_on_submit():
         try:

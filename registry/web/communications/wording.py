@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from registry import access
 from registry.extensions import db
 from registry.services import StaleEdit, ValidationError, messages
 from registry.services.reminders import Settings
@@ -14,15 +15,10 @@ from registry.web.communications.forms import TemplateForm
 from registry.web.communications.routes import bp
 
 
-def _admin_only() -> None:
-    if getattr(current_user, "role", None) not in messages.EDITORS:
-        abort(404)
-
-
 @bp.route("/communications/templates")
 @login_required
+@access.allows("message_template.edit")
 def templates():
-    _admin_only()
     return render_template("communications/templates.html", topics=messages.TOPICS, languages=messages.LANGUAGES,
                            current=messages.current(db.session), stored=messages.stored(db.session),
                            defaults=messages.DEFAULTS)
@@ -37,8 +33,8 @@ def _preview(language: str, subject: str, body: str) -> dict:
 
 @bp.route("/communications/templates/<topic>/<language>", methods=["GET", "POST"])
 @login_required
+@access.allows("message_template.edit")
 def edit_template(topic: str, language: str):
-    _admin_only()
     if topic not in messages.TOPICS or language not in messages.LANGUAGES:
         abort(404)
     template = messages.stored(db.session).get((topic, language))

@@ -31,23 +31,10 @@ class ConfirmForm(FlaskForm):
     pass
 
 
-def _staff_only():
-    if not current_user.is_staff:
-        abort(404)
-
-
-def _importer_only():
-    """Token pages: another person's upload, or an account that cannot import, finds nothing."""
-    if not access.can_edit(current_user, "water_user_create"):
-        abort(404)
-
-
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
+@access.allows("import.run")
 def upload():
-    _staff_only()
-    if not access.can_edit(current_user, "water_user_create"):
-        abort(403)
     form = UploadForm()
     if not form.validate_on_submit():
         return render_template("exchange/upload.html", form=form), 400 if request.method == "POST" else 200
@@ -65,10 +52,10 @@ def upload():
 
 @bp.route("/import/<token>")
 @login_required
+@access.allows("import.run")
 def review(token):
     """The dry run: what the file would change, or every cell that fails (large files: a progress
     bar while a background job checks or imports, then the same page)."""
-    _importer_only()
     saved = uploads.load(current_app.config["UPLOAD_DIR"], token, current_user.id)
     wants_json = request.args.get("format") == "json"
     if saved is None:
@@ -122,8 +109,8 @@ def _imported(report):
 
 @bp.route("/import/<token>/apply", methods=["POST"])
 @login_required
+@access.allows("import.run")
 def apply(token):
-    _importer_only()
     saved = uploads.load(current_app.config["UPLOAD_DIR"], token, current_user.id)
     if saved is None:
         abort(404)
@@ -142,9 +129,9 @@ def apply(token):
 
 @bp.route("/export")
 @login_required
+@access.allows("export.run")
 def export():
     """The water users the list shows with these filters (and their records), in the account's scope."""
-    _staff_only()
     fmt = request.args.get("format", "xlsx")
     if fmt not in MIME:
         abort(404)
@@ -160,8 +147,8 @@ def export():
 
 @bp.route("/template.xlsx")
 @login_required
+@access.allows("export.run")
 def template():
-    _staff_only()
     out = tempfile.TemporaryFile()
     exchange.template(out)
     out.seek(0)

@@ -19,7 +19,7 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def index():
-    if current_user.role == "enterprise":
+    if access.can(current_user, "portal.use"):  # an enterprise's first page is its portal
         return redirect(url_for("portal.home"))
     today = clock.today()
     window = today + timedelta(days=rules_versions.current(db.session).permit.renewal_window_days)

@@ -19,17 +19,10 @@ from registry.web.portal.forms import AnswerForm, SubmitDocumentForm, SubmitRead
 bp = Blueprint("portal", __name__)
 
 
-def _enterprise_file(water_user_id: int) -> WaterUser:
-    if current_user.role != "enterprise":
-        abort(404)
-    return access.get_water_user(current_user, water_user_id)
-
-
 @bp.route("/portal")
 @login_required
+@access.allows("portal.use")
 def home():
-    if current_user.role != "enterprise":
-        abort(404)
     files = list(db.session.scalars(access.scoped(select(WaterUser), current_user).order_by(WaterUser.file_no)))
     ids = [w.id for w in files]
     due = list(db.session.scalars(select(DueItem).where(DueItem.water_user_id.in_(ids))
@@ -48,8 +41,9 @@ def home():
 
 @bp.route("/portal/water-users/<int:water_user_id>/readings/new", methods=["GET", "POST"])
 @login_required
+@access.allows("portal.use")
 def submit_reading(water_user_id: int):
-    wu = _enterprise_file(water_user_id)
+    wu = access.get_water_user(current_user, water_user_id)
     form = SubmitReadingForm()
     form.meter_id.choices = [("", "—")] + [(str(m.id), m.serial) for m in wu.meters if m.in_service]
     saved, summary, status = binding.submit(form, lambda: portal.submit_reading(
@@ -63,8 +57,9 @@ def submit_reading(water_user_id: int):
 
 @bp.route("/portal/water-users/<int:water_user_id>/documents/new", methods=["GET", "POST"])
 @login_required
+@access.allows("portal.use")
 def submit_document(water_user_id: int):
-    wu = _enterprise_file(water_user_id)
+    wu = access.get_water_user(current_user, water_user_id)
     form = SubmitDocumentForm()
     saved, summary, status = binding.submit(form, lambda: portal.submit_document(
         db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data}, **binding.upload_of(form)))
@@ -78,10 +73,9 @@ def submit_document(water_user_id: int):
 @bp.route("/portal/water-users/<int:water_user_id>/rectifications/<int:rectification_id>/answer", methods=["GET", "POST"])
 @login_required
 def answer(water_user_id: int, rectification_id: int):
-    wu = _enterprise_file(water_user_id)
-    rect = db.session.get(Rectification, rectification_id)
-    if rect is None or rect.water_user_id != wu.id:
-        abort(404)
+    wu = access.get_water_user(current_user, water_user_id)
+    rect = access.get_record(current_user, Rectification, rectification_id, within=wu)
+    access.require(current_user, "portal.use")
     form = AnswerForm()
     saved, summary, status = binding.submit(
         form, lambda: portal.answer_rectification(db.session, current_user, wu, rect, binding.values(form)))
@@ -96,8 +90,9 @@ def answer(water_user_id: int, rectification_id: int):
 @login_required
 def acknowledge(water_user_id: int, communication_id: int):
     """The enterprise confirms it has read a reminder; the file's history shows who and when."""
-    wu = _enterprise_file(water_user_id)
+    wu = access.get_water_user(current_user, water_user_id)
     notice = communications.get(db.session, current_user, wu.id, communication_id)
+    access.require(current_user, "portal.use")
     if not AcknowledgeForm().validate_on_submit():
         abort(400)
     try:

@@ -1,10 +1,10 @@
 """/work-queue: what is due or overdue, most urgent first, linking to the record to fix."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
-from registry import clock
+from registry import access, clock
 from registry.extensions import db
 from registry.services import work_queue
 from registry.presentation import paging
@@ -15,9 +15,8 @@ bp = Blueprint("queue", __name__)
 
 @bp.route("/work-queue")
 @login_required
+@access.allows("work_queue.view")
 def index():
-    if not current_user.is_staff:
-        abort(404)
     filters = work_queue.QueueFilters(**{k: (request.args.get(k) or "")[:20]
                                          for k in ("division", "kind", "inspector", "status")})
     today = clock.today()

@@ -14,18 +14,11 @@ from registry.web.records.forms import CloseForm, DocumentForm
 from registry.web.records.routes import bp
 
 
-def _document(wu, document_id: int) -> Document:
-    doc = db.session.get(Document, document_id)
-    if doc is None or doc.water_user_id != wu.id:
-        abort(404)
-    return doc
-
-
 @bp.route("/documents/new", methods=["GET", "POST"])
 @login_required
+@access.allows("document.edit")
 def new_document(water_user_id: int):
     wu = access.get_water_user(current_user, water_user_id)
-    access.require_edit(current_user, "document")
     form = DocumentForm()
     saved, summary, status = binding.submit(form, lambda: service.attach(
         db.session, current_user, wu, {"title": form.title.data, "kind": form.kind.data}, **binding.upload_of(form)))
@@ -39,7 +32,7 @@ def new_document(water_user_id: int):
 @login_required
 def download_document(water_user_id: int, document_id: int):
     wu = access.get_water_user(current_user, water_user_id)
-    doc = _document(wu, document_id)
+    doc = access.get_record(current_user, Document, document_id, within=wu)
     if doc.image_state in ("pending", "failed"):  # the upload as received is never served
         return render_template("records/image_not_ready.html", wu=wu, doc=doc), 409
     path = service.path_for(current_app.config["UPLOAD_DIR"], doc.sha256)
@@ -56,8 +49,8 @@ def download_document(water_user_id: int, document_id: int):
 @login_required
 def close_document(water_user_id: int, document_id: int):
     wu = access.get_water_user(current_user, water_user_id)
-    doc = _document(wu, document_id)
-    access.require_edit(current_user, "document")
+    doc = access.get_record(current_user, Document, document_id, within=wu)
+    access.require(current_user, "document.edit")
     form = CloseForm()
     saved, _summary, status = binding.submit(
         form, lambda: service.close(db.session, current_user, doc, form.reason.data))

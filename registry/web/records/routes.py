@@ -39,8 +39,8 @@ def _editable(water_user_id: int, slug: str, record_id: int):
     """The kind, file and record an edit or close page works on, once the user may change them."""
     kind = _kind(slug)
     wu = access.get_water_user(current_user, water_user_id)
-    obj = records.get(db.session, kind.name, record_id, wu)
-    access.require_edit(current_user, kind.name)
+    obj = access.get_record(current_user, kind.model, record_id, within=wu)
+    access.require(current_user, f"{kind.name}.edit")
     return kind, wu, obj
 
 
@@ -71,8 +71,8 @@ def _answers(obj) -> dict:
 @login_required
 def new(water_user_id: int, slug: str):
     kind = _kind(slug)
+    access.require(current_user, f"{kind.name}.edit", within=water_user_id)
     wu = access.get_water_user(current_user, water_user_id)
-    access.require_edit(current_user, kind.name)
     form = FORMS[kind.name]()
     choices.fill(form, wu)
     if request.method == "GET":
@@ -131,8 +131,8 @@ def close(water_user_id: int, slug: str, record_id: int):
 def renew(water_user_id: int, record_id: int):
     kind = records.KINDS["permit"]
     wu = access.get_water_user(current_user, water_user_id)
-    old = records.get(db.session, "permit", record_id, wu)
-    access.require_edit(current_user, "permit")
+    old = access.get_record(current_user, kind.model, record_id, within=wu)
+    access.require(current_user, "permit.edit")
     form = FORMS["permit"]()
     choices.fill(form, wu)
     if request.method == "GET":

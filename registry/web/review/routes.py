@@ -24,9 +24,8 @@ def _pending(model):
 
 @bp.route("/review")
 @login_required
+@access.allows("reading.review")
 def index():
-    if not current_user.is_staff:
-        abort(404)
     return render_template("review/index.html", readings=_pending(Reading), documents=_pending(Document),
                            form=ReviewForm())
 
@@ -35,11 +34,10 @@ def index():
 @login_required
 def decide(kind: str, item_id: int):
     model = MODELS.get(kind)
-    if model is None or not current_user.is_staff:
+    if model is None:
         abort(404)
-    obj = db.session.get(model, item_id)
-    if obj is None or not access.in_scope(current_user, obj.water_user_id):
-        abort(404)
+    obj = access.get_record(current_user, model, item_id)
+    access.require(current_user, "reading.review" if model is Reading else "document.review")
     form = ReviewForm()
     if not form.validate_on_submit():
         abort(400)

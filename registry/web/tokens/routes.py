@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Optional
 
+from registry import access
 from registry.extensions import db
 from registry.services import NotFound, ValidationError, tokens
 from registry.web import binding
@@ -51,9 +52,8 @@ def index():
 
 @bp.route("/admin/tokens")
 @login_required
+@access.allows("token.manage_all")
 def everyone():
-    if current_user.role != "bureau_admin":
-        abort(404)
     return render_template("tokens/index.html", rows=tokens.visible_to(db.session, current_user, everyone=True),
                            revoke_errors={}, everyone=True)
 
@@ -66,7 +66,7 @@ def revoke(token_id: int):
     except NotFound:
         abort(404)
     form = RevokeForm()
-    back_to_all = request.form.get("back") == "all" and current_user.role == "bureau_admin"
+    back_to_all = request.form.get("back") == "all" and access.can(current_user, "token.manage_all")
     if form.validate_on_submit():
         try:
             tokens.revoke(db.session, current_user, row, form.reason.data or "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -19,7 +19,7 @@ from registry import access, clock
 from registry.extensions import db
 from registry.models import Inspection, Reading, Rectification
 from registry.pdf import PdfSettings
-from registry.services import ValidationError, inspections, photos, records
+from registry.services import ValidationError, inspections, photos
 from registry.services.validators import CHECKLIST_CODES
 from registry.presentation import paging
 from registry.web import binding
@@ -29,12 +29,6 @@ from registry.web.visits.forms import DecisionForm, InspectionVisitForm
 bp = Blueprint("visits", __name__)
 STATIC_FOR_OFFLINE = ("vendor/bootstrap/bootstrap.min.css", "vendor/bootstrap/bootstrap.bundle.min.js",
                       "css/registry.css", "css/tablet.css", "js/inspection-draft.js")
-
-
-def _staff_file(water_user_id: int):
-    if not current_user.is_staff:
-        abort(404)
-    return access.get_water_user(current_user, water_user_id)
 
 
 def _wants_json() -> bool:
@@ -47,9 +41,8 @@ def _photo_limit() -> int:
 
 @bp.route("/visits")
 @login_required
+@access.allows("visits.use")
 def index():
-    if not current_user.is_staff:
-        abort(404)
     today, q, due_only = clock.today(), (request.args.get("q") or "")[:100], request.args.get("due") == "1"
     page = paging.paginate(db.session, inspections.my_visits(db.session, current_user, today, q=q, due_only=due_only),
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
@@ -60,9 +53,9 @@ def index():
 
 @bp.route("/visits/<int:water_user_id>/inspect", methods=["GET", "POST"])
 @login_required
+@access.allows("inspection.edit")
 def inspect(water_user_id: int):
-    wu = _staff_file(water_user_id)
-    access.require_edit(current_user, "inspection")
+    wu = access.get_water_user(current_user, water_user_id)
     form = InspectionVisitForm()
     values, errors, status = submission.defaults(wu, clock.today()), {}, 200
     if request.method == "GET":
@@ -115,8 +108,9 @@ def _glance(wu) -> dict:
 @bp.route("/visits/<int:water_user_id>/inspections/<int:inspection_id>")
 @login_required
 def inspection(water_user_id: int, inspection_id: int):
-    wu = _staff_file(water_user_id)
-    insp = records.get(db.session, "inspection", inspection_id, wu)
+    wu = access.get_water_user(current_user, water_user_id)
+    insp = access.get_record(current_user, Inspection, inspection_id, within=wu)
+    access.require(current_user, "visits.use")
     return render_template("visits/inspection.html", wu=wu, insp=insp, today=clock.today(),
                            files=inspections.attachments(db.session, insp))
 
@@ -127,8 +121,9 @@ def inspection_pdf(water_user_id: int, inspection_id: int):
     """The inspection record on A4, for the site contact to sign on paper when the site asks for it."""
     from registry.pdf import inspection as inspection_pdf
 
-    wu = _staff_file(water_user_id)
-    insp = records.get(db.session, "inspection", inspection_id, wu)
+    wu = access.get_water_user(current_user, water_user_id)
+    insp = access.get_record(current_user, Inspection, inspection_id, within=wu)
+    access.require(current_user, "visits.use")
     content = inspection_pdf.render(insp, inspections.attachments(db.session, insp),
                                      current_app.config["UPLOAD_DIR"], PdfSettings.from_config(current_app.config))
     response = send_file(io.BytesIO(content), mimetype="application/pdf",
@@ -141,9 +136,9 @@ def inspection_pdf(water_user_id: int, inspection_id: int):
 @login_required
 def rectification(water_user_id: int, rectification_id: int):
     """An answered order: the inspector verifies it, or reopens it with a reason and a new deadline."""
-    wu = _staff_file(water_user_id)
-    rect = records.get(db.session, "rectification", rectification_id, wu)
-    access.require_edit(current_user, "rectification")
+    wu = access.get_water_user(current_user, water_user_id)
+    rect = access.get_record(current_user, Rectification, rectification_id, within=wu)
+    access.require(current_user, "rectification.edit")
     form, status = DecisionForm(), 200
     if request.method == "GET":
         form.deadline.data = (clock.today() + timedelta(days=submission.DEFAULT_DEADLINE_DAYS)).isoformat()
@@ -170,10 +165,9 @@ def rectification(water_user_id: int, rectification_id: int):
 
 @bp.route("/visits/sw.js")
 @login_required
+@access.allows("visits.use")
 def service_worker():
     """The offline helper, served from /visits/ so that its scope covers the visit pages."""
-    if not current_user.is_staff:
-        abort(404)
     response = send_file(current_app.static_folder + "/js/visits-sw.js", mimetype="text/javascript", max_age=0)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = url_for("visits.index")  # /visits itself, not only /visits/...

@@ -1,7 +1,7 @@
 """The water-user list and the one-file page (/water-users/, /water-users/<id>)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -20,9 +20,11 @@ from registry.web.water_users.forms import SearchForm, StatusForm, WaterUserForm
 bp = Blueprint("water_users", __name__, url_prefix="/water-users")
 
 
-def _staff_only():
-    if not current_user.is_staff:
-        abort(404)
+@bp.app_template_global()
+def can(action: str) -> bool:
+    """Whether the signed-in account's role may do ``action`` (registry.access.ACTIONS): which
+    buttons a page offers; the route asks again."""
+    return access.can(current_user, action)
 
 
 def _division_choices():
@@ -39,8 +41,8 @@ def _industry_choices():
 
 @bp.route("/")
 @login_required
+@access.allows("water_user.list")
 def index():
-    _staff_only()
     form = SearchForm(request.args)
     form.division.choices = [("", _("All divisions"))] + _division_choices()
     form.industry.choices = [("", _("All industries"))] + _industry_choices()
@@ -60,9 +62,8 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@access.allows("water_user.create")
 def new():
-    _staff_only()
-    access.require_edit(current_user, "water_user_create")
     form = WaterUserForm()
     form.division_code.choices = [("", "—")] + _division_choices()
     form.industry_code.choices = [("", "—")] + _industry_choices()
@@ -94,19 +95,19 @@ def _warn_uscc(wu) -> None:
 
 @bp.route("/<int:water_user_id>")
 @login_required
+@access.allows("water_user.read")
 def detail(water_user_id: int):
     view = load_file(db.session, current_user, water_user_id)
     return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
-                           can_edit=lambda kind: access.can_edit(current_user, kind),
+                           can_edit=lambda kind: access.can(current_user, f"{kind}.edit"),
                            rescoring_since=evaluations.pending_since(db.session, water_user_id))
 
 
 @bp.route("/<int:water_user_id>/edit", methods=["GET", "POST"])
 @login_required
+@access.allows("water_user.edit")
 def edit(water_user_id: int):
-    _staff_only()
     wu = access.get_water_user(current_user, water_user_id)
-    access.require_edit(current_user, "water_user")
     form = WaterUserForm(obj=wu if request.method == "GET" else None)
     form.division_code.choices = [("", "—")] + _division_choices()
     form.industry_code.choices = [("", "—")] + _industry_choices()
@@ -134,10 +135,9 @@ def edit(water_user_id: int):
 
 @bp.route("/<int:water_user_id>/status", methods=["GET", "POST"])
 @login_required
+@access.allows("water_user.close")
 def status(water_user_id: int):
-    _staff_only()
     wu = access.get_water_user(current_user, water_user_id)
-    access.require_edit(current_user, "water_user_close")
     form = StatusForm()
     code = 200
     if form.validate_on_submit():
@@ -156,10 +156,9 @@ def status(water_user_id: int):
 
 @bp.route("/<int:water_user_id>/evaluations/<int:evaluation_id>")
 @login_required
+@access.allows("water_user.read")
 def evaluation(water_user_id: int, evaluation_id: int):
     """One past evaluation, read under the rules version it was computed with."""
     wu = access.get_water_user(current_user, water_user_id)
-    found = db.session.get(Evaluation, evaluation_id)
-    if found is None or found.water_user_id != wu.id:
-        abort(404)
+    found = access.get_record(current_user, Evaluation, evaluation_id, within=wu)
     return render_template("water_users/evaluation.html", wu=wu, ev=found)
