@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from registry import clock
 from registry.models import Account, Job, WaterUser
 from registry.pdf import batch as batch_pdf
-from registry.services import certificates, evaluations, exchange, rules_versions
+from registry.services import certificates, evaluations, exchange, mailer, reminders, rules_versions
 from registry.services.jobs import JobRefused, Progress, handler
 
 CERTIFICATE_TITLE = "自备取水户规范评价合格证书"
@@ -93,8 +93,6 @@ def nightly_recompute(session: Session, job: Job, progress: Progress, directory:
 @handler("remind")
 def nightly_remind(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
     """The nightly ``remind``: each due reminder once per item and step, then the queued e-mails."""
-    from registry.services import mailer, reminders
-
     rules = rules_versions.current(session)
     settings = reminders.Settings.from_config(current_app.config)
     progress.phase("reminding", 0)
