@@ -46,18 +46,24 @@ def run(kind: str, users: int, reuse: bool = False, readings: int = 30_000) -> N
         token = _token(db.session)
         db.session.remove()
 
+        from sqlalchemy import select
+
         from registry import rescoring
-        from registry.services import evaluations
+        from registry.models import Job
+        from registry.services import evaluations, jobs
 
         api_bodies = bodies(api_pairs)
         warm_up(app, token)
         with timed("until every touched file is re-scored as well", readings, "readings") as e:
             with timed(f"POST /api/v1/readings, batches of {BATCH:,}", readings, "readings") as t:
                 post_all(app, token, api_bodies)
-            rescoring.wait_idle(app)  # the web process's re-scoring thread (EVALUATE_PENDING=thread)
+            # The coalesced re-scoring job(s) the batches queued (EVALUATE_PENDING=queue), run here as a
+            # worker of the queue would run them.
+            for job_id in db.session.scalars(select(Job.id).where(Job.kind == rescoring.KIND, Job.state == "queued")).all():
+                jobs.run(db.session, job_id, app.config["BATCH_DIR"], engine=db.engine)
             waiting = evaluations.pending_count(db.session)
             db.session.remove()
-        print(f"  re-scoring ran beside the POSTs and ended {e['seconds'] - t['seconds']:.2f} s after the last "
+        print(f"  the re-scoring job ended {e['seconds'] - t['seconds']:.2f} s after the last "
               f"answer; files still waiting: {waiting}", flush=True)
         with timed("resend the first batch (idempotent: nothing created)", min(BATCH, readings), "readings"):
             again = post_all(app, token, api_bodies[:1])

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import clock
-from registry.models import Account, Job, WaterUser
+from registry.models import Account, Job, PendingEvaluation, WaterUser
 from registry.pdf import batch as batch_pdf
 from registry.services import certificates, evaluations, exchange, mailer, reminders, rules_versions
 from registry.services.jobs import JobRefused, Progress, handler
@@ -76,6 +76,19 @@ def spreadsheet_import(session: Session, job: Job, progress: Progress, directory
     with force_locale(params.get("locale") or "zh_CN"):
         (directory / REPORT).write_text(json.dumps(report.to_json(), ensure_ascii=False))
     return {"file": REPORT, "rows": report.rows, "applied": report.applied}
+
+
+@handler("rescore")
+def rescore(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
+    """Re-score the files bulk readings marked (``registry.rescoring``): every mark waiting when the
+    job starts, a batch per transaction; ends with the count and the rate. A second run (its
+    worker died) scores what the first left marked."""
+    progress.phase("scoring", session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0)
+    started = time.monotonic()
+    outcome = evaluations.drain(session, progress=progress.advance)
+    seconds = max(time.monotonic() - started, 1e-6)
+    return {"evaluated": outcome.evaluated, "changed": outcome.changed, "seconds": round(seconds, 2),
+            "rate": round(outcome.evaluated / seconds, 1)}
 
 
 @handler("recompute")
