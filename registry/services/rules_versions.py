@@ -1,15 +1,8 @@
-"""Which rules are in force: the newest version the bureau published, else the packaged default.
+"""Publishing rules versions, and (re-exported from ``rules_in_force``) which rules are in force.
 
-Versions are never edited in place: publishing makes a new version, and old evaluations keep
-naming (and re-rendering under) the version they were computed with.
-
-One source of the rules in force (issue 15 item 1): scores, due items, certificates, reminders,
-validators, the one-file page, the list and the dashboard all ask :func:`current`. It reads the
-newest version's name (one query on the indexed ``published_at``, once per request) and reuses the
-parsed rules of that version from a per-process cache keyed by version; published versions are
-never edited, so a cached version never goes stale, and a version published by another process is
-seen at the next request of every process. The packaged file is read only while no version has
-been published (it is the first version the bureau starts from).
+Versions are never edited in place: publishing makes a new version (a unit of work of its own,
+audited), and old evaluations keep naming the version they were computed with. Reading the rules
+in force lives in ``rules_in_force``, which the unit of work needs without importing this module.
 """
 from __future__ import annotations
 
