@@ -48,14 +48,14 @@ def notify(app) -> str | None:
 
 
 def sweep(app) -> str | None:
-    """Marks waiting with no re-scoring job queued or running (after a restart): give them one."""
+    """Marks waiting while no re-scoring job runs (after a restart, a lost message): a job for them,
+    new, or the waiting one sent again when its message is older than a stale job's heartbeat."""
     if app.config.get("EVALUATE_PENDING", "queue") != "queue":
         return None
-    busy = db.session.scalar(select(func.count()).select_from(Job).where(Job.kind == KIND,
-                                                                         Job.state.in_(("queued", "running"))))
+    running = db.session.scalar(select(func.count()).select_from(Job).where(Job.kind == KIND, Job.state == "running"))
     waiting = db.session.scalar(select(func.count()).select_from(PendingEvaluation))
     db.session.commit()
-    if busy or not waiting:
+    if running or not waiting:
         return None
     return _request_job(app)
 
@@ -67,5 +67,8 @@ def _request_job(app) -> str | None:
     stale = float(app.config.get("JOB_STALE_SECONDS", jobs.STALE_SECONDS))
     job_id = jobs.coalesce(db.session, KIND, stale_seconds=stale)
     if job_id is not None:
-        queue.enqueue(job_id, app, delay=QUIET_SECONDS)
+        try:
+            queue.enqueue(job_id, app, delay=QUIET_SECONDS)
+        except Exception:  # the readings are stored and marked: the queue's minutely sweep sends it again
+            log.exception("could not queue re-scoring job %s; it waits for the next sweep", job_id)
     return job_id

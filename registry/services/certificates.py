@@ -45,7 +45,6 @@ ISSUERS = frozenset({"bureau_admin"})  # 签发与撤销: the bureau only
 CHUNK = 100  # files issued per transaction in a batch
 
 
-
 class CertificateRefused(ValidationError):
     """The file does not earn a certificate now (the grade, a valid certificate, the file's
     status); the message says why. The API answers 409."""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry import access
@@ -211,7 +212,7 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
         again = existing_for_key(session, change.key)
         if isinstance(again, Inspection) and again.water_user_id == wu.id:
             return again
-        if "period" in err.errors:
+        if isinstance(err.__cause__, IntegrityError) and "period" in err.errors:  # the month was taken meanwhile
             raise ValidationError({"reading-period": err.errors["period"]}) from err
         raise
 

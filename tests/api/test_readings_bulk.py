@@ -200,6 +200,33 @@ def test_marks_left_by_a_restart_are_picked_up_by_the_queues_minutely_recover_ta
     assert [j.state for j in _rescore_jobs()] == ["done"] and _pending() == []
 
 
+def test_readings_are_stored_when_the_queue_is_unreachable_and_the_sweep_sends_their_job_later(
+        app, api_as, waiting_queue, monkeypatch, caplog):
+    from registry import queue
+
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    real_enqueue = queue.enqueue
+
+    def redis_down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(queue, "enqueue", redis_down)
+    response = _post(api_as(f.admin()), meter, [add_months(TODAY.replace(day=1), -1)])
+
+    assert response.status_code == 200 and response.json["created"] == 1  # stored, not a 500
+    assert "could not queue re-scoring job" in caplog.text
+    [job] = _rescore_jobs()
+    assert job.state == "queued" and waiting_queue.messages == 0 and _pending() == [wu_id]
+
+    monkeypatch.setattr(queue, "enqueue", real_enqueue)  # the queue is back
+    db.session.execute(update(Job).where(Job.id == job.id).values(created_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    app.extensions["queue_tasks"]["recover"].call_local()
+    assert waiting_queue.messages == 1 and waiting_queue.work() == 1
+    assert [j.state for j in _rescore_jobs()] == ["done"] and _pending() == []
+
+
 def test_a_file_marked_again_while_its_batch_is_scored_stays_marked_for_the_next_drain(app, monkeypatch):
     meter = _scored_file(app)
     wu_id = meter.water_user_id
