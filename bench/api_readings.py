@@ -5,10 +5,9 @@ Demo data with a few thousand meters; the readings go to months each meter has n
 yet (between its installation and the 18 months the demo fills), the API half and the naive half
 to different (meter, month) pairs so neither meets the other's rows. The API goes through the
 Flask test client with a Bearer token: routing, token check, JSON parsing, validation, insert,
-audit and marking the files for re-scoring are in the figure; only the socket is not. The files
-are re-scored by the process's re-scoring thread (the default, as in production) while the
-POSTs go on, so their CPU is shared with them; the bench then waits for the thread to finish
-and prints that end-to-end figure too.
+audit and marking the files for re-scoring are in the figure; only the socket is not. The batches
+queue one coalesced re-scoring job (the default, as in production); the bench runs it after the
+POSTs, as a worker of the queue would, and prints that end-to-end figure too.
 """
 from __future__ import annotations
 

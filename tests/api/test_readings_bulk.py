@@ -91,7 +91,7 @@ def test_a_full_batch_of_10000_readings_is_accepted_and_a_resend_changes_nothing
 
 
 def _pending():
-    db.session.commit()  # see what other transactions (the re-scoring thread) committed
+    db.session.commit()  # see what other transactions (the re-scoring job) committed
     return db.session.scalars(select(PendingEvaluation.water_user_id).order_by(PendingEvaluation.water_user_id)).all()
 
 
