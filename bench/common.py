@@ -100,7 +100,8 @@ def make_app(url: str):
     from registry import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False,
-                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "UPLOAD_DIR": tempfile.mkdtemp()})
+                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "UPLOAD_DIR": tempfile.mkdtemp(),
+                       "QUEUE_PATH": str(Path(tempfile.mkdtemp()) / "queue.db")})
 
 
 @contextmanager

@@ -104,8 +104,8 @@ def _default_workers() -> int:
 @click.option("--all", "everything", is_flag=True, help="every open file (the nightly run, and after a rules change)")
 @click.option("--water-user", "file_numbers", multiple=True, metavar="FILE_NO")
 @click.option("--pending", is_flag=True,
-              help="the files waiting for re-scoring after bulk readings (a timer's job when the web's "
-                   "re-scoring thread is off)")
+              help="the files waiting for re-scoring after bulk readings (a timer's job when the queue's "
+                   "re-scoring job is off: REGISTRY_EVALUATE_PENDING=off)")
 @click.option("--workers", type=click.IntRange(min=1), default=lambda: _default_workers(),
               show_default="the number of CPUs, at most 4", help="processes judging files in parallel (--all)")
 @with_appcontext

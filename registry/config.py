@@ -75,8 +75,8 @@ DEFAULTS = {
     # larger JPEGs are decoded at 1/2-1/8 scale when that fits. 16 million: a 12 MP tablet photo, an A4
     # scan at 300 dpi (8.7 MP); a 7000 x 7000 PNG (49 MP) is refused.
     "IMAGE_MAX_PIXELS": 16_000_000,
-    # Re-scoring after bulk readings (registry/rescoring.py): thread | inline | off.
-    "EVALUATE_PENDING": "thread",
+    # Re-scoring after bulk readings (registry/rescoring.py): queue | inline | off.
+    "EVALUATE_PENDING": "queue",
     # The task queue (registry/queue.py, Huey): Redis when REDIS_URL is set (several hosts), else a
     # SQLite file (QUEUE_PATH, default instance/queue.db); QUEUE_IMMEDIATE runs each job at once in
     # the process that submits it (tests). A running job whose heartbeat is older than
@@ -113,8 +113,10 @@ def load(app, overrides: dict | None = None) -> None:
     for name in ("PROXY_HOPS", "SESSION_ABSOLUTE_LIFETIME"):
         if not isinstance(app.config[name], int) or isinstance(app.config[name], bool) or app.config[name] < 0:
             raise ConfigError(f"REGISTRY_{name} must be a whole number, 0 or more")
-    if app.config["EVALUATE_PENDING"] not in ("thread", "inline", "off"):  # registry.rescoring.MODES
-        raise ConfigError("REGISTRY_EVALUATE_PENDING must be thread, inline or off")
+    if app.config["EVALUATE_PENDING"] == "thread":  # the web process's thread is gone: the queue does it
+        app.config["EVALUATE_PENDING"] = "queue"
+    if app.config["EVALUATE_PENDING"] not in ("queue", "inline", "off"):  # registry.rescoring.MODES
+        raise ConfigError("REGISTRY_EVALUATE_PENDING must be queue, inline or off")
     if app.config["ENV"] == "production":
         if not app.config.get("SECRET_KEY"):
             raise ConfigError("REGISTRY_SECRET_KEY must be set when REGISTRY_ENV=production")

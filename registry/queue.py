@@ -35,10 +35,15 @@ def huey(app: Flask | None = None):
     return (app or current_app).extensions["queue"]
 
 
-def enqueue(job_id: str, app: Flask | None = None) -> None:
-    """Tell the queue a committed job is waiting (in immediate mode: run it now, here)."""
+def enqueue(job_id: str, app: Flask | None = None, *, delay: float | None = None) -> None:
+    """Tell the queue a committed job is waiting (in immediate mode: run it now, here); ``delay``:
+    not before this many seconds (a re-scoring job lets a burst of batches end first)."""
     app = app or current_app._get_current_object()
-    app.extensions["queue_tasks"]["run_job"](job_id)
+    task = app.extensions["queue_tasks"]["run_job"]
+    if delay and not huey(app).immediate:
+        task.schedule(args=(job_id,), delay=delay)
+    else:
+        task(job_id)
 
 
 def submit(kind: str, owner, params: dict, *, total: int = 0) -> str:
@@ -81,11 +86,14 @@ def _bind(app: Flask, queue):
                 db.session.remove()
 
     def recover() -> list[str]:
+        from registry import rescoring
+
         jobs.clean_outputs(app.config["BATCH_DIR"])
         with app.app_context():
             try:
                 again = jobs.recover(db.session, stale_seconds=float(app.config.get("JOB_STALE_SECONDS",
                                                                                     jobs.STALE_SECONDS)))
+                rescoring.sweep(app)  # re-scoring marks left without a job (a restart) get one
             finally:
                 db.session.remove()
         for job_id in again:

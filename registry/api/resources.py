@@ -366,8 +366,7 @@ WRITE_GUARDS.update({f"{water_users_bp.name}.WaterUsers": "water_user.create",
 @readings_bp.response(200, schemas.ReadingBatchOut)
 def post_readings(body):
     """Up to 10,000 monthly readings, all or nothing; resending the same batch creates nothing."""
-    with rescoring.receiving(current_app._get_current_object()):
-        outcome = _call(readings_bulk.ingest, db.session, g.api_account, body["readings"])
+    outcome = _call(readings_bulk.ingest, db.session, g.api_account, body["readings"])
     if outcome.queued:
         rescoring.notify(current_app._get_current_object())
     return {"created": outcome.created, "unchanged": outcome.unchanged, "rescoring_files": outcome.queued}

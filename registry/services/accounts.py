@@ -11,12 +11,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from registry import access
 from registry.domain import passwords
+from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import ROLES, Account, Division, RegistrationRequest, WaterUser, utcnow
 from registry.services import audit
 from registry.services.checks import CONTROL_CHARS, Checker, refuse_control
 from registry.services.errors import ValidationError
-from registry.services.records import _commit
+from registry.services.validators import USCC_MESSAGES
+from registry.services.unit_of_work import FileChange
 
 # Failed sign-ins in a row after which the bureau's trail notes repeated failures (the sign-in
 # throttle of web/auth does the slowing down: there is no automatic lock, which anyone could use
@@ -84,16 +87,16 @@ def create_account(session: Session, actor, *, username: str, role: str, passwor
         raise ValidationError(errors)
     if not demo_password:  # spec.md: the demo accounts' password is the one given to demo-data (default "demo")
         check_password_policy(password, username=username)
-    account = Account(username=username, role=role, password_hash=hash_password(password), city_wide=city_wide,
-                      display_name=display_name, must_change_password=must_change_password,
-                      divisions=[d for d in divisions if d], water_users=[w for w in water_users if w])
-    session.add(account)
-    session.flush()
-    audit.record(session, actor, "create", account, summary=f"account {username} ({role})",
-                 changes={"username": [None, username], "role": [None, role],
-                          "divisions": [None, list(division_codes)], "water_users": [None, list(file_numbers)],
-                          "city_wide": [None, city_wide]})
-    _commit(session)
+    with FileChange(session, actor) as change:
+        account = change.add(Account(username=username, role=role, password_hash=hash_password(password),
+                                     city_wide=city_wide, display_name=display_name,
+                                     must_change_password=must_change_password,
+                                     divisions=[d for d in divisions if d], water_users=[w for w in water_users if w]))
+        change.flush()
+        change.audit("create", account, summary=f"account {username} ({role})",
+                     changes={"username": [None, username], "role": [None, role],
+                              "divisions": [None, list(division_codes)], "water_users": [None, list(file_numbers)],
+                              "city_wide": [None, city_wide]})
     return account
 
 
@@ -113,21 +116,21 @@ def authenticate(session: Session, username: str, password: str) -> Account:
         check_password_hash(_dummy_hash(), password or "")
         raise wrong
     if not check_password_hash(account.password_hash, password or ""):
-        failed = session.execute(update(Account).where(Account.id == account.id)
-                                 .values(failed_logins=Account.failed_logins + 1)
-                                 .returning(Account.failed_logins)
-                                 .execution_options(synchronize_session=False)).scalar_one()
-        if failed == REPEATED_FAILURES:  # exactly one request sees this count
-            audit.record(session, None, "failed_logins", account, summary=f"account {username}: "
-                         f"{REPEATED_FAILURES} failed sign-ins in a row", changes={"failed_logins": [None, failed]})
-        session.commit()
+        with FileChange(session) as change:  # the count is kept although the answer is an error
+            failed = session.execute(update(Account).where(Account.id == account.id)
+                                     .values(failed_logins=Account.failed_logins + 1)
+                                     .returning(Account.failed_logins)
+                                     .execution_options(synchronize_session=False)).scalar_one()
+            if failed == REPEATED_FAILURES:  # exactly one request sees this count
+                change.audit("failed_logins", account, summary=f"account {username}: "
+                             f"{REPEATED_FAILURES} failed sign-ins in a row", changes={"failed_logins": [None, failed]})
         raise wrong
     if not account.is_active or account.is_locked:
         raise ValidationError({"_": _l("This account is disabled.")})
-    session.execute(update(Account).where(Account.id == account.id).values(failed_logins=0)
-                    .execution_options(synchronize_session=False))
-    audit.record(session, account, "sign_in", account, summary=f"account {username} signed in")
-    session.commit()
+    with FileChange(session, account) as change:
+        session.execute(update(Account).where(Account.id == account.id).values(failed_logins=0)
+                        .execution_options(synchronize_session=False))
+        change.audit("sign_in", account, summary=f"account {username} signed in")
     return account
 
 
@@ -174,8 +177,6 @@ def _profile(display_name, email, errors: dict) -> tuple[str | None, str | None]
 def update_account(session: Session, actor, account: Account, *, display_name=None, email=None,
                    division_codes=(), file_numbers=(), city_wide=False) -> Account:
     """Change who the account is and what it may see (links to divisions or water users)."""
-    from registry import access
-
     access.require(actor, "account.manage")
     errors = {}
     divisions, water_users = _scope_refs(session, division_codes, file_numbers, errors)
@@ -186,24 +187,21 @@ def update_account(session: Session, actor, account: Account, *, display_name=No
         errors["water_users"] = _l("An enterprise account needs at least one water user.")
     if errors:
         raise ValidationError(errors)
-    before = _scope_of(account)
-    account.display_name = display_name
-    account.email = email
-    account.city_wide = bool(city_wide) and account.role == "inspector"
-    account.divisions = [d for d in divisions if d] if account.role == "inspector" else []
-    account.water_users = [w for w in water_users if w] if account.role == "enterprise" else []
-    session.flush()
-    if _scope_of(account) != before:  # what the account may see changed: its sessions start again
-        end_sessions(session, account)
-    audit.record(session, actor, "update", account, summary=f"account {account.username}",
-                 changes=_account_changes(before, account))
-    _commit(session)
+    with FileChange(session, actor) as change:
+        before = _scope_of(account)
+        account.display_name = display_name
+        account.email = email
+        account.city_wide = bool(city_wide) and account.role == "inspector"
+        account.divisions = [d for d in divisions if d] if account.role == "inspector" else []
+        account.water_users = [w for w in water_users if w] if account.role == "enterprise" else []
+        change.flush()
+        if _scope_of(account) != before:  # what the account may see changed: its sessions start again
+            end_sessions(session, account)
+        change.audit("update", account, summary=f"account {account.username}", changes=_account_changes(before, account))
     return account
 
 
 def set_active(session: Session, actor, account: Account, active: bool, reason: str) -> Account:
-    from registry import access
-
     access.require(actor, "account.manage")
     reason = (reason or "").strip()
     if not reason:
@@ -211,36 +209,36 @@ def set_active(session: Session, actor, account: Account, active: bool, reason: 
     refuse_control("reason", reason)
     if account.id == getattr(actor, "id", None) and not active:
         raise ValidationError({"reason": _l("You cannot disable your own account.")})
-    before = account.active
-    account.active = active
-    account.disabled_reason = None if active else reason[:1000]
-    session.flush()
-    if not active:
-        end_sessions(session, account)
-    audit.record(session, actor, "update", account, reason=reason, summary=f"account {account.username}",
-                 changes={"active": [before, active]})
-    _commit(session)
+    with FileChange(session, actor) as change:
+        before = account.active
+        account.active = active
+        account.disabled_reason = None if active else reason[:1000]
+        change.flush()
+        if not active:
+            end_sessions(session, account)
+        change.audit("update", account, reason=reason, summary=f"account {account.username}",
+                     changes={"active": [before, active]})
     return account
 
 
 def reset_password(session: Session, actor, account: Account) -> str:
     """A one-time password, shown once to the officer; the holder must change it at sign-in."""
-    from registry import access
-
     access.require(actor, "account.manage")
     temporary = secrets.token_urlsafe(9)
     while passwords.problem(temporary, account.username):  # the same policy as any password (rarely loops)
         temporary = secrets.token_urlsafe(9)
-    before = {"must_change_password": account.must_change_password, "locked_until": audit.snapshot(account)["locked_until"]}
-    account.password_hash = hash_password(temporary)
-    account.must_change_password = True
-    account.failed_logins, account.locked_until = 0, None
-    session.flush()
-    end_sessions(session, account)  # whoever holds a session of the account now is signed out
-    # The trail says the password changed, never what it is (no hash either).
-    changes = {"password": ["(set)", "(one-time)"], **audit.diff(before, {"must_change_password": True, "locked_until": None})}
-    audit.record(session, actor, "reset_password", account, summary=f"account {account.username}", changes=changes)
-    _commit(session)
+    with FileChange(session, actor) as change:
+        before = {"must_change_password": account.must_change_password,
+                  "locked_until": audit.snapshot(account)["locked_until"]}
+        account.password_hash = hash_password(temporary)
+        account.must_change_password = True
+        account.failed_logins, account.locked_until = 0, None
+        change.flush()
+        end_sessions(session, account)  # whoever holds a session of the account now is signed out
+        # The trail says the password changed, never what it is (no hash either).
+        changes = {"password": ["(set)", "(one-time)"],
+                   **audit.diff(before, {"must_change_password": True, "locked_until": None})}
+        change.audit("reset_password", account, summary=f"account {account.username}", changes=changes)
     return temporary
 
 
@@ -255,25 +253,21 @@ def change_password(session: Session, account: Account, current: str, new: str, 
         raise ValidationError({"new": err.errors["password"]}) from None
     if check_password_hash(account.password_hash, new):
         raise ValidationError({"new": _l("Choose a password different from the current one.")})
-    was_one_time = account.must_change_password
-    account.password_hash = hash_password(new)
-    account.must_change_password = False
-    account.password_changed_at = utcnow()
-    session.flush()
-    end_sessions(session, account)  # other sessions end; the caller signs the current one in anew
-    changes = {"password": ["(set)", "(changed)"]}  # never the password or its hash
-    if was_one_time:
-        changes["must_change_password"] = [True, False]
-    audit.record(session, account, "change_password", account, summary=f"account {account.username}", changes=changes)
-    _commit(session)
+    with FileChange(session, account) as change:
+        was_one_time = account.must_change_password
+        account.password_hash = hash_password(new)
+        account.must_change_password = False
+        account.password_changed_at = utcnow()
+        change.flush()
+        end_sessions(session, account)  # other sessions end; the caller signs the current one in anew
+        changes = {"password": ["(set)", "(changed)"]}  # never the password or its hash
+        if was_one_time:
+            changes["must_change_password"] = [True, False]
+        change.audit("change_password", account, summary=f"account {account.username}", changes=changes)
 
 
 def request_registration(session: Session, data: dict) -> RegistrationRequest:
     """An enterprise asks for an account (no sign-in); staff approve it against the USCC."""
-    from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
-    from registry.services.checks import Checker
-    from registry.services.validators import USCC_MESSAGES
-
     c = Checker(data)
     username = c.pattern("username", r"[A-Za-z0-9_.\-]{3,60}", _l("A username is 3–60 letters, digits, - _ or ."))
     c.text("display_name", max_len=100)
@@ -295,30 +289,34 @@ def request_registration(session: Session, data: dict) -> RegistrationRequest:
     if password != (data.get("repeat") or ""):
         c.fail("repeat", _l("The two passwords differ."))
     values = c.done()
-    row = RegistrationRequest(username=values["username"], display_name=values["display_name"], uscc=values["uscc"],
-                              email=values["email"], phone=values["phone"], password_hash=hash_password(password))
-    session.add(row)
-    session.flush()
-    audit.record(session, None, "request", row, entity="RegistrationRequest", summary=f"registration {row.username}",
-                 changes={"username": [None, row.username], "uscc": [None, row.uscc]})
-    session.commit()
+    with FileChange(session) as change:
+        row = change.add(RegistrationRequest(username=values["username"], display_name=values["display_name"],
+                                             uscc=values["uscc"], email=values["email"], phone=values["phone"],
+                                             password_hash=hash_password(password)))
+        change.flush()
+        change.audit("request", row, entity="RegistrationRequest", summary=f"registration {row.username}",
+                     changes={"username": [None, row.username], "uscc": [None, row.uscc]})
     return row
 
 
 def sign_out(session: Session, account: Account) -> None:
     """Sign-out ends every session of the account, so a copied cookie is worth nothing after it."""
-    end_sessions(session, account)
-    audit.record(session, account, "sign_out", account, summary=f"account {account.username} signed out")
-    session.commit()
+    with FileChange(session, account) as change:
+        end_sessions(session, account)
+        change.audit("sign_out", account, summary=f"account {account.username} signed out")
 
 
 def decide_registration(session: Session, actor, row: RegistrationRequest, approve: bool, reason: str = "") -> Account | None:
     """Approve: an enterprise account linked to the water user with the same USCC. Reject: say why."""
-    from registry import access
-
     access.require(actor, "account.manage")
     if row.status != "pending":
         raise ValidationError({"_": _l("This request has already been decided.")})
+    with FileChange(session, actor) as change:
+        return _decide(change, row, approve, reason)
+
+
+def _decide(change: FileChange, row: RegistrationRequest, approve: bool, reason: str) -> Account | None:
+    session, actor = change.session, change.actor
     account = None
     if approve:
         wu = session.execute(select(WaterUser).where(WaterUser.uscc == row.uscc)).scalar_one_or_none()
@@ -330,8 +328,8 @@ def decide_registration(session: Session, actor, row: RegistrationRequest, appro
         account = Account(username=row.username, role="enterprise", password_hash=row.password_hash,
                           display_name=row.display_name, email=row.email, water_users=[wu],
                           must_change_password=False)
-        session.add(account)
-        session.flush()
+        change.add(account)
+        change.flush()
         row.account_id = account.id
     elif not (reason or "").strip():
         raise ValidationError({"reason": _l("Say why the request is rejected.")})
@@ -339,9 +337,7 @@ def decide_registration(session: Session, actor, row: RegistrationRequest, appro
     row.status = "approved" if approve else "rejected"
     row.reason = (reason or "").strip()[:1000] or None
     row.reviewed_by_id, row.reviewed_at = actor.id, utcnow()
-    session.flush()
-    audit.record(session, actor, "approve" if approve else "reject", row, entity="RegistrationRequest",
-                 summary=f"registration {row.username}", reason=row.reason,
-                 changes={"status": ["pending", row.status]})
-    _commit(session)
+    change.flush()
+    change.audit("approve" if approve else "reject", row, entity="RegistrationRequest",
+                 summary=f"registration {row.username}", reason=row.reason, changes={"status": ["pending", row.status]})
     return account

@@ -17,9 +17,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,20 +27,22 @@ from sqlalchemy.orm import Session
 
 from registry import access, clock
 from registry.domain.dates import add_months
-from registry.models import Account, Certificate, CertificateCounter, Evaluation, IdempotencyKey, WaterUser
+from registry.models import Account, Certificate, CertificateCounter, Evaluation, WaterUser
 from registry.pdf import PdfSettings
 from registry.pdf.certificate import CertificateData, render
-# Re-exported: the pages, the API and the reminders read a certificate through this service.
-from registry.presentation.certificates import AUTO_GRADE, AUTO_PERMIT, reason_text, status_of  # noqa: F401
-from registry.services import audit, documents, evaluations, rules_versions
-from registry.services.checks import idempotency_key as clean_key, refuse_control
+from registry.services import evaluations, file_store, rules_versions
+from registry.services.certificate_status import (AUTO_GRADE, AUTO_PERMIT, auto_revoke_enabled,  # noqa: F401
+                                                  reason_text, revocation, revoke_lapsed, status_of)
+from registry.services.checks import refuse_control
 from registry.services.errors import NotFound, ValidationError
+from registry.services.unit_of_work import FileChange
 
 log = logging.getLogger(__name__)
 
 PREFIX = "YWZS"
 NUMBER = re.compile(r"^YWZS-(\d{4})-(\d{6})$")
 CHUNK = 100  # files issued per transaction in a batch
+
 
 class CertificateRefused(ValidationError):
     """The file does not earn a certificate now (the grade, a valid certificate, the file's
@@ -89,18 +91,16 @@ def issue(session: Session, actor, wu: WaterUser, *, today: date | None = None, 
           idempotency_key: str | None = None) -> Certificate:
     """Issue a certificate for ``wu`` from its evaluation as of today, or refuse saying why."""
     access.require(actor, "certificate.issue")
-    idempotency_key = clean_key(idempotency_key)
-    again = _existing_for_key(session, idempotency_key)
-    if again is not None:
-        return again
-    issued = _issue_chunk(session, actor, [wu.id], today=today or clock.today(),
-                          rules=rules or rules_versions.current(session), settings=_settings(settings),
-                          upload_dir=_upload_dir(upload_dir), strict=True)
-    cert = issued[0]
-    if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
-                                   entity_type="Certificate", entity_id=cert.id))
-    session.commit()
+    # The file's evaluation is brought up to date under its lock inside the block (_issue_chunk),
+    # and issuing changes no score: nothing to re-evaluate at the commit.
+    with FileChange(session, actor, idempotency_key, today=today, rules=rules, evaluate=False) as change:
+        if isinstance(change.replay, Certificate):
+            return change.replay
+        if change.replay is not None:
+            raise ValidationError({"_": _l("This form was already used for another record. Reload the page.")})
+        cert = _issue_chunk(change, [wu.id], settings=_settings(settings), upload_dir=_upload_dir(upload_dir),
+                            strict=True)[0]
+        change.created(cert)
     return cert
 
 
@@ -119,21 +119,21 @@ def issue_many(session: Session, actor, water_user_ids: Iterable[int], *, today:
     ids, out = list(water_user_ids), []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        new = [c.id for c in _issue_chunk(session, actor, chunk, today=today, rules=rules, settings=settings,
-                                          upload_dir=upload_dir, strict=False)]
+        with FileChange(session, actor, today=today, rules=rules, evaluate=False) as change:  # one per chunk
+            new = [c.id for c in _issue_chunk(change, chunk, settings=settings, upload_dir=upload_dir, strict=False)]
+            if on_chunk:
+                on_chunk(len(chunk), new)
         out += new
-        if on_chunk:
-            on_chunk(len(chunk), new)
-        session.commit()
         if progress:
             progress(len(chunk))
     return out
 
 
-def _issue_chunk(session: Session, actor, ids: list[int], *, today: date, rules, settings: PdfSettings,
-                 upload_dir: str, strict: bool) -> list[Certificate]:
+def _issue_chunk(change: FileChange, ids: list[int], *, settings: PdfSettings, upload_dir: str,
+                 strict: bool) -> list[Certificate]:
     """Lock the files, bring their evaluations up to date, check each, number and render.
     ``strict``: a file that does not qualify raises :class:`CertificateRefused`; else it is skipped."""
+    session, today, rules = change.session, change.today, change.rules
     # Row locks in id order: two officers issuing for the same file queue here, and see each other's certificate.
     files = list(session.scalars(select(WaterUser).where(WaterUser.id.in_(ids)).order_by(WaterUser.id)
                                  .with_for_update(of=WaterUser)))
@@ -153,8 +153,8 @@ def _issue_chunk(session: Session, actor, ids: list[int], *, today: date, rules,
             continue
         chosen.append(wu)
     numbers = take_numbers(session, today.year, len(chosen)) if chosen else []
-    return [_create(session, actor, wu, latest[wu.id], number, today=today, rules=rules, settings=settings,
-                    upload_dir=upload_dir) for wu, number in zip(chosen, numbers)]
+    return [_create(change, wu, latest[wu.id], number, settings=settings, upload_dir=upload_dir)
+            for wu, number in zip(chosen, numbers)]
 
 
 def _refusal(wu: WaterUser, evaluation: Evaluation | None, valid: Certificate | None, rules):
@@ -179,8 +179,9 @@ def refusal_for(session: Session, wu: WaterUser, today: date | None = None, rule
                     _valid_certificates(session, [wu.id], today).get(wu.id), rules)
 
 
-def _create(session: Session, actor, wu: WaterUser, evaluation: Evaluation, number: str, *, today: date, rules,
-            settings: PdfSettings, upload_dir: str) -> Certificate:
+def _create(change: FileChange, wu: WaterUser, evaluation: Evaluation, number: str, *, settings: PdfSettings,
+            upload_dir: str) -> Certificate:
+    actor, today, rules = change.actor, change.today, change.rules
     valid_until = add_months(today, rules.certificate.validity_months) - timedelta(days=1)
     key = secrets.token_urlsafe(32)  # 256 random bits: the number alone is guessable, the key is not (in the QR)
     snapshot = {
@@ -197,10 +198,10 @@ def _create(session: Session, actor, wu: WaterUser, evaluation: Evaluation, numb
     cert = Certificate(number=number, water_user_id=wu.id, evaluation_id=evaluation.id, snapshot=snapshot,
                        grade=evaluation.grade, score=evaluation.total, issued_on=today, valid_until=valid_until,
                        issued_by_id=actor.id, status="valid", verify_key=key)
-    cert.pdf_sha256 = documents.store(upload_dir, render(data_of(cert), settings))
-    session.add(cert)
-    session.flush()
-    audit.record(session, actor, "issue", cert, water_user_id=wu.id, summary=f"certificate: {number}",
+    cert.pdf_sha256 = file_store.store(upload_dir, render(data_of(cert), settings))
+    change.add(cert)
+    change.flush()
+    change.audit("issue", cert, water_user_id=wu.id, summary=f"certificate: {number}",
                  changes={"number": [None, number], "grade": [None, cert.grade], "score": [None, cert.score],
                           "valid_until": [None, valid_until.isoformat()]})
     return cert
@@ -219,13 +220,6 @@ def holds_key(cert: Certificate, key: str | None) -> bool:
 def data_of(cert: Certificate) -> CertificateData:
     return CertificateData.from_snapshot(cert.number, cert.snapshot, grade=cert.grade, score=cert.score,
                                          issued_on=cert.issued_on, valid_until=cert.valid_until)
-
-
-def _existing_for_key(session: Session, key: str | None) -> Certificate | None:
-    seen = session.get(IdempotencyKey, key[:64]) if key else None
-    if seen is None or seen.entity_type != "Certificate":
-        return None
-    return session.get(Certificate, seen.entity_id)
 
 
 def _latest_evaluations(session: Session, ids: list[int]) -> dict[int, Evaluation]:
@@ -253,58 +247,9 @@ def revoke(session: Session, actor, cert: Certificate, reason: str, *, today: da
     refuse_control("reason", reason)
     if cert.status == "revoked":  # a conflict with the certificate's state (the API answers 409)
         raise CertificateRefused({"reason": _l("This certificate is already revoked.")})
-    _mark_revoked(session, actor, cert, today or clock.today(), reason)
-    session.commit()
+    with FileChange(session, actor, today=today) as change:
+        change.audit("revoke", cert, **revocation(cert, change.today, reason))
     return cert
-
-
-def _mark_revoked(session: Session, actor, cert: Certificate, today: date, reason: str) -> None:
-    cert.status, cert.revoked_on, cert.revoked_reason = "revoked", today, reason
-    audit.record(session, actor, "revoke", cert, water_user_id=cert.water_user_id, reason=str(reason_text(cert)),
-                 summary=f"certificate: {cert.number}", changes={"status": ["valid", "revoked"]})
-
-
-def auto_revoke_enabled() -> bool:
-    return bool(current_app.config.get("CERTIFICATE_AUTO_REVOKE", True)) if has_app_context() else True
-
-
-def revoke_lapsed(session: Session, today: date, rules, results: Mapping[int, object] | None = None) -> int:
-    """Revoke the valid certificates of files that no longer earn one: the grade fell out of
-    ``rules.certificate.grades`` or no permit is in force (a rule option: ``CERTIFICATE_AUTO_REVOKE``).
-
-    ``results`` maps water-user ids to fresh ``domain.scoring.Evaluation`` results (the
-    evaluation refresh passes each batch); without it the cached grades of all files are used.
-    Set-based: one query for the certificates concerned, whatever the number of files.
-    """
-    if not auto_revoke_enabled():
-        return 0
-    allowed = set(rules.certificate.grades)
-    current = (Certificate.status == "valid", Certificate.valid_until >= today)
-    if results is None:
-        stmt = (select(Certificate, WaterUser.grade).join(WaterUser, WaterUser.id == Certificate.water_user_id)
-                .where(*current, WaterUser.grade.is_not(None), WaterUser.grade.not_in(allowed)))
-        found = [(cert, AUTO_GRADE + grade) for cert, grade in session.execute(stmt)]
-    else:
-        reasons = {wu_id: reason for wu_id, result in results.items() if (reason := _lapse(result, allowed))}
-        found = []
-        ids = list(reasons)
-        for start in range(0, len(ids), 1000):
-            stmt = select(Certificate).where(*current, Certificate.water_user_id.in_(ids[start:start + 1000]))
-            found += [(cert, reasons[cert.water_user_id]) for cert in session.scalars(stmt)]
-    for cert, reason in found:
-        _mark_revoked(session, None, cert, today, reason)
-    if found:
-        log.info("revoked %d certificates automatically", len(found))
-    return len(found)
-
-
-def _lapse(result, allowed: set[str]) -> str | None:
-    permit = next((row for row in result.rows if row.rule == "permit"), None)
-    if permit is not None and any(f.code == "permit.none_valid" for f in permit.findings):
-        return AUTO_PERMIT
-    if result.grade not in allowed:
-        return AUTO_GRADE + result.grade
-    return None
 
 
 # --- finding and reading ----------------------------------------------------------------------
@@ -337,11 +282,11 @@ def get(session: Session, account, number: str) -> Certificate:
 def pdf_bytes(cert: Certificate, *, settings: PdfSettings | None = None, upload_dir: str | None = None) -> bytes:
     """The issued bytes; if the store lost them, rendered again from the snapshot (identical when
     the font setting has not changed since) and kept again."""
-    path = documents.path_for(_upload_dir(upload_dir), cert.pdf_sha256 or "0" * 64)
+    path = file_store.path_for(_upload_dir(upload_dir), cert.pdf_sha256 or "0" * 64)
     if path.exists():
         return path.read_bytes()
     content = render(data_of(cert), _settings(settings))
-    digest = documents.store(_upload_dir(upload_dir), content)
+    digest = file_store.store(_upload_dir(upload_dir), content)
     if digest != cert.pdf_sha256:
         log.warning("certificate %s re-rendered with different bytes (font setting changed?)", cert.number)
     return content

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, aliased
 
 from registry import access
 from registry.models import Account, Communication, WaterUser, utcnow
-from registry.services import audit, reminders
+from registry.services import reminders
 from registry.services.checks import refuse_control
 from registry.services.errors import ValidationError
+from registry.services.unit_of_work import FileChange
 
 HISTORY_LIMIT = 200
 OUTBOX_VIEWS = ("queued", "failed", "letters", "all")
@@ -81,12 +82,13 @@ def acknowledge(session: Session, actor, comm: Communication) -> Communication:
         raise ValidationError({"_": _l("Only notices shown in the portal can be acknowledged here.")})
     if comm.status == "acknowledged":
         return comm
-    before = comm.status
-    comm.status, comm.acknowledged_at, comm.acknowledged_by_id = "acknowledged", utcnow(), actor.id
-    session.flush()
-    audit.record(session, actor, "acknowledge", comm, water_user_id=comm.water_user_id,
-                 summary=f"notice: {comm.subject}"[:300], changes={"status": [before, "acknowledged"]})
-    session.commit()
+    # A notice read changes no score: nothing to re-evaluate (evaluate=False), the trail keeps it.
+    with FileChange(session, actor, evaluate=False) as change:
+        before = comm.status
+        comm.status, comm.acknowledged_at, comm.acknowledged_by_id = "acknowledged", utcnow(), actor.id
+        change.flush()
+        change.audit("acknowledge", comm, water_user_id=comm.water_user_id,
+                     summary=f"notice: {comm.subject}"[:300], changes={"status": [before, "acknowledged"]})
     return comm
 
 
@@ -97,8 +99,8 @@ def mark_bounced(session: Session, actor, comm: Communication, note: str | None 
         raise ValidationError({"_": _l("Only an e-mail that is queued or sent can be marked as bounced.")})
     note = " ".join((note or "").split())[:500]
     refuse_control("note", note)
-    letter = reminders.mark_failed(session, actor, comm, f"bounced: {note}" if note else "bounced")
-    session.commit()
+    with FileChange(session, actor, evaluate=False):
+        letter = reminders.mark_failed(session, actor, comm, f"bounced: {note}" if note else "bounced")
     return letter
 
 
@@ -116,14 +118,14 @@ def mark_posted(session: Session, actor, ids: list[int]) -> int:
     access.require(actor, "letter.manage")
     if not ids:
         raise ValidationError({"ids": _l("Choose at least one letter.")})
-    letters = letters_due(session, actor, ids)
-    now = utcnow()
-    for letter in letters:
-        letter.status, letter.sent_at = "sent", now
-        audit.record(session, actor, "post", letter, water_user_id=letter.water_user_id,
-                     summary=f"letter to {letter.recipient}: {letter.subject}"[:300],
-                     changes={"status": ["queued", "sent"]})
-    session.commit()
+    with FileChange(session, actor, evaluate=False) as change:
+        letters = letters_due(session, actor, ids)
+        now = utcnow()
+        for letter in letters:
+            letter.status, letter.sent_at = "sent", now
+            change.audit("post", letter, water_user_id=letter.water_user_id,
+                         summary=f"letter to {letter.recipient}: {letter.subject}"[:300],
+                         changes={"status": ["queued", "sent"]})
     return len(letters)
 
 

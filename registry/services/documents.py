@@ -8,19 +8,18 @@ appended loses it). A PDF with active content is refused (pdf_safety). The name 
 download carries has exactly one extension, the one of the type found in the content."""
 from __future__ import annotations
 
-import hashlib
 import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from registry import access
-from registry.models import DOCUMENT_KINDS, Document, IdempotencyKey, WaterUser
-from registry.services import audit, images, pdf_safety, photos
-from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
+from registry.models import DOCUMENT_KINDS, Document, WaterUser, utcnow
+from registry.services import images, pdf_safety, photos
+from registry.services.checks import Checker, refuse_control
 from registry.services.errors import ValidationError
-from registry.services.records import _commit, existing_for_key
-from registry.storage import path_for, write_once  # path_for re-exported: where a document's bytes are
+from registry.services.file_store import path_for, store  # noqa: F401  (re-exported: the upload paths)
+from registry.services.unit_of_work import FileChange, created_changes
 
 # Magic numbers of the types we accept.
 SIGNATURES = (
@@ -77,53 +76,41 @@ def checked_content(content: bytes, content_type: str, max_bytes: int):
     return pending, pending.content_type
 
 
-def store(upload_dir: str, content: bytes) -> str:
-    """Write the bytes once under their sha256 (same content, same file) and return the hash."""
-    digest = hashlib.sha256(content).hexdigest()
-    write_once(path_for(upload_dir, digest), content)
-    return digest
-
-
 def attach(session: Session, actor, wu: WaterUser, data: dict, *, filename: str, content: bytes,
            upload_dir: str, max_bytes: int, idempotency_key: str | None = None, status: str = "accepted",
            kinds=DOCUMENT_KINDS) -> Document:
     """Attach a file. Staff attach directly; the portal passes status "pending" for review."""
     if status == "accepted":
         access.require(actor, "document.edit")
-    idempotency_key = clean_key(idempotency_key)
-    again = existing_for_key(session, idempotency_key)
-    if again is not None:
-        return again
-    c = Checker(data)
-    c.text("title", max_len=200)
-    c.choice("kind", kinds)
-    sniffed = sniff(content or b"")
-    if not content:
-        c.fail("file", _l("Choose a file to upload."))
-    elif len(content) > max_bytes:
-        c.fail("file", _l("The file is larger than %(n)d MB.", n=max_bytes // (1024 * 1024)))
-    elif sniffed is None:
-        c.fail("file", _l("Only PDF, JPEG and PNG files are accepted."))
-    else:
-        content, content_type = checked_content(content, sniffed[0], max_bytes)
-        if content is None:
-            c.fail("file", content_type)
-    values = c.done()
-    safe_name = download_name(filename, content_type)
-    if isinstance(content, photos.PendingImage):  # re-encoded by the queue; kept as received meanwhile
-        stored = images.pending_fields(upload_dir, content)
-    else:
-        stored = {"sha256": store(upload_dir, content), "size_bytes": len(content), "content_type": content_type}
-    doc = Document(water_user_id=wu.id, title=values["title"], kind=values["kind"], filename=safe_name,
-                   uploaded_by_id=getattr(actor, "id", None), status=status, **stored)
-    session.add(doc)
-    session.flush()
-    audit.record(session, actor, "create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",
-                 changes={k: [None, v] for k, v in audit.snapshot(doc).items() if v not in (None, "")})
-    if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
-                                   entity_type="Document", entity_id=doc.id))
-    _commit(session)
+    with FileChange(session, actor, idempotency_key) as change:
+        if change.replay is not None:
+            return change.replay
+        c = Checker(data)
+        c.text("title", max_len=200)
+        c.choice("kind", kinds)
+        sniffed = sniff(content or b"")
+        if not content:
+            c.fail("file", _l("Choose a file to upload."))
+        elif len(content) > max_bytes:
+            c.fail("file", _l("The file is larger than %(n)d MB.", n=max_bytes // (1024 * 1024)))
+        elif sniffed is None:
+            c.fail("file", _l("Only PDF, JPEG and PNG files are accepted."))
+        else:
+            content, content_type = checked_content(content, sniffed[0], max_bytes)
+            if content is None:
+                c.fail("file", content_type)
+        values = c.done()
+        safe_name = download_name(filename, content_type)
+        if isinstance(content, photos.PendingImage):  # re-encoded by the queue; kept as received meanwhile
+            stored = images.pending_fields(upload_dir, content)
+        else:
+            stored = {"sha256": store(upload_dir, content), "size_bytes": len(content), "content_type": content_type}
+        doc = change.add(Document(water_user_id=wu.id, title=values["title"], kind=values["kind"], filename=safe_name,
+                                  uploaded_by_id=getattr(actor, "id", None), status=status, **stored))
+        change.flush()
+        change.audit("create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",
+                     changes=created_changes(doc))
+        change.created(doc)
     images.queue(session, actor, [doc])
     return doc
 
@@ -138,11 +125,9 @@ def close(session: Session, actor, doc: Document, reason: str) -> Document:
     refuse_control("reason", reason)
     if doc.closed_at is not None:
         raise ValidationError({"reason": _l("This record is already closed.")})
-    from registry.models import utcnow
-
-    doc.closed_at, doc.closed_reason = utcnow(), reason[:1000]
-    session.flush()
-    audit.record(session, actor, "close", doc, water_user_id=doc.water_user_id, reason=reason,
-                 summary=f"document: {doc.title}", changes={"closed_reason": [None, reason]})
-    _commit(session)
+    with FileChange(session, actor) as change:
+        doc.closed_at, doc.closed_reason = utcnow(), reason[:1000]
+        change.flush()
+        change.audit("close", doc, water_user_id=doc.water_user_id, reason=reason,
+                     summary=f"document: {doc.title}", changes={"closed_reason": [None, reason]})
     return doc

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
+from registry import clock
 from registry.bulk import JsonText, copy_rows
 from registry.domain import due as due_engine
 from registry.domain import calibration as calib
@@ -36,6 +37,7 @@ from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, 
 from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, IndustryPeriod, Inspection,
                              IntakePoint, Meter,
                              PendingEvaluation, Permit, Reading, Rectification, WaterUser, permit_intake_points, utcnow)
+from registry.services import certificate_status, rules_in_force
 
 log = logging.getLogger(__name__)
 STREAM_CHUNK = 2000
@@ -391,9 +393,6 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
     process serving SQLite, as ``make run`` does, has one drain. A file marked again while its
     batch was being scored keeps its newer mark, and the next drain scores it once more.
     """
-    from registry import clock
-    from registry.services import rules_versions
-
     outcome = Outcome()
     cutoff = utcnow()
     table = PendingEvaluation.__table__
@@ -408,7 +407,7 @@ def drain(session: Session, rules=None, today: date | None = None, *, batch: int
             session.commit()  # nothing claimed: end the read transaction
             return outcome
         if rules is None:
-            rules = rules_versions.current(session)
+            rules = rules_in_force.current(session)
         done, failed = _refresh_apart(session, rules, today or clock.today(), sorted(claimed), progress)
         outcome.evaluated += done.evaluated
         outcome.changed += done.changed
@@ -600,12 +599,10 @@ def _store(session, pending: list[_Judged], today, outcome: Outcome, progress, r
     connection.execute(delete(DueItem.__table__).where(DueItem.__table__.c.water_user_id.in_(ids)))
     if due_rows:
         copy_rows(session, DueItem.__table__, due_rows)
-    if rules is not None:  # certificates follow the grade (a rule option, see services.certificates)
-        from registry.services import certificates
-
+    if rules is not None:  # certificates follow the grade (a rule option, see services.certificate_status)
         verdicts = {j.water_user_id: _Verdict(j.grade, () if j.permit_row is None else (j.permit_row,))
                     for j in pending}
-        certificates.revoke_lapsed(session, today, rules, verdicts)
+        certificate_status.revoke_lapsed(session, today, rules, verdicts)
     outcome.evaluated += len(pending)
     outcome.changed += len(new_rows)
     if progress:
@@ -630,8 +627,5 @@ def by_water_user(rows) -> dict[int, list]:
 
 def refresh_one(session: Session, water_user_id: int) -> Outcome:
     """After a change to one file: same queries as the nightly run, limited to this file."""
-    from registry import clock
-    from registry.services import rules_versions
-
     session.flush()
-    return refresh(session, rules_versions.current(session), clock.today(), [water_user_id])
+    return refresh(session, rules_in_force.current(session), clock.today(), [water_user_id])

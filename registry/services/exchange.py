@@ -31,6 +31,7 @@ from registry.services.checks import Checker
 from registry.services.errors import ValidationError
 from registry.services.exchange_columns import CHOICES, KINDS, Column, Kind, normal
 from registry.services.spreadsheets import SheetError, cell_text, read
+from registry.services.unit_of_work import FileChange, created_changes
 
 MAX_ERRORS = 1000  # listed; the count says how many more
 CHUNK = 1000  # readings checked and written per batch (bounded memory, bounded IN lists)
@@ -125,12 +126,14 @@ class _Sheet:
 
 
 class _Context:
-    """What one import run knows: the session, the report, caches by natural key."""
+    """What one import run knows: its unit of work (the session, the actor, the files touched), the
+    report, caches by natural key."""
 
-    def __init__(self, session: Session, actor, report: Report, today: date, apply: bool, progress):
-        self.session, self.actor, self.report, self.today, self.apply = session, actor, report, today, apply
+    def __init__(self, change: FileChange, report: Report, apply: bool, progress):
+        self.change, self.session, self.actor, self.today = change, change.session, change.actor, change.today
+        self.report, self.apply = report, apply
         self.progress = progress or (lambda n: None)
-        self.touched: set[int] = set()
+        session = self.session
         self._files: dict[str, WaterUser | None] = {}
         self.divisions = {normal(d.name_zh): d.code for d in session.scalars(select(Division))} | {
             normal(d.name_en): d.code for d in session.scalars(select(Division))}
@@ -249,14 +252,11 @@ def _record(ctx: _Context, sheet: _Sheet, number: int, kind_name: str, wu: Water
         return
     counts = ctx.report.counts[kind_name]
     if existing is None:
-        obj = new(cleaned)
-        ctx.session.add(obj)
-        ctx.session.flush()
+        obj = ctx.change.add(new(cleaned))
+        ctx.change.flush()
         file = obj if wu is None else wu
-        audit.record(ctx.session, ctx.actor, "create", obj, water_user_id=file.id, summary=label(obj),
-                     changes={k: [None, v] for k, v in audit.snapshot(obj).items() if v not in (None, "")},
-                     reason=_IMPORT_REASON)
-        ctx.touched.add(file.id)
+        ctx.change.audit("create", obj, water_user_id=file.id, summary=label(obj), changes=created_changes(obj),
+                         reason=_IMPORT_REASON)
         counts.created += 1
         return
     changes = _changes(existing, cleaned)
@@ -268,10 +268,9 @@ def _record(ctx: _Context, sheet: _Sheet, number: int, kind_name: str, wu: Water
         return
     for key, value in cleaned.items():
         setattr(existing, key, value)
-    ctx.session.flush()
-    audit.record(ctx.session, ctx.actor, "update", existing, water_user_id=wu.id, summary=label(existing),
-                 changes=changes, reason=_IMPORT_REASON)
-    ctx.touched.add(wu.id)
+    ctx.change.flush()
+    ctx.change.audit("update", existing, water_user_id=wu.id, summary=label(existing), changes=changes,
+                     reason=_IMPORT_REASON)
     counts.updated += 1
 
 
@@ -423,22 +422,22 @@ class _Readings:
                 changes = _changes(reading, cleaned)
                 for key, value in cleaned.items():
                     setattr(reading, key, value)
-                audit.record(ctx.session, ctx.actor, "update", reading, water_user_id=wu_id,
-                             summary=f"reading: {c['serial']} {c['period']:%Y-%m}", changes=changes,
-                             reason=_IMPORT_REASON)
-                ctx.touched.add(wu_id)
-            ctx.session.flush()
+                ctx.change.audit("update", reading, water_user_id=wu_id,
+                                 summary=f"reading: {c['serial']} {c['period']:%Y-%m}", changes=changes,
+                                 reason=_IMPORT_REASON)
+            ctx.change.flush()
 
     def finish(self) -> None:
         self.flush()
         ctx = self.ctx
         if ctx.apply and not ctx.report.errors and self.months:
+            # Thousands of new readings: their audit events go in bulk, one per file, in the same unit of work.
             copy_rows(ctx.session, AuditEvent.__table__, [
                 {"actor_id": getattr(ctx.actor, "id", None), "action": "create", "entity_type": "Reading",
                  "entity_id": None, "water_user_id": wu_id, "summary": f"readings via import: {len(months)}",
                  "changes": {"periods": [None, sorted(months)]}, "reason": _IMPORT_REASON}
                 for wu_id, months in self.months.items()])
-            ctx.touched.update(self.months)
+            ctx.change.touch(*self.months)
 
 
 def _same(a, b) -> bool:
@@ -561,23 +560,17 @@ def run(session: Session, actor, path: Path, fmt: str, *, apply: bool, progress:
     if actor is not None:
         access.require(actor, "import.run")
     report = Report()
-    ctx = _Context(session, actor, report, today or clock.today(), apply, progress)
-    try:
+    # One unit of work: it commits (re-evaluating the files touched) only when every cell passed;
+    # a dry run or a failed cell discards it, and an exception (the time budget) rolls it back.
+    with FileChange(session, actor, today=today or clock.today()) as change:
+        ctx = _Context(change, report, apply, progress)
         with _reading(report, path, fmt) as found:
             for sheet in _sheets(report, found, Path(path).name):
                 _check_sheet(ctx, sheet)
         if apply and report.ok and report.rows:
-            from registry.services import evaluations, rules_versions
-
-            if ctx.touched:
-                evaluations.refresh(session, rules_versions.current(session), ctx.today, sorted(ctx.touched))
-            session.commit()
             report.applied = True
         else:
-            session.rollback()
-    except BaseException:
-        session.rollback()
-        raise
+            change.discard()
     return report
 
 

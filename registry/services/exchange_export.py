@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import IntakePoint, Meter, Reading, WaterUser
 from registry import access
+from registry.services.file_view import ListFilters, water_user_list
 from registry.services.exchange_columns import CHOICES, KINDS
 from registry.services.spreadsheets import Writer
 
@@ -54,8 +55,6 @@ def _queries(ids):
 
 def _plan(session: Session, account, fmt: str, kinds, filters):
     """The kinds to write and their queries, limited to what the account may see and the list's filters."""
-    from registry.services.file_view import ListFilters, water_user_list
-
     if account is not None:
         access.require(account, "export.run")
     chosen = [k for k in KINDS if k in (kinds or KINDS)]

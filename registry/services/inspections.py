@@ -22,14 +22,15 @@ from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import access, clock
-from registry.models import (ChecklistItem, Document, DueItem, IdempotencyKey, Inspection, Reading, Rectification,
-                             WaterUser, utcnow)
-from registry.services import audit, documents, images, photos, records, validators
-from registry.services.checks import Checker, idempotency_key as clean_key
+from registry import access
+from registry.models import ChecklistItem, Document, DueItem, Inspection, Reading, Rectification, WaterUser, utcnow
+from registry.services import audit, file_store, images, photos, records, validators
+from registry.services.checks import Checker
 from registry.services.errors import ValidationError
+from registry.services.unit_of_work import FileChange, created_changes, existing_for_key
 from registry.services.validators import CHECKLIST_CODES
 from registry.services.work_queue import status_expression
 # Re-exported: the visit form lists the items through this service.
@@ -168,90 +169,86 @@ def _judge(session: Session, wu: WaterUser, sub: Submission, photo_max_bytes: in
     return _Clean(values, orders, reading, cleaned, signature)
 
 
-def _attach(session: Session, actor, wu: WaterUser, insp: Inspection, upload_dir: str,
+def _attach(change: FileChange, wu: WaterUser, insp: Inspection, upload_dir: str,
             image: photos.CleanImage | photos.PendingImage, *, kind: str, title: str, filename: str) -> Document:
     if isinstance(image, photos.PendingImage):  # a photo: re-encoded by the queue, kept as received meanwhile
         stored = images.pending_fields(upload_dir, image)
     else:  # the signature, small and drawn on the pad: re-encoded here
-        stored = {"sha256": documents.store(upload_dir, image.content), "size_bytes": len(image.content),
+        stored = {"sha256": file_store.store(upload_dir, image.content), "size_bytes": len(image.content),
                   "content_type": image.content_type}
-    doc = Document(water_user_id=wu.id, record_type="inspection", record_id=insp.id, kind=kind, title=title[:200],
-                   filename=Path(filename).stem[:200] + image.extension, uploaded_by_id=actor.id, status="accepted",
-                   **stored)
-    session.add(doc)
-    session.flush()
-    audit.record(session, actor, "create", doc, water_user_id=wu.id, summary=f"document: {doc.title}",
-                 changes={k: [None, v] for k, v in audit.snapshot(doc).items() if v not in (None, "")})
+    doc = change.add(Document(water_user_id=wu.id, record_type="inspection", record_id=insp.id, kind=kind,
+                              title=title[:200], filename=Path(filename).stem[:200] + image.extension,
+                              uploaded_by_id=change.actor.id, status="accepted", **stored))
+    change.flush()
+    change.audit("create", doc, water_user_id=wu.id, summary=f"document: {doc.title}", changes=created_changes(doc))
     return doc
 
 
-def _created(session: Session, actor, kind: str, obj, wu: WaterUser) -> None:
-    after = records._snap(obj)
-    audit.record(session, actor, "create", obj, water_user_id=wu.id, summary=records._summary(kind, obj),
-                 changes={k: [None, v] for k, v in after.items() if v not in (None, [], "")})
+def _created(change: FileChange, kind: str, obj, wu: WaterUser) -> None:
+    change.audit("create", obj, water_user_id=wu.id, summary=records._summary(kind, obj),
+                 changes=created_changes(snapshot=records._snap(obj)))
 
 
 def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_dir: str,
            photo_max_bytes: int = photos.DEFAULT_MAX_BYTES, idempotency_key: str | None = None) -> Inspection:
     """Write the whole inspection, or refuse it whole with every field's error."""
     access.require(actor, "inspection.edit", within=wu)
-    idempotency_key = clean_key(idempotency_key)
-    again = records.existing_for_key(session, idempotency_key)
-    if isinstance(again, Inspection) and again.water_user_id == wu.id:
-        return again  # the same draft sent again (a retry after a lost answer): already recorded
-    if again is not None:
-        raise ValidationError({"_": _l("This form was already used for another record. Reload the page.")})
+    change = FileChange(session, actor, idempotency_key)
+    try:
+        with change:
+            if isinstance(change.replay, Inspection) and change.replay.water_user_id == wu.id:
+                return change.replay  # the same draft sent again (a retry after a lost answer): already recorded
+            if change.replay is not None:
+                raise ValidationError({"_": _l("This form was already used for another record. Reload the page.")})
+            insp, pictures = _write(change, wu, sub, upload_dir=upload_dir, photo_max_bytes=photo_max_bytes)
+    except ValidationError as err:
+        # Two sends of one draft raced: the other one won and holds the key. Answer with its inspection.
+        again = existing_for_key(session, change.key)
+        if isinstance(again, Inspection) and again.water_user_id == wu.id:
+            return again
+        if isinstance(err.__cause__, IntegrityError) and "period" in err.errors:  # the month was taken meanwhile
+            raise ValidationError({"reading-period": err.errors["period"]}) from err
+        raise
+    images.queue(session, actor, pictures)  # after the commit: the queue's job reads the documents
+    return insp
+
+
+def _write(change: FileChange, wu: WaterUser, sub: Submission, *, upload_dir: str,
+           photo_max_bytes: int) -> tuple[Inspection, list[Document]]:
+    session, actor = change.session, change.actor
     if wu.status == "closed":
         raise ValidationError({"_": _l("This file is closed and can no longer be changed.")})
     clean = _judge(session, wu, sub, photo_max_bytes)
-    today = clock.today()
-
     items = clean.values.pop("items")
     insp = Inspection(**clean.values, water_user_id=wu.id, inspector_id=actor.id)
     insp.items = [ChecklistItem(**i) for i in items]
-    session.add(insp)
-    session.flush()
+    change.add(insp)
+    change.flush()
     labels = {code: str(text) for code, text in CHECKLIST_LABELS.items()}
-    pictures = [_attach(session, actor, wu, insp, upload_dir, image, kind="inspection_photo",
+    pictures = [_attach(change, wu, insp, upload_dir, image, kind="inspection_photo",
                         title=f"{labels[code]} {insp.inspected_on.isoformat()}", filename=name)
                 for code, name, image in clean.photos]
     if clean.signature is not None:
-        doc = _attach(session, actor, wu, insp, upload_dir, clean.signature, kind="signature",
+        doc = _attach(change, wu, insp, upload_dir, clean.signature, kind="signature",
                       title=str(_l("Signature of %(name)s", name=insp.site_contact or "")),
                       filename=f"signature-{insp.inspected_on.isoformat()}")
         insp.signature_sha256 = doc.sha256
-    session.flush()
-    _created(session, actor, "inspection", insp, wu)
+    change.flush()
+    _created(change, "inspection", insp, wu)
     for order in clean.orders:
-        rect = Rectification(inspection_id=insp.id, water_user_id=wu.id, requirement=order["requirement"],
-                             deadline=order["deadline"], status="open")
-        session.add(rect)
-        session.flush()
-        _created(session, actor, "rectification", rect, wu)
+        rect = change.add(Rectification(inspection_id=insp.id, water_user_id=wu.id, requirement=order["requirement"],
+                                        deadline=order["deadline"], status="open"))
+        change.flush()
+        _created(change, "rectification", rect, wu)
     if clean.reading is not None:
         # Read by the inspector in person: accepted at once, unlike an enterprise's submission.
-        reading = Reading(**clean.reading, water_user_id=wu.id, status="accepted", submitted_on=today,
-                          reviewed_by_id=actor.id, reviewed_at=utcnow())
-        session.add(reading)
-        session.flush()
-        audit.record(session, actor, "create", reading, water_user_id=wu.id,
-                     summary=f"reading: {reading.period:%Y-%m} {reading.volume_m3:g} m³",
-                     changes={k: [None, v] for k, v in audit.snapshot(reading).items() if v not in (None, "")})
-    if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=actor.id, entity_type="Inspection",
-                                   entity_id=insp.id))
-    try:
-        records._commit(session, wu.id)
-    except ValidationError as err:
-        # Two sends of one draft raced: the other one won and holds the key. Answer with its inspection.
-        again = records.existing_for_key(session, idempotency_key)
-        if isinstance(again, Inspection):
-            return again
-        if "period" in err.errors:
-            raise ValidationError({"reading-period": err.errors["period"]}) from err
-        raise
-    images.queue(session, actor, pictures)
-    return insp
+        reading = change.add(Reading(**clean.reading, water_user_id=wu.id, status="accepted", submitted_on=change.today,
+                                     reviewed_by_id=actor.id, reviewed_at=utcnow()))
+        change.flush()
+        change.audit("create", reading, water_user_id=wu.id,
+                     summary=f"reading: {reading.period:%Y-%m} {reading.volume_m3:g} m³", changes=created_changes(reading))
+    change.created(insp)
+    return insp, pictures
 
 
 # --- after the visit: the enterprise answered; the inspector verifies or reopens ------------------
@@ -267,12 +264,12 @@ def verify(session: Session, actor, rect: Rectification) -> Rectification:
     _order_in_scope(actor, rect)
     if rect.status == "verified":
         raise ValidationError({"_": _l("This order is already verified.")})
-    before = audit.snapshot(rect)
-    rect.status, rect.verified_on = "verified", clock.today()
-    session.flush()
-    audit.record(session, actor, "accept", rect, water_user_id=rect.water_user_id,
-                 summary=records._summary("rectification", rect), changes=audit.diff(before, audit.snapshot(rect)))
-    records._commit(session, rect.water_user_id)
+    with FileChange(session, actor) as change:
+        before = audit.snapshot(rect)
+        rect.status, rect.verified_on = "verified", change.today
+        change.flush()
+        change.audit("accept", rect, water_user_id=rect.water_user_id,
+                     summary=records._summary("rectification", rect), changes=audit.diff(before, audit.snapshot(rect)))
     return rect
 
 
@@ -289,15 +286,15 @@ def reopen(session: Session, actor, rect: Rectification, data: dict) -> Rectific
     elif deadline is not None and deadline > c.today + timedelta(days=MAX_DEADLINE_DAYS):
         c.fail("deadline", _l("The deadline can be at most one year away."))
     c.done()
-    before = audit.snapshot(rect)
-    # The enterprise reads the order, not the audit trail: the reason goes into the order itself.
-    note = str(_l("Reopened on %(d)s: %(reason)s", d=c.today.isoformat(), reason=reason))
-    rect.requirement = f"{rect.requirement}\n{note}"
-    rect.status, rect.deadline, rect.verified_on = "open", deadline, None
-    session.flush()
-    audit.record(session, actor, "reopen", rect, water_user_id=rect.water_user_id, reason=reason,
-                 summary=records._summary("rectification", rect), changes=audit.diff(before, audit.snapshot(rect)))
-    records._commit(session, rect.water_user_id)
+    with FileChange(session, actor) as change:
+        before = audit.snapshot(rect)
+        # The enterprise reads the order, not the audit trail: the reason goes into the order itself.
+        note = str(_l("Reopened on %(d)s: %(reason)s", d=c.today.isoformat(), reason=reason))
+        rect.requirement = f"{rect.requirement}\n{note}"
+        rect.status, rect.deadline, rect.verified_on = "open", deadline, None
+        change.flush()
+        change.audit("reopen", rect, water_user_id=rect.water_user_id, reason=reason,
+                     summary=records._summary("rectification", rect), changes=audit.diff(before, audit.snapshot(rect)))
     return rect
 
 

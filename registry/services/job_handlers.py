@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import clock
-from registry.models import Account, Job, WaterUser
+from registry.models import Account, Job, PendingEvaluation, WaterUser
 from registry.pdf import batch as batch_pdf
-from registry.services import certificates, evaluations, exchange, images, rules_versions
+from registry.services import certificates, evaluations, exchange, images, mailer, reminders, rules_versions
 from registry.services.jobs import JobRefused, Progress, handler
 
 CERTIFICATE_TITLE = "自备取水户规范评价合格证书"
@@ -91,6 +91,19 @@ def prepare_images(session: Session, job: Job, progress: Progress, directory: Pa
     return images.prepare(session, ids, upload_dir=current_app.config["UPLOAD_DIR"], progress=progress.advance)
 
 
+@handler("rescore")
+def rescore(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
+    """Re-score the files bulk readings marked (``registry.rescoring``): every mark waiting when the
+    job starts, a batch per transaction; ends with the count and the rate. A second run (its
+    worker died) scores what the first left marked."""
+    progress.phase("scoring", session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0)
+    started = time.monotonic()
+    outcome = evaluations.drain(session, progress=progress.advance)
+    seconds = max(time.monotonic() - started, 1e-6)
+    return {"evaluated": outcome.evaluated, "changed": outcome.changed, "seconds": round(seconds, 2),
+            "rate": round(outcome.evaluated / seconds, 1)}
+
+
 @handler("recompute")
 def nightly_recompute(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
     """The nightly ``recompute --all``: every file under the rules in force (committed batch by batch)."""
@@ -106,8 +119,6 @@ def nightly_recompute(session: Session, job: Job, progress: Progress, directory:
 @handler("remind")
 def nightly_remind(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
     """The nightly ``remind``: each due reminder once per item and step, then the queued e-mails."""
-    from registry.services import mailer, reminders
-
     rules = rules_versions.current(session)
     settings = reminders.Settings.from_config(current_app.config)
     progress.phase("reminding", 0)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 from uuid import uuid4
 
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -100,6 +100,28 @@ def create(session: Session, kind: str, owner: Account | None, params: dict, *, 
     session.add(job)
     session.commit()
     return job
+
+
+def coalesce(session: Session, kind: str, params: dict | None = None, *, total: int = 0,
+             stale_seconds: float = STALE_SECONDS) -> str | None:
+    """One waiting job of ``kind`` for everything that asks for one (re-scoring after bulk readings):
+    the id of a new queued job for the caller to enqueue, or None when one is waiting already (it
+    will do this caller's work too). A waiting job older than ``stale_seconds`` whose message the
+    queue lost (a restart of the embedded queue) is returned again to be enqueued once more; of two
+    messages for one job, one claims it. On PostgreSQL a transaction lock makes the look and the
+    insert one step between web processes; SQLite has one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:kind))"), {"kind": f"jobs.coalesce.{kind}"})
+    else:  # take the write lock now (BEGIN IMMEDIATE's effect): no other writer between the look and the insert
+        session.execute(update(Job).where(Job.id == "").values(state="queued"))
+    waiting = session.scalars(select(Job).where(Job.kind == kind, Job.state == "queued")
+                              .order_by(Job.created_at).limit(1)).one_or_none()
+    if waiting is not None:
+        lost = waiting.created_at < utcnow() - timedelta(seconds=stale_seconds)
+        session.commit()
+        return waiting.id if lost else None
+    job = create(session, kind, None, params or {}, total=total)  # commits
+    return job.id
 
 
 def for_owner(session: Session, job_id: str, owner_id: int, kind: str | None = None) -> Job | None:

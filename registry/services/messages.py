@@ -24,6 +24,7 @@ from registry.models import MessageTemplate
 from registry.services import audit
 from registry.services.checks import Checker
 from registry.services.errors import NotFound, StaleEdit, ValidationError
+from registry.services.unit_of_work import FileChange
 from registry import access
 
 TOPICS = (*DUE_KINDS, "certificate_issued", "certificate_revoked")
@@ -242,21 +243,20 @@ def save(session: Session, actor, topic: str, language: str, data: dict, *,
     if topic not in TOPICS or language not in LANGUAGES:
         raise NotFound()
     values = check(data)
-    template = stored(session).get((topic, language))
-    if template is None:
-        default = DEFAULTS[(topic, language)]
-        template = MessageTemplate(topic=topic, language=language, subject=default.subject, body=default.body)
-        session.add(template)
-        session.flush()
-    elif expected_version is not None and int(expected_version) != template.version:
-        raise StaleEdit({"subject": template.subject, "body": template.body})
-    before = audit.snapshot(template)
-    template.subject, template.body = values["subject"], values["body"]
-    template.closed_at = template.closed_reason = None
-    session.flush()
-    changes = audit.diff(before, audit.snapshot(template))
-    if changes:
-        audit.record(session, actor, "update", template, summary=f"message template {topic} {language}",
-                     changes=changes)
-    session.commit()
+    with FileChange(session, actor) as change:
+        template = stored(session).get((topic, language))
+        if template is None:
+            default = DEFAULTS[(topic, language)]
+            template = change.add(MessageTemplate(topic=topic, language=language, subject=default.subject,
+                                                  body=default.body))
+            change.flush()
+        elif expected_version is not None and int(expected_version) != template.version:
+            raise StaleEdit({"subject": template.subject, "body": template.body})
+        before = audit.snapshot(template)
+        template.subject, template.body = values["subject"], values["body"]
+        template.closed_at = template.closed_reason = None
+        change.flush()
+        changes = audit.diff(before, audit.snapshot(template))
+        if changes:
+            change.audit("update", template, summary=f"message template {topic} {language}", changes=changes)
     return template

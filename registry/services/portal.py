@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from registry import access, clock
+from registry import access
 from registry.models import Document, Reading, Rectification, WaterUser, utcnow
 from registry.services import audit, documents, validators
-from registry.services.checks import Checker, idempotency_key as clean_key, refuse_control
+from registry.services.checks import Checker, refuse_control
 from registry.services.errors import NotFound, ValidationError
-from registry.services.records import _commit, existing_for_key
-from registry.models import IdempotencyKey
+from registry.services.unit_of_work import FileChange, created_changes
 
 
 def _own_file(actor, wu: WaterUser) -> None:
@@ -22,22 +21,16 @@ def _own_file(actor, wu: WaterUser) -> None:
 
 def submit_reading(session: Session, actor, wu: WaterUser, data: dict, *, idempotency_key: str | None = None) -> Reading:
     _own_file(actor, wu)
-    idempotency_key = clean_key(idempotency_key)
-    again = existing_for_key(session, idempotency_key)
-    if again is not None:
-        return again
-    values = validators.reading(session, {**data, "source": "enterprise"}, wu, None)
-    reading = Reading(**values, water_user_id=wu.id, status="pending", submitted_on=clock.today(),
-                      submitted_by_id=actor.id)
-    session.add(reading)
-    session.flush()
-    audit.record(session, actor, "submit", reading, water_user_id=wu.id,
-                 summary=f"reading: {reading.period:%Y-%m} {reading.volume_m3:g} m³",
-                 changes={k: [None, v] for k, v in audit.snapshot(reading).items() if v not in (None, "")})
-    if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=actor.id, entity_type="Reading",
-                                   entity_id=reading.id))
-    _commit(session, wu.id)
+    with FileChange(session, actor, idempotency_key) as change:
+        if change.replay is not None:
+            return change.replay
+        values = validators.reading(session, {**data, "source": "enterprise"}, wu, None)
+        reading = change.add(Reading(**values, water_user_id=wu.id, status="pending", submitted_on=change.today,
+                                     submitted_by_id=actor.id))
+        change.flush()
+        change.audit("submit", reading, water_user_id=wu.id,
+                     summary=f"reading: {reading.period:%Y-%m} {reading.volume_m3:g} m³", changes=created_changes(reading))
+        change.created(reading)
     return reading
 
 
@@ -58,12 +51,12 @@ def answer_rectification(session: Session, actor, wu: WaterUser, rect: Rectifica
     c = Checker(data)
     c.text("response", max_len=4000, multiline=True)
     values = c.done()
-    before = audit.snapshot(rect)
-    rect.response, rect.responded_on, rect.status = values["response"], clock.today(), "answered"
-    session.flush()
-    audit.record(session, actor, "answer", rect, water_user_id=wu.id, summary=f"rectification: {rect.requirement[:80]}",
-                 changes=audit.diff(before, audit.snapshot(rect)))
-    _commit(session, wu.id)
+    with FileChange(session, actor) as change:
+        before = audit.snapshot(rect)
+        rect.response, rect.responded_on, rect.status = values["response"], change.today, "answered"
+        change.flush()
+        change.audit("answer", rect, water_user_id=wu.id, summary=f"rectification: {rect.requirement[:80]}",
+                     changes=audit.diff(before, audit.snapshot(rect)))
     return rect
 
 
@@ -81,12 +74,12 @@ def review(session: Session, actor, obj, decision: str, reason: str | None = Non
     if len(reason) > 1000:
         raise ValidationError({"reason": _l("At most %(n)d characters.", n=1000)})
     refuse_control("reason", reason)
-    before = obj.status
-    obj.status = "accepted" if decision == "accept" else "rejected"
-    obj.rejected_reason = reason or None if decision == "reject" else None
-    obj.reviewed_by_id, obj.reviewed_at = actor.id, utcnow()
-    session.flush()
-    audit.record(session, actor, decision, obj, water_user_id=obj.water_user_id, reason=reason or None,
-                 summary=f"{kind} submitted by the enterprise", changes={"status": [before, obj.status]})
-    _commit(session, obj.water_user_id)
+    with FileChange(session, actor) as change:
+        before = obj.status
+        obj.status = "accepted" if decision == "accept" else "rejected"
+        obj.rejected_reason = reason or None if decision == "reject" else None
+        obj.reviewed_by_id, obj.reviewed_at = actor.id, utcnow()
+        change.flush()
+        change.audit(decision, obj, water_user_id=obj.water_user_id, reason=reason or None,
+                     summary=f"{kind} submitted by the enterprise", changes={"status": [before, obj.status]})
     return obj

@@ -23,8 +23,10 @@ from registry.bulk import copy_rows
 from registry.domain import ranges
 from registry.domain.dates import add_months
 from registry.models import READING_SOURCES, AuditEvent, Meter, Reading, WaterUser
+from registry.services import evaluations
 from registry.services.checks import range_message
 from registry.services.errors import Conflict, ValidationError
+from registry.services.unit_of_work import FileChange
 
 MAX_BATCH = 10_000
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -73,22 +75,22 @@ def first_scored_month(rules, today: date) -> date:
 
 def ingest(session: Session, actor, items: list, *, today: date | None = None) -> Outcome:
     """Validate the whole batch, then write it (or nothing) in one transaction."""
-    from registry.services.evaluations import collector_paused
-
     # 10,000 readings make some 100,000 small acyclic objects; the cyclic collector, woken by
     # them, walked the whole heap again and again: a quarter of a batch's time.
-    with collector_paused():
+    with evaluations.collector_paused():
         for _attempt in range(_ATTEMPTS):
             try:
                 return _ingest(session, actor, items, today=today)
-            except (IntegrityError, OperationalError, psycopg.Error, sqlite3.Error) as err:
+            except (IntegrityError, OperationalError, psycopg.Error, sqlite3.Error, ValidationError) as err:
                 # A batch sent at the same moment stored some of these (meter, month) first: the
                 # unique index refused ours (UniqueViolation; a deadlock between two overlapping
                 # batches likewise). Judged again, they are now "unchanged" or "different" (issue
                 # 16 item 9: four identical batches at once gave three 500s). COPY runs on the
                 # driver's connection: its errors come unwrapped (psycopg's UniqueViolation).
-                # Anything else (a lost connection) is left to the error handlers as before.
-                if not _lost_a_race(err):
+                # Anything else (a lost connection) is left to the error handlers as before. The
+                # unit of work gives a lost unique race as the field error it caused (its cause).
+                cause = err.__cause__ if isinstance(err, ValidationError) else err
+                if cause is None or not _lost_a_race(cause):
                     raise
                 session.rollback()
         raise Conflict("readings")
@@ -203,6 +205,17 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
                          "status": status, "submitted_on": today, "submitted_by_id": actor_id})
     if errors:
         raise ValidationError(errors)
+    # The readings, their audit events (in bulk, one per file) and the files' re-scoring marks in one
+    # unit of work; the marked files are scored by a job of the queue after the answer
+    # (``registry.rescoring``), not in the request: evaluate=False.
+    with FileChange(session, actor, today=today, evaluate=False) as change:
+        _write(change, new_rows, outcome)
+    outcome.created = len(new_rows)
+    return outcome
+
+
+def _write(change: FileChange, new_rows: list[dict], outcome: Outcome) -> None:
+    session, actor, today = change.session, change.actor, change.today
     if new_rows:
         copy_rows(session, Reading.__table__, new_rows)
         by_file = defaultdict(list)
@@ -215,11 +228,6 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
              "water_user_id": wu_id, "summary": f"readings via API: {len(months)}",
              "changes": {"periods": [None, sorted(months)]}, "reason": None}
             for wu_id, months in by_file.items()])
-        from registry.services import evaluations, rules_versions
-
-        first = first_scored_month(rules_versions.current(session), today)
+        first = first_scored_month(change.rules, today)
         outcome.queued = evaluations.queue(session, {row["water_user_id"] for row in new_rows
                                                      if row["period"] >= first})
-    session.commit()
-    outcome.created = len(new_rows)
-    return outcome

@@ -15,7 +15,7 @@ from registry import access
 from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem, Inspection,
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, utcnow)
 from registry.services import audit, checks, validators
-from registry.services.unit_of_work import FileChange, existing_for_key  # noqa: F401  (re-exported)
+from registry.services.unit_of_work import FileChange, created_changes, existing_for_key  # noqa: F401
 from registry.services.errors import StaleEdit, ValidationError
 
 
@@ -84,17 +84,6 @@ def _summary(kind: str, obj) -> str:
     return kind
 
 
-def _commit(session: Session, water_user_id: int | None = None) -> None:
-    """Transitional (issue 14): services not yet writing through ``FileChange`` commit here."""
-    with FileChange(session) as change:
-        change.touch(water_user_id)
-
-
-def _flush(session: Session) -> None:
-    """Flush (for ids and snapshots); a lost race becomes the field error it is (see ``unit_of_work``)."""
-    FileChange(session).flush()
-
-
 def create(session: Session, actor, kind_name: str, water_user: WaterUser, data: dict, *,
            idempotency_key: str | None = None, action: str = "create", extra: dict | None = None):
     kind = KINDS[kind_name]
@@ -112,9 +101,8 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
             obj.items = [ChecklistItem(**i) for i in items or []]
         change.add(obj)
         change.flush()
-        after = _snap(obj)
         change.audit(action, obj, water_user_id=water_user.id, summary=_summary(kind_name, obj),
-                     changes={k: [None, v] for k, v in after.items() if v not in (None, [], "")})
+                     changes=created_changes(snapshot=_snap(obj)))
         change.created(obj)
     return obj
 

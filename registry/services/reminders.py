@@ -36,6 +36,9 @@ from registry.domain.permits import reminder_step
 from registry.domain.rules import Rules
 from registry.models import Account, Certificate, Communication, Rectification, WaterUser, account_water_users, utcnow
 from registry.services import audit, mailer, messages
+from registry.services.certificate_status import reason_text
+from registry.services.evaluations import iter_facts
+from registry.services.unit_of_work import FileChange
 
 BATCH = 500
 CERTIFICATE_NEWS_DAYS = 30  # certificates issued or revoked this recently are announced (once)
@@ -217,8 +220,6 @@ def postal_recipient(wu) -> str:
 
 
 def _batches(session: Session, today: date, ids) -> Iterator[list[FileFacts]]:
-    from registry.services.evaluations import iter_facts
-
     batch: list[FileFacts] = []
     for facts in iter_facts(session, today, ids):
         batch.append(facts)
@@ -244,11 +245,9 @@ def _languages(session: Session, ids: list[int], default: str) -> dict[int, str]
 
 
 def _reason_text(language: str) -> Callable:
-    from registry.services import certificates
-
     def text(cert) -> str:
         with force_locale(language):
-            return str(certificates.reason_text(cert))
+            return str(reason_text(cert))
     return text
 
 
@@ -259,8 +258,19 @@ def run(session: Session, today: date, rules: Rules, settings: Settings, *, dry_
     Nothing is sent here: :func:`deliver` sends the queued e-mails afterwards.
     """
     result = RunResult()
-    if not dry_run:
-        messages.ensure_defaults(session)
+    # One unit of work for the run (a dry run is rolled back); reminders change no score.
+    with FileChange(session, evaluate=False) as change:
+        if dry_run:
+            change.discard()
+        else:
+            messages.ensure_defaults(session)
+        _remind(change, today, rules, settings, dry_run, ids, progress, result)
+    return result
+
+
+def _remind(change: FileChange, today: date, rules: Rules, settings: Settings, dry_run: bool, ids, progress,
+            result: RunResult) -> None:
+    session = change.session
     wordings = messages.current(session)
     seen: set[str] = set()
     since = today - timedelta(days=CERTIFICATE_NEWS_DAYS)
@@ -287,16 +297,13 @@ def run(session: Session, today: date, rules: Rules, settings: Settings, *, dry_
             fresh = [r for r in reminders if r.item_key not in existing and r.item_key not in seen]
             seen.update(r.item_key for r in fresh)
             if fresh:
-                _create(session, users[wu_id], fresh, languages[wu_id], wordings, settings, today, result, dry_run)
+                _create(change, users[wu_id], fresh, languages[wu_id], wordings, settings, today, result, dry_run)
         result.files += len(batch)
         if progress:
             progress(len(batch))
-    if not dry_run:
-        session.commit()
-    return result
 
 
-def _create(session: Session, wu, reminders: list[Reminder], language: str, wordings, settings: Settings,
+def _create(change: FileChange, wu, reminders: list[Reminder], language: str, wordings, settings: Settings,
             today: date, result: RunResult, dry_run: bool) -> None:
     email = (wu.email or "").strip()
     outward = ("email",) if mailer.is_address(email) else ("letter",)
@@ -318,10 +325,10 @@ def _create(session: Session, wu, reminders: list[Reminder], language: str, word
                 sent_at=now if channel == "in_app" else None))
     if dry_run:
         return
-    session.add_all(rows)
-    session.flush()
+    change.session.add_all(rows)
+    change.flush()
     summary = "; ".join(f"{r.topic} {r.step}" for r in reminders)
-    audit.record(session, None, "remind", rows[0], water_user_id=wu.id, summary=f"reminders: {summary}",
+    change.audit("remind", rows[0], water_user_id=wu.id, summary=f"reminders: {summary}",
                  changes={"channels": [None, ", ".join(outward + ("in_app",))]})
 
 
@@ -342,36 +349,42 @@ def deliver(session: Session, settings: mailer.MailSettings, *, progress: Callab
         return outcome
     with mailer.Mailer(settings) as smtp:
         for number, comm_id in enumerate(queued):
-            comm = session.get(Communication, comm_id)
-            try:
-                smtp.send(comm.recipient or "", comm.subject, comm.body, reference=comm.item_key)
-            except mailer.PermanentFailure as err:
-                mark_failed(session, None, comm, str(err))
-                outcome.failed += 1
-                outcome.letters += 1
-            except mailer.TransientFailure as err:
-                comm.error = f"deferred: {err}"[:2000]
-                outcome.deferred += 1
-                if not smtp.connected:  # the server went away: the rest waits for the next run
-                    outcome.deferred += len(queued) - number - 1
-                    outcome.stopped = str(err)
-                    session.commit()
-                    break
-            else:
-                comm.status, comm.sent_at, comm.error = "sent", utcnow(), None
-                audit.record(session, None, "send", comm, water_user_id=comm.water_user_id,
-                             summary=f"e-mail to {comm.recipient}: {comm.subject}"[:300],
-                             changes={"status": ["queued", "sent"]})
-                outcome.sent += 1
-            session.commit()  # each outcome is kept even if a later message hangs the run
+            # Each outcome is its own unit of work, kept even if a later message hangs the run.
+            with FileChange(session, evaluate=False) as change:
+                stop = _send_one(change, smtp, session.get(Communication, comm_id), outcome)
+            if stop:  # the server went away: the rest waits for the next run
+                outcome.deferred += len(queued) - number - 1
+                break
             if progress:
                 progress(1)
     return outcome
 
 
+def _send_one(change: FileChange, smtp, comm: Communication, outcome: Delivery) -> bool:
+    """Send one e-mail and record how it went; True when the server went away."""
+    try:
+        smtp.send(comm.recipient or "", comm.subject, comm.body, reference=comm.item_key)
+    except mailer.PermanentFailure as err:
+        mark_failed(change.session, None, comm, str(err))
+        outcome.failed += 1
+        outcome.letters += 1
+    except mailer.TransientFailure as err:
+        comm.error = f"deferred: {err}"[:2000]
+        outcome.deferred += 1
+        if not smtp.connected:
+            outcome.stopped = str(err)
+            return True
+    else:
+        comm.status, comm.sent_at, comm.error = "sent", utcnow(), None
+        change.audit("send", comm, water_user_id=comm.water_user_id,
+                     summary=f"e-mail to {comm.recipient}: {comm.subject}"[:300], changes={"status": ["queued", "sent"]})
+        outcome.sent += 1
+    return False
+
+
 def mark_failed(session: Session, actor, comm: Communication, error: str) -> Communication | None:
     """An e-mail that did not arrive: failed, and a letter with the same text becomes due.
-    Returns the letter (None when one exists already). The caller commits."""
+    Returns the letter (None when one exists already). Called inside the caller's unit of work."""
     before = comm.status
     comm.status, comm.error = "failed", error[:2000]
     audit.record(session, actor, "fail", comm, water_user_id=comm.water_user_id, reason=error[:500],

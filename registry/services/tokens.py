@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from registry import access
 from registry.models import Account, ApiToken, utcnow
-from registry.services import audit
 from registry.services.checks import refuse_control
 from registry.services.errors import NotFound, ValidationError
+from registry.services.unit_of_work import FileChange
 
 PREFIX = "ywr_"
 
@@ -32,12 +32,11 @@ def create_token(session: Session, actor, account: Account, name: str | None = N
         raise ValidationError({"name": _l("At most %(n)d characters.", n=100)})
     refuse_control("name", name, multiline=False)
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(account_id=account.id, name=name, token_hash=_digest(token))
-    session.add(row)
-    session.flush()
-    audit.record(session, actor, "create", row, entity="ApiToken", summary=f"API token {name} for {account.username}",
-                 changes={"name": [None, name], "account": [None, account.username]})
-    session.commit()
+    with FileChange(session, actor) as change:
+        row = change.add(ApiToken(account_id=account.id, name=name, token_hash=_digest(token)))
+        change.flush()
+        change.audit("create", row, entity="ApiToken", summary=f"API token {name} for {account.username}",
+                     changes={"name": [None, name], "account": [None, account.username]})
     return token
 
 
@@ -52,8 +51,8 @@ def account_for(session: Session, token: str | None) -> Account | None:
     account = session.get(Account, row.account_id)
     if account is None or not account.is_active or account.is_locked:  # disabled or locked by the bureau
         return None
-    row.last_used_at = utcnow()
-    session.commit()
+    with FileChange(session, account):  # when the token was last used (not audited: every API call)
+        row.last_used_at = utcnow()
     return account
 
 
@@ -82,9 +81,8 @@ def revoke(session: Session, actor, row: ApiToken, reason: str) -> ApiToken:
     if not (reason or "").strip():
         raise ValidationError({"reason": _l("Give a reason for this change.")})
     refuse_control("reason", reason.strip())
-    row.revoked_at, row.revoked_reason = utcnow(), reason.strip()[:1000]
-    session.flush()
-    audit.record(session, actor, "revoke", row, entity="ApiToken", reason=row.revoked_reason,
-                 summary=f"API token {row.name}")
-    session.commit()
+    with FileChange(session, actor) as change:
+        row.revoked_at, row.revoked_reason = utcnow(), reason.strip()[:1000]
+        change.flush()
+        change.audit("revoke", row, entity="ApiToken", reason=row.revoked_reason, summary=f"API token {row.name}")
     return row

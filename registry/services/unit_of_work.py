@@ -25,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from registry import clock
 from registry.models import IdempotencyKey, WaterUser
-from registry.services import audit, checks
+from registry.services import audit, checks, evaluations, rules_in_force
 from registry.services.errors import StaleEdit, ValidationError
 
 
@@ -50,6 +51,12 @@ def existing_for_key(session: Session, key: str | None):
     # Any model a keyed create makes (records, water users, documents, certificates, inspections, …).
     model = {mapper.class_.__name__: mapper.class_ for mapper in WaterUser.registry.mappers}
     return session.get(model[seen.entity_type], seen.entity_id) if seen.entity_type in model else None
+
+
+def created_changes(obj=None, *, snapshot: dict | None = None) -> dict:
+    """The audit trail's changes of a new object: each value it was created with, from nothing."""
+    after = audit.snapshot(obj) if snapshot is None else snapshot
+    return {k: [None, v] for k, v in after.items() if v not in (None, [], "")}
 
 
 class FileChange:
@@ -82,8 +89,6 @@ class FileChange:
         try:
             self.session.flush()
             if self.evaluate and self.touched:
-                from registry.services import evaluations  # evaluations → certificates → … write through here
-
                 evaluations.refresh(self.session, self.rules, self.today, sorted(self.touched))
             self.session.commit()
         except (IntegrityError, StaleDataError) as err:
@@ -102,16 +107,12 @@ class FileChange:
     @property
     def rules(self):
         if self._rules is None:
-            from registry.services import rules_versions
-
-            self._rules = rules_versions.current(self.session)
+            self._rules = rules_in_force.current(self.session)
         return self._rules
 
     @property
     def today(self) -> date:
         if self._today is None:
-            from registry import clock
-
             self._today = clock.today()
         return self._today
 

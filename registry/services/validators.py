@@ -21,6 +21,7 @@ from registry.domain.permits import PermitError, validate_permit_number, validat
 from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
+from registry.services import rules_in_force
 from registry.services.checks import CONTROL_CHARS, Checker, database_id
 
 USCC_MESSAGES = {
@@ -46,9 +47,7 @@ GEO_MESSAGES = {
 
 
 def _rules_in_force(session: Session):
-    from registry.services import rules_versions  # (imports this module's package)
-
-    return rules_versions.current(session)
+    return rules_in_force.current(session)
 
 
 def _taken(session: Session, column, value, current) -> bool:

@@ -1,34 +1,27 @@
-"""Opening, editing, suspending and closing a water user's file."""
+"""Opening, editing, suspending and closing a water user's file (each one unit of work, audited)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from registry import access
-from registry.models import WaterUser
+from registry.models import WaterUser, utcnow
 from registry.services import audit, validators
-from registry.services.checks import idempotency_key as clean_key, refuse_control
+from registry.services.checks import refuse_control
 from registry.services.errors import StaleEdit, ValidationError
-from registry.services.records import _commit, _flush, existing_for_key
-from registry.models import IdempotencyKey
+from registry.services.unit_of_work import FileChange, created_changes
 
 
 def create(session: Session, actor, data: dict, *, idempotency_key: str | None = None) -> WaterUser:
     access.require(actor, "water_user.create")
-    idempotency_key = clean_key(idempotency_key)
-    again = existing_for_key(session, idempotency_key)
-    if again is not None:
-        return again
-    values = validators.water_user(session, dict(data), None, None)
-    wu = WaterUser(**values, status="active")
-    session.add(wu)
-    session.flush()  # models/cached.py starts its industry history
-    audit.record(session, actor, "create", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
-                 changes={k: [None, v] for k, v in audit.snapshot(wu).items() if v not in (None, "")})
-    if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key[:64], account_id=getattr(actor, "id", None),
-                                   entity_type="WaterUser", entity_id=wu.id))
-    _commit(session, wu.id)
+    with FileChange(session, actor, idempotency_key) as change:
+        if change.replay is not None:
+            return change.replay
+        values = validators.water_user(session, dict(data), None, None)
+        wu = change.add(WaterUser(**values, status="active"))
+        change.flush()  # models/cached.py starts its industry history
+        change.audit("create", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}", changes=created_changes(wu))
+        change.created(wu)
     return wu
 
 
@@ -38,16 +31,16 @@ def update(session: Session, actor, wu: WaterUser, data: dict, *, expected_versi
         raise ValidationError({"_": _l("This file is closed and can no longer be changed.")})
     if expected_version is not None and int(expected_version) != wu.version:
         raise StaleEdit(audit.snapshot(wu))
-    before = audit.snapshot(wu)
-    values = validators.water_user(session, dict(data), wu, wu)
-    for key, value in values.items():  # a new industry: models/cached.py keeps the history
-        setattr(wu, key, value)
-    _flush(session)  # a version saved by a parallel edit is a stale edit (409), not a 500
-    changes = audit.diff(before, audit.snapshot(wu))
-    if changes:
-        audit.record(session, actor, "update", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}",
-                     changes=changes)
-    _commit(session, wu.id)
+    with FileChange(session, actor) as change:
+        before = audit.snapshot(wu)
+        values = validators.water_user(session, dict(data), wu, wu)
+        for key, value in values.items():  # a new industry: models/cached.py keeps the history
+            setattr(wu, key, value)
+        change.flush()  # a version saved by a parallel edit is a stale edit (409), not a 500
+        change.touch(wu.id)
+        changes = audit.diff(before, audit.snapshot(wu))
+        if changes:
+            change.audit("update", wu, water_user_id=wu.id, summary=f"{wu.file_no} {wu.name}", changes=changes)
     return wu
 
 
@@ -66,15 +59,13 @@ def set_status(session: Session, actor, wu: WaterUser, status: str, reason: str)
         raise ValidationError({"status": _l("This file is closed and can no longer be changed.")})
     if status == wu.status:
         raise ValidationError({"status": _l("The file already has this status.")})
-    before = wu.status
-    wu.status = status
-    if status == "closed":
-        from registry.models import utcnow
-
-        wu.closed_at = utcnow()
-        wu.closed_reason = reason
-    _flush(session)
-    audit.record(session, actor, "close" if status == "closed" else "update", wu, water_user_id=wu.id,
-                 reason=reason, summary=f"{wu.file_no} {wu.name}", changes={"status": [before, status]})
-    _commit(session, wu.id)
+    with FileChange(session, actor) as change:
+        before = wu.status
+        wu.status = status
+        if status == "closed":
+            wu.closed_at = utcnow()
+            wu.closed_reason = reason
+        change.flush()
+        change.audit("close" if status == "closed" else "update", wu, water_user_id=wu.id, reason=reason,
+                     summary=f"{wu.file_no} {wu.name}", changes={"status": [before, status]})
     return wu

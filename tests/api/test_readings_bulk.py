@@ -1,19 +1,20 @@
 """Bulk readings (issue 8): an archive month sent as backfill is stored but cannot change the
 score, so the file is not marked for re-scoring; a month the rules look at is, and the file is
-re-scored after the answer (inline in tests, by the process's thread, or `recompute --pending`)."""
+re-scored after the answer (inline in tests, by one coalesced job of the task queue, or
+`recompute --pending`)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from registry import rescoring
 from registry.clock import today as bureau_today
 from registry.domain.dates import add_months
 from registry.extensions import db
-from registry.models import DueItem, Evaluation, PendingEvaluation, Reading
-from registry.services import evaluations, rules_versions
+from registry.models import DueItem, Evaluation, Job, PendingEvaluation, Reading, utcnow
+from registry.services import evaluations, jobs, rules_versions
 from registry.services.readings_bulk import first_scored_month
 from tests import factories as f
 
@@ -90,7 +91,7 @@ def test_a_full_batch_of_10000_readings_is_accepted_and_a_resend_changes_nothing
 
 
 def _pending():
-    db.session.commit()  # see what other transactions (the re-scoring thread) committed
+    db.session.commit()  # see what other transactions (the re-scoring job) committed
     return db.session.scalars(select(PendingEvaluation.water_user_id).order_by(PendingEvaluation.water_user_id)).all()
 
 
@@ -126,18 +127,104 @@ def test_with_rescoring_off_the_file_waits_marked_once_until_recompute_pending(a
     assert evaluations.refresh(db.session, rules_versions.current(db.session), TODAY, [wu_id]).changed == 0
 
 
-def test_the_rescoring_thread_scores_the_file_after_the_answer(app, api_as):
-    app.config["EVALUATE_PENDING"] = "thread"
+def _rescore_jobs():
+    db.session.commit()  # see what the job committed
+    return db.session.scalars(select(Job).where(Job.kind == rescoring.KIND).order_by(Job.created_at)).all()
+
+
+def test_a_burst_of_batches_makes_one_rescoring_job_of_the_queue_that_scores_the_file_after_the_answer(
+        app, api_as, waiting_queue, auth, client):
     meter = _scored_file(app)
     wu_id = meter.water_user_id
     before = _state(wu_id)
+    admin = f.admin()
+    api, username = api_as(admin), admin.username
 
-    assert _post(api_as(f.admin()), meter, [add_months(TODAY.replace(day=1), -1)]).status_code == 200
-    db.session.remove()  # this test's own transaction must not hold SQLite's lock while the thread writes
+    for back in (1, 2, 3):  # three batches for the same file, back to back
+        assert _post(api, meter, [add_months(TODAY.replace(day=1), -back)]).json["rescoring_files"] == 1
 
-    assert rescoring.wait_idle(app, timeout=60)
-    assert _pending() == []
-    assert _state(wu_id) != before
+    assert [j.state for j in _rescore_jobs()] == ["queued"]  # one job for the three batches ...
+    assert waiting_queue.messages == 1  # ... and one message to the queue
+    assert _state(wu_id) == before and _pending() == [wu_id]  # answered before any scoring
+
+    assert waiting_queue.work() == 1
+
+    [job] = _rescore_jobs()
+    assert job.state == "done" and job.done == job.total == 1
+    assert job.result["evaluated"] == 1 and job.result["rate"] > 0 and job.result["seconds"] > 0
+    assert _pending() == [] and _state(wu_id) != before
+    assert evaluations.refresh(db.session, rules_versions.current(db.session), TODAY, [wu_id]).changed == 0
+    db.session.rollback()
+    auth.login(username)
+    page = client.get("/admin/jobs?lang=en").get_data(as_text=True)
+    assert "Re-scoring after bulk readings" in page and "readings received through the API" in page
+    assert "Files scored: 1 in" in page
+
+
+def test_a_batch_arriving_while_the_rescoring_job_runs_gets_the_next_job(app, api_as, waiting_queue):
+    meter = _scored_file(app)
+    api = api_as(f.admin())
+    _post(api, meter, [add_months(TODAY.replace(day=1), -1)])
+    [first] = _rescore_jobs()
+    assert jobs.claim(db.session, first.id)  # a worker took it: it no longer stands for later batches
+
+    _post(api, meter, [add_months(TODAY.replace(day=1), -2)])
+
+    assert [j.state for j in _rescore_jobs()] == ["running", "queued"]
+    assert waiting_queue.messages == 2
+
+
+def test_marks_left_by_a_restart_are_picked_up_by_the_queues_minutely_recover_task(app, api_as, waiting_queue):
+    """Marks with no job (a crash between the commit and the enqueue), and a waiting job whose
+    message the queue lost: the minutely ``recover`` gives the marks a job, and the next batch
+    sends the lost job's message again; no file waits for the nightly run, no job is doubled."""
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    evaluations.queue(db.session, [wu_id])  # marked and committed, then the process died
+    db.session.commit()
+
+    app.extensions["queue_tasks"]["recover"].call_local()
+
+    [job] = _rescore_jobs()
+    assert job.state == "queued" and waiting_queue.messages == 1
+    app.extensions["queue_tasks"]["recover"].call_local()  # a job is waiting: nothing more
+    assert len(_rescore_jobs()) == 1 and waiting_queue.messages == 1
+
+    waiting_queue.lose_messages()
+    db.session.execute(update(Job).where(Job.id == job.id).values(created_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    _post(api_as(f.admin()), meter, [add_months(TODAY.replace(day=1), -1)])
+    assert len(_rescore_jobs()) == 1 and waiting_queue.messages == 1  # the same job, told again
+
+    assert waiting_queue.work() == 1
+    assert [j.state for j in _rescore_jobs()] == ["done"] and _pending() == []
+
+
+def test_readings_are_stored_when_the_queue_is_unreachable_and_the_sweep_sends_their_job_later(
+        app, api_as, waiting_queue, monkeypatch, caplog):
+    from registry import queue
+
+    meter = _scored_file(app)
+    wu_id = meter.water_user_id
+    real_enqueue = queue.enqueue
+
+    def redis_down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(queue, "enqueue", redis_down)
+    response = _post(api_as(f.admin()), meter, [add_months(TODAY.replace(day=1), -1)])
+
+    assert response.status_code == 200 and response.json["created"] == 1  # stored, not a 500
+    assert "could not queue re-scoring job" in caplog.text
+    [job] = _rescore_jobs()
+    assert job.state == "queued" and waiting_queue.messages == 0 and _pending() == [wu_id]
+
+    monkeypatch.setattr(queue, "enqueue", real_enqueue)  # the queue is back
+    db.session.execute(update(Job).where(Job.id == job.id).values(created_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    app.extensions["queue_tasks"]["recover"].call_local()
+    assert waiting_queue.messages == 1 and waiting_queue.work() == 1
+    assert [j.state for j in _rescore_jobs()] == ["done"] and _pending() == []
 
 
 def test_a_file_marked_again_while_its_batch_is_scored_stays_marked_for_the_next_drain(app, monkeypatch):
@@ -174,25 +261,6 @@ def test_the_nightly_run_takes_the_waiting_files_off_the_queue(app):
 def test_recompute_pending_does_not_mix_with_other_selections(app):
     result = app.test_cli_runner().invoke(args=["registry", "recompute", "--pending", "--all"])
     assert result.exit_code == 2 and "--pending goes alone" in result.output
-
-
-def test_the_rescoring_thread_waits_while_a_batch_is_being_received(app):
-    """Batches sent back to back leave no quiet gap: scoring begins after the last one, so a file
-    touched by all of them is judged once and the scoring does not slow the batches down."""
-    app.config["EVALUATE_PENDING"] = "thread"
-    meter = _scored_file(app)
-    wu_id = meter.water_user_id
-    evaluations.queue(db.session, [wu_id])
-    db.session.commit()
-    db.session.remove()
-
-    with rescoring.receiving(app):
-        rescoring.notify(app)
-        assert not rescoring.wait_idle(app, timeout=1.5)  # 1.5 s > the 0.3 s quiet wait
-        assert _pending() == [wu_id]
-        db.session.remove()
-    assert rescoring.wait_idle(app, timeout=60)
-    assert _pending() == []
 
 
 def test_the_file_page_says_while_new_readings_wait_to_be_scored(app, api_as, auth, client):

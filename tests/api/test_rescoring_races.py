@@ -1,6 +1,6 @@
 """Re-scoring after bulk readings when things happen at once: the nightly run and a batch that
 commits while it runs, two drains together, a batch arriving while a drain holds its files, and the
-re-scoring thread meeting a dead database connection.
+re-scoring job of the queue meeting a dead database connection.
 
 The PostgreSQL tests use real concurrent transactions (threads, each with its own application
 context and so its own session and connection); they skip on SQLite, which has one writer at a time.
@@ -18,7 +18,7 @@ from registry import rescoring
 from registry.clock import today as bureau_today
 from registry.domain.dates import add_months
 from registry.extensions import db
-from registry.models import DueItem, Evaluation, PendingEvaluation, utcnow
+from registry.models import DueItem, Evaluation, Job, PendingEvaluation, utcnow
 from registry.services import evaluations, readings_bulk, rules_versions
 from tests import factories as f
 from tests.pg_kill import backend_killed_after
@@ -211,26 +211,33 @@ def killer(postgres):
     engine.dispose()
 
 
-def test_the_rescoring_thread_survives_a_killed_connection_and_scores_on_its_retry(postgres, killer, monkeypatch):
-    """The database connection dies mid-drain: the thread logs it, keeps the marks, retries, and
-    stays alive to score them (a dead thread would leave every later batch unscored)."""
-    postgres.config["EVALUATE_PENDING"] = "thread"
-    monkeypatch.setattr(rescoring, "RETRY_SECONDS", 0.2)
+def test_a_rescoring_job_that_loses_its_connection_fails_keeping_the_marks_and_the_next_job_scores_them(
+        postgres, killer, waiting_queue):
+    """The database connection dies mid-drain: the job is marked failed with the reason (shown in
+    /admin/jobs), the files stay marked, and the queue's minutely recover gives them a new job that
+    scores them: nothing waits for the nightly run."""
     meter = _scored_file()
     wu_id = meter.water_user_id
     evaluations.queue(db.session, [wu_id])
     db.session.commit()
-    db.session.remove()
+    first = rescoring.notify(postgres)
 
     def in_the_drain(statement):
-        return threading.current_thread().name == "rescoring" and "pending_evaluations" in statement
+        return "pending_evaluations" in statement and "FOR UPDATE" in statement
 
     with backend_killed_after(killer, in_the_drain) as fired:
-        rescoring.notify(postgres)
-        assert rescoring.wait_idle(postgres, timeout=30)
+        assert waiting_queue.work() == 1
     assert fired
-    assert postgres.extensions["rescoring"].thread.is_alive()
+    db.session.remove()
+    job = db.session.get(Job, first)
+    assert job.state == "failed" and job.error
+    assert _pending() == [wu_id]
+
+    postgres.extensions["queue_tasks"]["recover"].call_local()
+    assert waiting_queue.work() == 1
     assert _pending() == [] and _up_to_date(wu_id)
+    states = db.session.scalars(select(Job.state).where(Job.kind == rescoring.KIND).order_by(Job.created_at)).all()
+    assert states == ["failed", "done"]
 
 
 def test_a_drain_ends_when_a_mark_newer_than_its_start_arrives_during_it(app, monkeypatch):
