@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from registry import storage
 from registry.models import Document
 from registry.services import audit, photos
+from registry.services.unit_of_work import FileChange
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +65,33 @@ def prepare(session: Session, ids: list[int], *, upload_dir: str, progress=None)
             if progress:
                 progress()
             continue
-        source = storage.original_path(upload_dir, doc.original_sha256)
-        before = doc.sha256
-        try:
-            content = source.read_bytes()
-        except OSError:
-            doc.image_state, doc.image_error = "failed", "missing"
-        else:
-            kind = "photo" if doc.kind == "inspection_photo" else "scan"
+        with FileChange(session, None, evaluate=False) as change:  # one commit per document
+            source = storage.original_path(upload_dir, doc.original_sha256)
+            before = doc.sha256
             try:
-                clean = photos.prepare(content, kind, max_bytes=max(len(content), 1), limit=limit)
-            except photos.PhotoError as err:
-                doc.image_state, doc.image_error = "failed", err.rule
-            except Exception:  # noqa: BLE001 - any decoder fault fails this photo, not the others
-                log.exception("image of document %s could not be prepared", doc_id)
-                doc.image_state, doc.image_error = "failed", "not_image"
+                content = source.read_bytes()
+            except OSError:
+                doc.image_state, doc.image_error = "failed", "missing"
             else:
-                digest = hashlib.sha256(clean.content).hexdigest()
-                storage.write_once(storage.path_for(upload_dir, digest), clean.content)
-                doc.sha256, doc.size_bytes, doc.content_type = digest, len(clean.content), clean.content_type
-                doc.image_state, doc.image_error = "ready", None
-        counts[doc.image_state] += 1
-        # In the trail as the system's (no actor): the upload itself was audited with its uploader.
-        audit.record(session, None, "update", doc, water_user_id=doc.water_user_id,
-                     summary=f"document: {doc.title}: image {doc.image_state}",
-                     changes={"image_state": ["pending", doc.image_state], "sha256": [before, doc.sha256],
-                              **({"image_error": [None, doc.image_error]} if doc.image_error else {})})
-        session.commit()
+                kind = "photo" if doc.kind == "inspection_photo" else "scan"
+                try:
+                    clean = photos.prepare(content, kind, max_bytes=max(len(content), 1), limit=limit)
+                except photos.PhotoError as err:
+                    doc.image_state, doc.image_error = "failed", err.rule
+                except Exception:  # noqa: BLE001 - any decoder fault fails this photo, not the others
+                    log.exception("image of document %s could not be prepared", doc_id)
+                    doc.image_state, doc.image_error = "failed", "not_image"
+                else:
+                    digest = hashlib.sha256(clean.content).hexdigest()
+                    storage.write_once(storage.path_for(upload_dir, digest), clean.content)
+                    doc.sha256, doc.size_bytes, doc.content_type = digest, len(clean.content), clean.content_type
+                    doc.image_state, doc.image_error = "ready", None
+            counts[doc.image_state] += 1
+            # In the trail as the system's (no actor): the upload itself was audited with its uploader.
+            change.audit("update", doc, water_user_id=doc.water_user_id,
+                         summary=f"document: {doc.title}: image {doc.image_state}",
+                         changes={"image_state": ["pending", doc.image_state], "sha256": [before, doc.sha256],
+                                  **({"image_error": [None, doc.image_error]} if doc.image_error else {})})
         still_needed = session.scalar(select(Document.id).where(Document.original_sha256 == doc.original_sha256,
                                                                 Document.image_state == "pending").limit(1))
         # The copy is stored: the upload as received (its EXIF, its GPS position) goes. A refused one
