@@ -18,6 +18,7 @@ from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate
 from registry import clock
 from registry.i18n import division_name, label
 from registry.pdf import PdfSettings, fonts
+from registry.presentation.images import image_problem
 from registry.presentation.inspections import CHECKLIST_LABELS
 from registry.storage import path_for
 
@@ -132,7 +133,7 @@ class _Record:
             if state == "pending":  # the queue has not re-encoded it yet: the upload as received is never printed
                 image = _p(_("(photo being prepared)"), s.note)
             elif state == "failed":
-                image = _p(_("(photo not kept: not a readable image)"), s.note)
+                image = _p(_("(photo not kept: %(reason)s)", reason=image_problem(doc)), s.note)
             else:
                 image = _image(path_for(self.upload_dir, doc.sha256), cell_w - 4 * mm, 48 * mm)
             cells.append([image or _p(_("(photo file missing)"), s.note), _p(doc.title, s.caption)])

@@ -44,14 +44,15 @@ def pending_fields(upload_dir: str, pending: photos.PendingImage) -> dict:
             "content_type": pending.content_type, "image_state": "pending", "image_error": None}
 
 
-def queue(session: Session, actor, documents: list[Document]) -> str | None:
-    """After the documents are committed: one job that prepares them all. Returns its id."""
+def queue(session: Session, owner, documents: list[Document]) -> str | None:
+    """After the documents are committed: one job, ``owner``'s (the uploader), that prepares them all.
+    Returns its id. What the job changes is audited by ``prepare``."""
     ids = [d.id for d in documents if d.image_state == "pending"]
     if not ids:
         return None
     from registry import queue as task_queue
 
-    return task_queue.submit(KIND, actor, {"ids": ids}, total=len(ids))
+    return task_queue.submit(KIND, owner, {"ids": ids}, total=len(ids))
 
 
 def prepare(session: Session, ids: list[int], *, upload_dir: str, progress=None) -> dict:

@@ -149,6 +149,12 @@ def test_item7_a_photo_the_job_cannot_decode_is_marked_failed_with_the_reason_an
     assert download.status_code == 409 and b"<script>" not in download.data and b"could not be kept" in download.data
     files = client.get(f"/water-users/{wu.id}?lang=en").get_data(as_text=True)
     assert "Not kept: the file is not a readable JPEG" in files
+    pdf = client.get(f"/visits/{wu.id}/inspections/{insp.id}.pdf?lang=en")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "photo not kept: the file is not a readable JPEG" in " ".join(text.split())
 
 
 def test_item7_a_job_that_fails_as_a_whole_marks_its_photos_failed(app, site, held, monkeypatch):

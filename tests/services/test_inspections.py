@@ -93,8 +93,12 @@ def test_inspection_with_a_problem_writes_everything_in_one_unit(db_session, app
     photo, sig = db_session.execute(select(Document).order_by(Document.id)).scalars().all()
     assert (photo.kind, photo.record_type, photo.record_id, photo.content_type) == ("inspection_photo", "inspection", insp.id, "image/jpeg")
     assert (sig.kind, sig.content_type, insp.signature_sha256) == ("signature", "image/png", sig.sha256)
-    kinds = [e.entity_type for e in db_session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
+    events = db_session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    kinds = [e.entity_type for e in events if e.actor_id == insp_account.id]
     assert sorted(kinds) == sorted(["Document", "Document", "Inspection", "Rectification", "Reading"])
+    # then the queue's job (run at once in the tests) re-encoded the photo, as the system's change
+    assert [(e.entity_type, e.entity_id, e.changes["image_state"]) for e in events if e.actor_id is None] \
+        == [("Document", photo.id, ["pending", "ready"])]
     assert db_session.get(IdempotencyKey, "k1").entity_id == insp.id
     assert db_session.get(WaterUser, wu.id).grade is not None  # the evaluation was refreshed in the same commit
 
