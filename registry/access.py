@@ -32,6 +32,7 @@ EDITORS: dict[str, frozenset[str]] = {
     "document": frozenset({"bureau_admin", "inspector"}),
     "account": frozenset({"bureau_admin"}),
     "rules": frozenset({"bureau_admin"}),
+    "tax_statement": frozenset({"bureau_admin"}),  # compute, sign off, correct (issue 19)
 }
 
 

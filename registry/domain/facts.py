@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from registry.domain.plans import PlanVersionFact
+
 
 @dataclass(frozen=True)
 class IntakePointFact:
@@ -35,6 +37,9 @@ class PlanFact:
     id: int
     year: int
     planned_volume_m3: float
+    # Its versions (domain.plans): empty, one version of ``planned_volume_m3`` from 1 January
+    # without a breakdown.
+    versions: tuple[PlanVersionFact, ...] = ()
 
 
 @dataclass(frozen=True)
