@@ -125,3 +125,5 @@ class FileFacts:
     rectifications: tuple[RectificationFact, ...] = ()
     # (since, GB/T 4754 code) oldest first; empty: ``industry_code`` since the opening.
     industry_history: tuple[tuple[date, str], ...] = ()
+    # Plan years with a proposal waiting or approved (a refused one leaves the year open).
+    proposed_years: frozenset[int] = frozenset()

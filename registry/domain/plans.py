@@ -125,6 +125,17 @@ def proposal_deadline(plan_year: int, month_day: tuple[int, int]) -> date:
     return date(plan_year - 1, month, day)
 
 
+def proposal_reminder_step(plan_year: int, today: date, month_day: tuple[int, int],
+                           steps: Sequence[int]) -> int | None:
+    """The reminder step (default 30, 15, 5 days before the deadline) reached ``today`` for the
+    proposal of ``plan_year``: the smallest step not below the days left (20 days left → 30,
+    exactly 15 → 15, the deadline day itself → 5); None before the first step or after the deadline."""
+    days_left = (proposal_deadline(plan_year, month_day) - today).days
+    if days_left < 0:
+        return None
+    return min((step for step in steps if days_left <= step), default=None)
+
+
 def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
     if not 1 <= quarter <= 4:
         raise PlanError("quarter", "range")

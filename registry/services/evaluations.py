@@ -34,7 +34,7 @@ from registry.domain.dates import add_months, month_start
 from registry.domain.plans import PlanVersionFact
 from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
                                    OnlineDaysCount, PermitFact, PlanFact, RectificationFact)
-from registry.models import (AnnualPlan, PlanVersion, BalanceTest, Calibration, DueItem, Evaluation, IndustryPeriod, Inspection,
+from registry.models import (AnnualPlan, PlanProposal, PlanVersion, BalanceTest, Calibration, DueItem, Evaluation, IndustryPeriod, Inspection,
                              IntakePoint, Meter,
                              PendingEvaluation, Permit, Reading, Rectification, WaterUser, permit_intake_points, utcnow)
 
@@ -165,6 +165,10 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         .join(Inspection, Inspection.id == Rectification.inspection_id)
         .where(Rectification.closed_at.is_(None), Inspection.closed_at.is_(None))
         .order_by(Rectification.water_user_id, Rectification.id),
+        # Plan years with a proposal waiting or approved (the plan-proposal reminders skip them).
+        "proposals": select(PlanProposal.water_user_id, PlanProposal.year)
+        .where(PlanProposal.closed_at.is_(None), PlanProposal.status != "refused")
+        .order_by(PlanProposal.water_user_id, PlanProposal.year),
         # The industry history: a change into an industry that must test starts its first-test clock.
         "industries": select(IndustryPeriod.water_user_id, IndustryPeriod.since, IndustryPeriod.industry_code)
         .order_by(IndustryPeriod.water_user_id, IndustryPeriod.since, IndustryPeriod.id),
@@ -243,6 +247,7 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
                                                responded_on=r[5])
                              for r in rows["rects"]),
         industry_history=tuple((r[1], r[2]) for r in rows["industries"]),
+        proposed_years=frozenset(r[1] for r in rows["proposals"]),
     )
 
 

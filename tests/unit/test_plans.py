@@ -121,3 +121,32 @@ def test_plan_year_and_tax_sections_are_optional_and_validated():
         Rules.from_dict({**data, "tax": {**data["tax"], "over_plan_tiers": tiers}})
     assert err.value.field == "tax.over_plan_tiers" and err.value.rule == "order"
     assert load_rules().tax.defaults  # the packaged figures are defaults for the bureau to set
+
+
+@pytest.mark.parametrize(("today", "step"), [
+    (date(2026, 11, 30), None),  # 31 days before 31 December: before the first step (30)
+    (date(2026, 12, 1), "30"),   # 30 days left: the 30-day step
+    (date(2026, 12, 16), "15"),  # exactly 15 left
+    (date(2026, 12, 26), "5"),   # 5 left
+    (date(2026, 12, 31), "5"),   # the deadline itself
+    (date(2027, 1, 1), None),    # past it: the annual-plan due item takes over
+])
+def test_plan_proposal_reminders_before_the_deadline(today, step):
+    from registry.services.reminders import plan_proposal_reminders
+
+    got = plan_proposal_reminders(BASE, today, RULES)  # 73,000 m³ permitted: a plan is required
+    assert [r.step for r in got] == ([step] if step else [])
+    if step:
+        (r,) = got
+        assert (r.topic, r.item, r.due_on, r.item_key) == ("plan_proposal", "2027", date(2026, 12, 31),
+                                                           f"plan_proposal:1:2027:{step}")
+
+
+def test_no_proposal_reminder_once_proposed_or_planned_or_not_required():
+    from registry.services.reminders import plan_proposal_reminders
+
+    day = date(2026, 12, 20)
+    assert plan_proposal_reminders(replace(BASE, proposed_years=frozenset({2027})), day, RULES) == []
+    assert plan_proposal_reminders(replace(BASE, plans=BASE.plans + (PlanFact(2, 2027, 1.0),)), day, RULES) == []
+    small = replace(BASE, permits=(replace(BASE.permits[0], annual_volume_m3=2_999.0),))  # below 3,000 m³
+    assert plan_proposal_reminders(small, day, RULES) == []
