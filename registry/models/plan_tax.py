@@ -89,6 +89,10 @@ class TaxStatement(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(8), default="draft")
     figures: Mapped[str] = mapped_column(Text)  # canonical JSON (sorted keys), see domain.tax
+    # Copies of the figures' totals, for sums over many statements (the dashboard): never edited apart.
+    verified_m3: Mapped[float] = mapped_column(Float, default=0.0)
+    estimated_m3: Mapped[float] = mapped_column(Float, default=0.0)
+    permitted_m3: Mapped[float] = mapped_column(Float, default=0.0)
     rules_version: Mapped[str] = mapped_column(String(30))
     computed_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

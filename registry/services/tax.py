@@ -188,8 +188,10 @@ def latest(session: Session, wu_id: int, year: int, quarter: int) -> TaxStatemen
         .order_by(TaxStatement.version.desc())).first()
 
 
-def _comparable(figures_json: str) -> str:
-    return figures_json
+def _totals(figures: dict) -> dict:
+    return {"verified_m3": figures["totals"]["verified_m3"], "estimated_m3": figures["totals"]["estimated_m3"],
+            "permitted_m3": float(sum(Fraction_(repr(figures["by_source"][s]["permitted_share_m3"]))
+                                      for s in tax_rules.SOURCES))}
 
 
 def compute(session: Session, actor, year: int, quarter: int, ids: list[int] | None = None, *,
@@ -210,16 +212,19 @@ def compute(session: Session, actor, year: int, quarter: int, ids: list[int] | N
                     TaxStatement.quarter == quarter).order_by(TaxStatement.version)):
                 existing[st.water_user_id] = st  # the latest version wins
             for facts in facts_chunk:
-                figures = canonical(tax_rules.statement(facts, year, quarter, rules))
+                plain = tax_rules.statement(facts, year, quarter, rules)
+                figures = canonical(plain)
                 st = existing.get(facts.water_user_id)
                 if st is None:
                     change.add(TaxStatement(water_user_id=facts.water_user_id, year=year, quarter=quarter, version=1,
                                             status="draft", figures=figures, rules_version=rules.version,
-                                            computed_on=today))
+                                            computed_on=today, **_totals(plain)))
                     counts["created"] += 1
                 elif st.status == "draft":
                     if st.figures != figures:
                         st.figures, st.rules_version, st.computed_on = figures, rules.version, today
+                        for key, value in _totals(plain).items():
+                            setattr(st, key, value)
                         counts["updated"] += 1
                     else:
                         counts["unchanged"] += 1
@@ -291,13 +296,14 @@ def correct(session: Session, actor, st: TaxStatement, data: dict) -> TaxStateme
         (facts,) = list(iter_facts(session, st.year, st.quarter, [st.water_user_id])) or [None]
         if facts is None:
             raise ValidationError({"reason": _l("This file is closed; its statements stand as signed.")})
-        figures = canonical(tax_rules.statement(facts, st.year, st.quarter, change.rules))
+        plain = tax_rules.statement(facts, st.year, st.quarter, change.rules)
+        figures = canonical(plain)
         if figures == st.figures:
             raise ValidationError({"reason": _l("The figures have not changed since the signed statement.")})
         new = change.add(TaxStatement(water_user_id=st.water_user_id, year=st.year, quarter=st.quarter,
                                       version=st.version + 1, status="draft", figures=figures,
                                       rules_version=change.rules.version, computed_on=change.today,
-                                      correction_reason=reason, previous_id=st.id))
+                                      correction_reason=reason, previous_id=st.id, **_totals(plain)))
         change.flush()
         change.audit("correct", new, water_user_id=st.water_user_id,
                      summary=f"tax statement {st.year} Q{st.quarter} v{new.version}: {reason[:80]}",
@@ -442,3 +448,111 @@ def sign_all(session: Session, actor, year: int, quarter: int) -> int:
         change.audit("sign", None, summary=f"tax statements {year} Q{quarter}: {len(drafts)} signed",
                      changes={"signed": [0, len(drafts)]})
     return len(drafts)
+
+
+# --- water-use statistics (节水统计): the same figures as the statements ------------------------
+
+STAT_DIMENSIONS = ("division", "industry", "source", "use")
+
+
+def statistics(session: Session, actor, year: int, quarter: int | None, by: str) -> list[dict]:
+    """Quarterly (``quarter``) or annual (None: the four quarters) totals of the statements' figures
+    (latest version each) by division, industry (GB/T 4754 division, two digits), source or use:
+    users, verified, estimated (and its share), planned and permitted volumes."""
+    if by not in STAT_DIMENSIONS:
+        raise ValidationError({"by": _l("Choose one of the listed options.")})
+    quarters = [quarter] if quarter else [1, 2, 3, 4]
+    rows: dict[str, dict] = {}
+    for q in quarters:
+        for st in city_statements(session, actor, year, q):
+            f = figures(st)
+            parts = []
+            if by == "source":
+                for s in tax_rules.SOURCES:
+                    part = f["by_source"][s]
+                    if part["verified_m3"] or part["permitted_share_m3"]:
+                        parts.append((s, part["verified_m3"], part["estimated_m3"], None, part["permitted_share_m3"]))
+            else:
+                key = {"division": f["water_user"]["division_code"], "industry": f["water_user"]["industry_code"][:2],
+                       "use": f["use"]}[by]
+                permitted = sum(f["by_source"][s]["permitted_share_m3"] for s in tax_rules.SOURCES)
+                planned = f["plan_share_m3"] if f["basis"] == "plan" else 0.0
+                parts.append((key, f["totals"]["verified_m3"], f["totals"]["estimated_m3"], planned, permitted))
+            for key, verified, estimated, planned, permitted in parts:
+                row = rows.setdefault(key, {"key": key, "users": set(), "verified_m3": Fraction_(0),
+                                            "estimated_m3": Fraction_(0), "planned_m3": Fraction_(0),
+                                            "permitted_m3": Fraction_(0)})
+                row["users"].add(st.water_user_id)
+                row["verified_m3"] += Fraction_(repr(verified))
+                row["estimated_m3"] += Fraction_(repr(estimated))
+                row["planned_m3"] += Fraction_(repr(planned or 0.0))
+                row["permitted_m3"] += Fraction_(repr(permitted))
+    out = []
+    for key in sorted(rows):
+        r = rows[key]
+        out.append({"key": key, "users": len(r["users"]), "verified_m3": tax_rules.round2(r["verified_m3"]),
+                    "estimated_m3": tax_rules.round2(r["estimated_m3"]),
+                    "estimated_share": tax_rules.round2(100 * r["estimated_m3"] / r["verified_m3"])
+                    if r["verified_m3"] else 0.0,
+                    "planned_m3": tax_rules.round2(r["planned_m3"]),
+                    "permitted_m3": tax_rules.round2(r["permitted_m3"])})
+    return out
+
+
+def statistics_xlsx(session: Session, actor, year: int, quarter: int | None) -> bytes:
+    titles = {"division": "按街道", "industry": "按行业", "source": "按水源", "use": "按用途"}
+    header = ["分组", "取水户数", "核定取水量(m³)", "其中核定估算(m³)", "估算占比(%)", "计划水量(m³)", "许可水量(m³)"]
+    sheets = []
+    for by in STAT_DIMENSIONS:
+        rows = statistics(session, actor, year, quarter, by)
+        sheets.append((titles[by], [header] + [[r["key"], r["users"], r["verified_m3"], r["estimated_m3"],
+                                                 r["estimated_share"], r["planned_m3"], r["permitted_m3"]]
+                                                for r in rows]))
+    return xlsx_bytes(sheets)
+
+
+def this_year(session: Session, wu_id: int, today: date, rules) -> dict:
+    """This year's verified volume over its ended months (the statements' computation) against the
+    year's plan and the permitted volume: for the file page and the dashboard."""
+    verified = estimated = Fraction_(0)
+    this_month = today.replace(day=1).isoformat()[:7]
+    planned = permitted = None
+    for q in range(1, (today.month - 1) // 3 + 2):
+        for facts in iter_facts(session, today.year, q, [wu_id]):
+            f = tax_rules.statement(facts, today.year, q, rules)
+            for point in f["points"]:
+                for month in point["months"]:
+                    if month["month"] < this_month:
+                        verified += Fraction_(repr(month["total_m3"]))
+                        estimated += sum((Fraction_(repr(e["m3"])) for e in month["estimated"]), Fraction_(0))
+            if facts.plan is not None:
+                planned = facts.plan.planned_volume_m3
+            start, end = date(today.year, 1, 1), date(today.year + 1, 1, 1)
+            permitted = tax_rules.round2(sum(tax_rules.permit_shares(facts.permits, start, end, rules).values(),
+                                             Fraction_(0)))
+    return {"year": today.year, "verified_m3": tax_rules.round2(verified), "estimated_m3": tax_rules.round2(estimated),
+            "planned_m3": planned, "permitted_m3": permitted, "through": this_month}
+
+
+def year_totals(session: Session, actor, year: int) -> dict:
+    """The year's verified volume so far from the latest statements of its quarters (in scope),
+    against the year's plans and the permitted shares those statements counted: the dashboard's."""
+    newest = (select(TaxStatement.water_user_id, TaxStatement.quarter, func.max(TaxStatement.version).label("v"))
+              .where(TaxStatement.year == year).group_by(TaxStatement.water_user_id, TaxStatement.quarter).subquery())
+    row = session.execute(
+        select(func.count(func.distinct(TaxStatement.quarter)), func.coalesce(func.sum(TaxStatement.verified_m3), 0.0),
+               func.coalesce(func.sum(TaxStatement.estimated_m3), 0.0),
+               func.coalesce(func.sum(TaxStatement.permitted_m3), 0.0))
+        .join(newest, and_(newest.c.water_user_id == TaxStatement.water_user_id, newest.c.quarter == TaxStatement.quarter,
+                           newest.c.v == TaxStatement.version))
+        .join(WaterUser, WaterUser.id == TaxStatement.water_user_id)
+        .where(TaxStatement.year == year, access.water_user_filter(actor))).one()
+    planned = session.execute(select(func.coalesce(func.sum(AnnualPlan.planned_volume_m3), 0.0))
+                              .join(WaterUser, WaterUser.id == AnnualPlan.water_user_id)
+                              .where(AnnualPlan.year == year, AnnualPlan.closed_at.is_(None),
+                                     access.water_user_filter(actor))).scalar_one()
+    return {"year": year, "quarters": row[0], "verified_m3": float(row[1]), "estimated_m3": float(row[2]),
+            "permitted_m3": float(row[3]), "planned_m3": float(planned)}
+
+
+from fractions import Fraction as Fraction_  # noqa: E402

@@ -85,6 +85,14 @@ def _proposals_of(wu) -> list[PlanProposal]:
         PlanProposal.water_user_id == wu.id, PlanProposal.closed_at.is_(None)).order_by(PlanProposal.id.desc()).limit(10)))
 
 
+def _verified_this_year(wu) -> dict:
+    """This year's verified volume (the statements' computation, ended months) against plan and permit."""
+    from registry import clock
+    from registry.services import rules_versions, tax
+
+    return tax.this_year(db.session, wu.id, clock.today(), rules_versions.current(db.session))
+
+
 @bp.app_context_processor
 def _globals():
-    return {"plan_proposals_of": _proposals_of}
+    return {"plan_proposals_of": _proposals_of, "verified_this_year": _verified_this_year}
