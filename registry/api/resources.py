@@ -372,6 +372,16 @@ def post_readings(body):
 
 
 
+def _tax_period(args) -> tuple[int, int]:
+    """The period asked for; either part left out: the last ended quarter's."""
+    from registry import clock
+
+    today = clock.today()
+    last = (today.month - 1) // 3
+    year, quarter = (today.year, last) if last else (today.year - 1, 4)
+    return args.get("year", year), args.get("quarter", quarter)
+
+
 def _tax_visible(statements):
     """An enterprise sees what the bureau signed; staff see drafts too."""
     if g.api_account.role == "enterprise":
@@ -389,9 +399,10 @@ def tax_statement(args, water_user_id):
     from registry.services import tax
 
     wu = _file(water_user_id)
+    year, quarter = _tax_period(args)
     versions = _tax_visible(list(db.session.scalars(select(TaxStatement).where(
-        TaxStatement.water_user_id == wu.id, TaxStatement.year == args["year"],
-        TaxStatement.quarter == args["quarter"]).order_by(TaxStatement.version.desc()))))
+        TaxStatement.water_user_id == wu.id, TaxStatement.year == year,
+        TaxStatement.quarter == quarter).order_by(TaxStatement.version.desc()))))
     if not versions:
         raise Problem(404, "No statement for that quarter yet.")
     return tax.document(versions[0])
@@ -404,5 +415,6 @@ def tax_batch(args):
     """The city's batch for the quarter: the latest version of each statement in the account's scope."""
     from registry.services import tax
 
-    statements = _tax_visible(_call(tax.city_statements, db.session, g.api_account, args["year"], args["quarter"]))
-    return {"year": args["year"], "quarter": args["quarter"], "statements": [tax.document(st) for st in statements]}
+    year, quarter = _tax_period(args)
+    statements = _tax_visible(_call(tax.city_statements, db.session, g.api_account, year, quarter))
+    return {"year": year, "quarter": quarter, "statements": [tax.document(st) for st in statements]}

@@ -118,8 +118,10 @@ CertificateOut = ma.Schema.from_dict({
     "revoked_reason": ma.fields.String(dump_only=True, allow_none=True),
     "pdf_sha256": ma.fields.String(dump_only=True, allow_none=True)}, name="Certificate")
 TaxPeriodArgs = ma.Schema.from_dict({
-    "year": ma.fields.Integer(required=True, validate=ma.validate.Range(2000, 2100)),
-    "quarter": ma.fields.Integer(required=True, validate=ma.validate.Range(1, 4))}, name="TaxPeriod")
+    "year": ma.fields.Integer(validate=ma.validate.Range(2000, 2100),
+                              metadata={"description": "default: the year of the last ended quarter"}),
+    "quarter": ma.fields.Integer(validate=ma.validate.Range(1, 4),
+                                 metadata={"description": "default: the last ended quarter"})}, name="TaxPeriod")
 TaxStatementOut = ma.Schema.from_dict({
     "id": ma.fields.Integer(), "water_user_id": ma.fields.Integer(), "year": ma.fields.Integer(),
     "quarter": ma.fields.Integer(), "version": ma.fields.Integer(),

@@ -48,7 +48,33 @@ def _file(division: str, tag: str):
     db.session.commit()
     evaluation = db.session.scalars(db.select(Evaluation).where(Evaluation.water_user_id == wu.id)).one()
     return {"wu": wu, "records": records, "document": doc, "evaluation": evaluation, "certificate": _certificate(wu),
-            "communication": _communication(wu)}
+            "communication": _communication(wu), "proposal": _proposal(wu), "statement": _statement(wu)}
+
+
+def _proposal(wu):
+    """A plan proposal waiting for the bureau (plan routes name it by id)."""
+    from registry.models import PlanProposal
+
+    proposal = PlanProposal(water_user_id=wu.id, year=bureau_today().year + 1, planned_volume_m3=1000.0,
+                            past_year_use_m3=900.0, status="pending", submitted_on=bureau_today())
+    db.session.add(proposal)
+    db.session.commit()
+    return proposal
+
+
+def _statement(wu):
+    """A signed hand-over statement of the file (tax routes name it by id)."""
+    from registry.domain.rules import load_rules
+    from registry.services import tax
+
+    officer = f.admin(username=f"tax-{wu.id}")
+    today = bureau_today()  # the last ended quarter: the pages' and the API's default period
+    year, quarter = (today.year, (today.month - 1) // 3) if today.month > 3 else (today.year - 1, 4)
+    tax.compute(db.session, officer, year, quarter, [wu.id])
+    st = tax.latest(db.session, wu.id, year, quarter)
+    tax.sign(db.session, officer, st)
+    del load_rules
+    return st
 
 
 def _communication(wu):
@@ -160,6 +186,14 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = "permit_renewal"
                 elif arg == "language":
                     values[arg] = "zh_CN"
+                elif arg == "proposal_id":
+                    values[arg] = target["proposal"].id if "proposal" in target else 1
+                elif arg == "plan_id":
+                    values[arg] = target["records"]["plans"].id
+                elif arg == "statement_id":
+                    values[arg] = target["statement"].id if "statement" in target else 1
+                elif arg == "fmt":
+                    values[arg] = "csv"
                 elif arg == "token_id":
                     values[arg] = target["token"].id if "token" in target else 1
             url = _build(rule, values)
@@ -207,7 +241,7 @@ def test_objects_outside_the_scope_answer_404(app, client, auth, world, role):
     checked = 0
     for endpoint, method, url in _urls(app, world["theirs"]):
         rule = app.url_map._rules_by_endpoint[endpoint][0]
-        if not rule.arguments or "version" in rule.arguments or url.startswith("/verify/"):
+        if not set(rule.arguments) - {"fmt"} or "version" in rule.arguments or url.startswith("/verify/"):
             continue  # nothing of theirs in the address, or public by design (certificate verification)
         response = _call(client, method, url)
         body = response.get_data(as_text=True)
@@ -223,7 +257,8 @@ def test_records_of_another_file_cannot_be_reached_through_mine(app, client, aut
     _login(client, auth, world, role)
     mixed = {"wu": world["mine"]["wu"], "records": world["theirs"]["records"], "document": world["theirs"]["document"],
              "evaluation": world["theirs"]["evaluation"], "certificate": world["theirs"]["certificate"],
-             "communication": world["theirs"]["communication"]}
+             "communication": world["theirs"]["communication"], "proposal": world["theirs"]["proposal"],
+             "statement": world["theirs"]["statement"]}
     checked = []
     for endpoint, method, url in _urls(app, mixed):
         if not re.search(r"^/water-users/\d+/[a-z-]+/\d+(/|$)", url):
@@ -251,7 +286,8 @@ def test_enterprise_reads_its_file_but_no_staff_page(app, client, auth, world):
     for endpoint, method, url in _urls(app, world["mine"]):
         if endpoint in ("water_users.detail", "water_users.evaluation", "main.index", "auth.login", "auth.logout",
                         "records.download_document", "auth.change_password", "auth.register",
-                        "certificates.download", "tokens.index", "tokens.revoke", *PUBLIC) \
+                        "certificates.download", "tokens.index", "tokens.revoke", *PUBLIC,
+                        "tax.detail", "tax.export_one") \
                 or endpoint.startswith(("portal.", "api_")):  # the API's own scoping: tests/api
             continue
         response = _call(client, method, url)
@@ -330,3 +366,40 @@ def test_enterprise_portal_pages_open_for_its_own_file(app, client, auth, world)
     for endpoint, method, url in _urls(app, world["mine"]):
         if endpoint.startswith("portal.") and method == "GET":
             assert _call(client, method, url).status_code == 200, url
+
+
+# Issue 19's routes, role by role, on the account's own file (GET; POST with an empty form, which
+# the role's refusal answers first: 403 for staff without the right, 404 outside the staff pages).
+PLAN_TAX_ROUTES = {
+    # endpoint: (method, admin, inspector, enterprise)
+    "plans.proposals": ("GET", 200, 200, 404),
+    "plans.decide": ("GET", 200, 403, 404),
+    "plans.adjust": ("GET", 200, 403, 404),
+    "portal.propose_plan": ("GET", 404, 404, 200),
+    "tax.index": ("GET", 200, 200, 404),
+    "tax.compute": ("POST", 302, 403, 404),  # no period in the form: back with the field's error
+    "tax.sign_all": ("POST", 302, 403, 404),
+    "tax.export": ("GET", 200, 200, 404),
+    "tax.job": ("GET", 302, 404, 404),  # no such job: the bureau is sent back to the statements
+    "tax.detail": ("GET", 200, 200, 200),
+    "tax.sign": ("POST", 302, 403, 404),  # already signed: back to it, saying so
+    "tax.correct": ("GET", 200, 403, 404),
+    "tax.export_one": ("GET", 200, 200, 200),
+    "portal.tax_statements": ("GET", 404, 404, 200),
+    "tax.statistics": ("GET", 200, 200, 404),
+    "tax.statistics_export": ("GET", 200, 200, 404),
+    "api_water_users.tax_statement": ("GET", 200, 200, 200),
+    "api_tax.tax_batch": ("GET", 200, 200, 200),
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "inspector", "enterprise"])
+def test_plan_and_tax_routes_by_role(app, client, auth, world, role):
+    _login(client, auth, world, role)
+    urls = {endpoint: url for endpoint, method, url in _urls(app, world["mine"])}
+    assert set(PLAN_TAX_ROUTES) <= set(urls), set(PLAN_TAX_ROUTES) - set(urls)
+    column = {"admin": 1, "inspector": 2, "enterprise": 3}[role]
+    for endpoint, expected in PLAN_TAX_ROUTES.items():
+        url = urls[endpoint]
+        response = _call(client, expected[0], url)
+        assert response.status_code == expected[column], (role, endpoint, url, response.status_code)

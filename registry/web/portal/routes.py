@@ -82,6 +82,15 @@ def propose_plan(water_user_id: int):
                            scripts=("js/plan-shares.js",)), status
 
 
+@bp.route("/portal/water-users/<int:water_user_id>/tax-statements")
+@login_required
+def tax_statements(water_user_id: int):
+    """The statements the bureau signed and handed over for this file (issue 19)."""
+    from registry.web.tax.routes import portal_list
+
+    return portal_list(water_user_id)
+
+
 @bp.route("/portal/water-users/<int:water_user_id>/documents/new", methods=["GET", "POST"])
 @login_required
 def submit_document(water_user_id: int):

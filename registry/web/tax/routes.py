@@ -90,10 +90,15 @@ def compute():
 @bp.route("/tax-statements/jobs/<job_id>")
 @login_required
 def job(job_id: str):
-    _admin()
+    _staff()
+    if not access.can_edit(current_user, "tax_statement"):
+        abort(404)  # only the bureau's administrators have such jobs
     found = jobs.for_owner(db.session, job_id, current_user.id, "tax_statements")
     if found is None:
-        abort(404)
+        if request.args.get("format") == "json":
+            abort(404)
+        flash(_("This computation is no longer available (jobs are kept for a day)."), "info")
+        return redirect(url_for("tax.index"))
     state = jobs.view(found)
     message = _job_message(state)
     if request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json":
@@ -223,9 +228,8 @@ def export_one(water_user_id: int, statement_id: int, fmt: str):
     return Response(body, mimetype=MIMETYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@bp.route("/portal/water-users/<int:water_user_id>/tax-statements")
-@login_required
 def portal_list(water_user_id: int):
+    """The enterprise's signed statements (routed as portal.tax_statements)."""
     if current_user.role != "enterprise":
         abort(404)
     wu = access.get_water_user(current_user, water_user_id)
