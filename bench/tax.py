@@ -44,7 +44,7 @@ def run(kind: str, users: int, reuse: bool = False) -> None:
             from registry.services.accounts import create_account
 
             admin = create_account(db.session, None, username="bench-tax", role="bureau_admin",
-                                   password="Bench-tax-2026-long", must_change_password=False)
+                                   password="Yiwu-river-stones-2026", must_change_password=False)
         db.session.execute(delete(TaxStatement))
         db.session.commit()
         with timed(f"set-based statements {year} Q{quarter} (first run, writes every statement)") as t:

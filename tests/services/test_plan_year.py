@@ -119,3 +119,16 @@ def test_only_the_bureau_decides_and_an_enterprise_only_proposes_for_its_own(db_
     other = f.WaterUserFactory()
     with pytest.raises(NotFound):
         plans.propose(db_session, ent, other, _proposal())
+
+
+def test_a_broken_down_plan_changes_its_volume_only_by_an_adjustment(db_session, setting):
+    from registry.services import records
+
+    wu, ent, admin = setting
+    proposal = plans.propose(db_session, ent, wu, _proposal())
+    plans.decide(db_session, admin, proposal, {"decision": "approve"})
+    plan = db_session.get(AnnualPlan, proposal.plan_id)
+    with pytest.raises(ValidationError) as err:
+        records.update(db_session, admin, "plan", plan, {"year": plan.year, "planned_volume_m3": 40_000},
+                       expected_version=plan.version)
+    assert "adjustment" in english(err.value.errors["planned_volume_m3"])
