@@ -17,6 +17,7 @@ Figures are exact (``Fraction``, each float read as its decimal) so a boundary i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 from fractions import Fraction
 from collections.abc import Sequence
@@ -41,7 +42,12 @@ class PlanVersionFact:
 
 def exact(value: float | int) -> Fraction:
     """A float as the decimal it was typed as (0.1 → 1/10), not its binary value."""
-    return Fraction(repr(float(value)))
+    return _exact(float(value))
+
+
+@lru_cache(maxsize=65536)
+def _exact(value: float) -> Fraction:  # volumes repeat (shares, plans, capacities): parse each once
+    return Fraction(repr(value))
 
 
 def check_breakdown(volume: float, breakdown: str | None, shares: Sequence[float]) -> None:

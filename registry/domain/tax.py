@@ -137,7 +137,10 @@ def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules) ->
     for meter in facts.meters:
         if meter.intake_point_id != point.id:
             continue
-        mine = [d for d in days if meter.in_service_on(d)]
+        # Its days in service this month (installed on or before, removed after): a slice of the days.
+        lo = max(0, (meter.installed_on - days[0]).days)
+        hi = len(days) if meter.removed_on is None else max(0, min(len(days), (meter.removed_on - days[0]).days))
+        mine = days[lo:hi]
         if not mine:
             continue
         in_service_any.update(mine)
@@ -155,7 +158,8 @@ def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules) ->
                 extra_hours["telemetry_gap"] = extra_hours.get("telemetry_gap", Fraction(0)) + exact(hours)
         elif facts.daily.get(key):
             readings = facts.daily[key]
-            out.measured += sum((exact(v) for d, v in readings.items() if d in set(mine)), Fraction(0))
+            in_mine = set(mine)
+            out.measured += sum((exact(v) for d, v in readings.items() if d in in_mine), Fraction(0))
             run: list[date] = []
             for d in mine + [None]:
                 if d is not None and d not in readings:
@@ -172,9 +176,10 @@ def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules) ->
         else:
             for d in mine:
                 estimated.setdefault(d, "no_reading")
-    for d in days:
-        if d not in in_service_any:
-            estimated[d] = "no_meter"
+    if len(in_service_any) < len(days):
+        for d in days:
+            if d not in in_service_any:
+                estimated[d] = "no_meter"
     capacity = point.design_capacity_m3h
     out.no_capacity = capacity is None
     rate = Fraction(0) if capacity is None else exact(capacity)
