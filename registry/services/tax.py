@@ -76,18 +76,20 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[i:i + CHUNK]
 
 
-def iter_facts(session: Session, year: int, quarter: int, ids: list[int] | None = None) -> Iterator[tax_rules.TaxFacts]:
+def iter_facts(session: Session, year: int, quarter: int | None, ids: list[int] | None = None, *,
+               between: tuple[date, date] | None = None) -> Iterator[tax_rules.TaxFacts]:
     """The tax facts of every open file (or of ``ids``), CHUNK files at a time, a dozen queries each."""
     users = select(WaterUser.id).where(WaterUser.status != "closed").order_by(WaterUser.id)
     if ids is not None:
         users = users.where(WaterUser.id.in_(ids))
     all_ids = list(session.scalars(users))
     for chunk in _chunks(all_ids):
-        yield from _facts_of(session, year, quarter, chunk)
+        yield from _facts_of(session, year, between or quarter_bounds(year, quarter), chunk)
 
 
-def _facts_of(session: Session, year: int, quarter: int, ids: list[int]) -> Iterator[tax_rules.TaxFacts]:
-    start, end = quarter_bounds(year, quarter)
+def _facts_of(session: Session, year: int, period: tuple[date, date], ids: list[int]) -> Iterator[tax_rules.TaxFacts]:
+    """The facts with the readings from ``period[0]`` to ``period[1]`` (excluded), the plan of ``year``."""
+    start, end = period
     live_renewal = aliased(Permit)
     renewal_starts_on = (select(func.min(live_renewal.valid_from))
                          .where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
@@ -512,26 +514,27 @@ def statistics_xlsx(session: Session, actor, year: int, quarter: int | None) -> 
 
 
 def this_year(session: Session, wu_id: int, today: date, rules) -> dict:
-    """This year's verified volume over its ended months (the statements' computation) against the
-    year's plan and the permitted volume: for the file page and the dashboard."""
+    """This year's verified volume over its ended months (the statements' computation, one load of
+    the file's facts) against the year's plan and the permitted volume: for the file page."""
+    from registry.domain.dates import add_months
+
+    start, this_month = date(today.year, 1, 1), today.replace(day=1)
     verified = estimated = Fraction_(0)
-    this_month = today.replace(day=1).isoformat()[:7]
     planned = permitted = None
-    for q in range(1, (today.month - 1) // 3 + 2):
-        for facts in iter_facts(session, today.year, q, [wu_id]):
-            f = tax_rules.statement(facts, today.year, q, rules)
-            for point in f["points"]:
-                for month in point["months"]:
-                    if month["month"] < this_month:
-                        verified += Fraction_(repr(month["total_m3"]))
-                        estimated += sum((Fraction_(repr(e["m3"])) for e in month["estimated"]), Fraction_(0))
-            if facts.plan is not None:
-                planned = facts.plan.planned_volume_m3
-            start, end = date(today.year, 1, 1), date(today.year + 1, 1, 1)
-            permitted = tax_rules.round2(sum(tax_rules.permit_shares(facts.permits, start, end, rules).values(),
-                                             Fraction_(0)))
+    for facts in iter_facts(session, today.year, None, [wu_id], between=(start, max(this_month, start))):
+        month = start
+        while month < this_month:
+            for point in facts.points:
+                r = tax_rules.point_month(facts, point, month, rules)
+                verified += r.total
+                estimated += r.total - r.measured
+            month = add_months(month, 1)
+        if facts.plan is not None:
+            planned = facts.plan.planned_volume_m3
+        permitted = tax_rules.round2(sum(tax_rules.permit_shares(facts.permits, start, date(today.year + 1, 1, 1),
+                                                                 rules).values(), Fraction_(0)))
     return {"year": today.year, "verified_m3": tax_rules.round2(verified), "estimated_m3": tax_rules.round2(estimated),
-            "planned_m3": planned, "permitted_m3": permitted, "through": this_month}
+            "planned_m3": planned, "permitted_m3": permitted, "through": this_month.isoformat()[:7]}
 
 
 def year_totals(session: Session, actor, year: int) -> dict:

@@ -105,3 +105,27 @@ def test_the_xlsx_opens_with_the_tax_offices_columns(db_session):
     assert rows[0][:2] == ("纳税人识别号（统一社会信用代码）", "纳税人名称")
     by_source = {r[5]: r for r in rows[1:] if r[2] == wu.file_no}
     assert by_source["地表水"][7] == 9_000.0 and by_source["地下水"][7] == 1_800.0
+
+
+def test_this_years_verified_volume_on_the_file_page_counts_the_ended_months(db_session):
+    """The file page's figure: the ended months of this year, 1,000 m³ each read, against the plan
+    and the permitted volume (permit 36,500 m³/yr for the whole year: 36,500)."""
+    from registry.clock import today as bureau_today
+    from registry.domain.rules import load_rules
+
+    today = bureau_today()
+    wu = f.WaterUserFactory(opened_on=date(2020, 1, 1))
+    point = f.IntakePointFactory(water_user=wu, source="surface", design_capacity_m3h=10.0)
+    f.PermitFactory(water_user=wu, number="D330782S2024-0201", annual_volume_m3=36_500.0,
+                    valid_from=date(today.year - 1, 1, 1), valid_to=date(today.year + 3, 12, 31),
+                    issued_on=date(today.year - 1, 1, 1))
+    meter = f.MeterFactory(intake_point=point, water_user=wu, installed_on=date(today.year - 1, 1, 10))
+    f.CalibrationFactory(meter=meter, calibrated_on=date(today.year - 1, 1, 10), next_due_on=None, kind="initial")
+    ended = today.month - 1
+    for month in range(1, ended + 1):
+        f.ReadingFactory(meter=meter, period=date(today.year, month, 1), volume_m3=1_000.0)
+    db_session.add(AnnualPlan(water_user_id=wu.id, year=today.year, planned_volume_m3=20_000.0))
+    db_session.commit()
+    got = tax.this_year(db_session, wu.id, today, load_rules())
+    assert got["verified_m3"] == 1_000.0 * ended and got["estimated_m3"] == 0.0
+    assert (got["planned_m3"], got["permitted_m3"]) == (20_000.0, 36_500.0)  # in force every day of the year

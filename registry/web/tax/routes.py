@@ -20,6 +20,7 @@ from registry.services import ValidationError, jobs, tax
 from registry.web import binding
 
 bp = Blueprint("tax", __name__)
+PAGE_ROWS = 500
 MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -64,8 +65,9 @@ def index():
     _staff()
     year, quarter, errors = _period()
     statements = tax.city_statements(db.session, current_user, year, quarter)
-    rows = [(st, tax.figures(st)) for st in statements]
+    rows = [(st, tax.figures(st)) for st in statements[:PAGE_ROWS]]  # the exports carry them all
     return render_template("tax/index.html", year=year, quarter=quarter, rows=rows, errors=errors,
+                           total=len(statements), signed=sum(st.status == "signed" for st in statements),
                            form=PeriodForm(year=year, quarter=quarter), can_edit=access.can_edit(current_user, "tax_statement")), \
         400 if errors else 200
 
