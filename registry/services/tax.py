@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections import defaultdict
 from datetime import date
 from collections.abc import Callable, Iterable, Iterator
@@ -146,30 +147,39 @@ def _facts_of(session: Session, year: int, period: tuple[date, date], ids: list[
                      .where(Reading.status == "accepted", Reading.read_on.is_not(None), Reading.closed_at.is_(None),
                             Reading.read_on >= start, Reading.read_on < end)
                      .group_by(Reading.water_user_id, Reading.meter_id, Reading.period, Reading.read_on), ids)
+    # A stored value no quantity can be (inf, NaN: refused on entry since issue 16, but older rows may
+    # hold one) counts as missing: the month is estimated, the permit or plan left out, the capacity unknown.
+    def finite(v):
+        return v is not None and math.isfinite(v)
+
     for wu_id, file_no, name, uscc, division, industry, opened_on in heads:
         plan = None
         for r in plans.get(wu_id, ()):
+            if not finite(r[3]):
+                continue
             mine = [PlanVersionFact(v[2], v[3], v[4], tuple(v[5] or ())) for v in versions.get(wu_id, ()) if v[1] == r[1]]
             current = PlanVersionFact(mine[-1].effective_from if mine else date(year, 1, 1), r[3], r[4],
                                       tuple(r[5] or ()))
             plan = PlanFact(r[1], r[2], r[3], tuple(mine[:-1]) + (current,))
         per_day: dict[tuple[int, date], dict[date, float]] = defaultdict(dict)
         for r in daily.get(wu_id, ()):
-            per_day[(r[1], r[3].replace(day=1))][r[3]] = float(r[4] or 0)
+            if r[4] is None or finite(r[4]):
+                per_day[(r[1], r[3].replace(day=1))][r[3]] = float(r[4] or 0)
         yield tax_rules.TaxFacts(
             water_user_id=wu_id, file_no=file_no, name=name, uscc=uscc, division_code=division,
             industry_code=industry, opened_on=opened_on,
-            points=tuple(tax_rules.PointFact(r[1], r[2], r[3], r[4]) for r in points.get(wu_id, ())),
+            points=tuple(tax_rules.PointFact(r[1], r[2], r[3], r[4] if finite(r[4]) else None)
+                         for r in points.get(wu_id, ())),
             permits=tuple(PermitFact(id=r[1], number=r[2], valid_from=r[3], valid_to=r[4], annual_volume_m3=r[5],
                                      intake_point_ids=frozenset(), renewal_applied_on=r[6], revoked_on=r[7],
-                                     renewal_starts_on=r[8]) for r in permits.get(wu_id, ())),
+                                     renewal_starts_on=r[8]) for r in permits.get(wu_id, ()) if finite(r[5])),
             plan=plan,
             meters=tuple(MeterFact(id=r[1], serial=r[2], intake_point_id=r[3], meter_type=r[4], dn=r[5], q3=r[6],
                                    installed_on=r[7], removed_on=r[8], interval_months=r[9], service_life_years=r[10],
                                    last_calibrated_on=r[11], last_calibration_id=r[12], last_next_due_on=r[13],
                                    last_passed=r[14], last_error_pct=r[15], last_kind=r[16], first_verified_on=r[17])
                          for r in meters.get(wu_id, ())),
-            monthly={(r[1], r[2]): float(r[3] or 0) for r in monthly.get(wu_id, ())},
+            monthly={(r[1], r[2]): float(r[3] or 0) for r in monthly.get(wu_id, ()) if r[3] is None or finite(r[3])},
             daily=dict(per_day),
         )
 

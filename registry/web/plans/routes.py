@@ -90,7 +90,10 @@ def _verified_this_year(wu) -> dict:
     from registry import clock
     from registry.services import rules_versions, tax
 
-    return tax.this_year(db.session, wu.id, clock.today(), rules_versions.current(db.session))
+    try:
+        return tax.this_year(db.session, wu.id, clock.today(), rules_versions.current(db.session))
+    except (ArithmeticError, ValueError):  # a stored value beyond any computation: the page still shows
+        return None
 
 
 @bp.app_context_processor
