@@ -91,8 +91,7 @@ def propose(session: Session, actor, wu: WaterUser, data: dict, *, idempotency_k
         if year is not None:
             deadline = plan_rules.proposal_deadline(int(year), rules.plan_year.deadline_month_day)
             if int(year) <= change.today.year - 1 or int(year) > change.today.year + 1:
-                c.fail("year", _l("Propose the plan of next year (%(y)d) or, until its deadline, of this year.",
-                                  y=change.today.year + 1))
+                c.fail("year", _l("Propose the plan of next year (%(y)d).", y=change.today.year + 1))
             elif change.today > deadline:
                 c.fail("year", _l("The deadline to propose the %(y)d plan was %(d)s (rules %(r)s); ask the bureau.",
                                   y=int(year), d=deadline.isoformat(), r=rules.version))
