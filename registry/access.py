@@ -82,6 +82,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "account.manage": ADMIN,            # accounts and registration requests
     "jobs.view": ADMIN,                 # every job of the task queue
     "token.manage_all": ADMIN,          # every account's API tokens (anyone: its own)
+    # the plan year and the water-resource tax hand-over (issue 19)
+    "plan.review": STAFF,               # the list of enterprises' plan proposals
+    "plan.propose": ENTERPRISE,         # next year's plan and the past year's report, from the portal
+    "tax_statement.read": STAFF,        # the city's statements, their exports and the statistics
+    "tax_statement.edit": ADMIN,        # compute, sign off, correct
 }
 
 

@@ -111,6 +111,7 @@ LABELS = {
     "topic": {"permit_renewal": _l("Permit renewal"), "calibration": _l("Meter verification"),
               "service_life": _l("Meter service life"), "balance_test": _l("Water-balance test"),
               "annual_plan": _l("Annual water-use plan"), "monthly_readings": _l("Monthly readings"),
+              "plan_proposal": _l("Plan proposal deadline"),
               "rectification": _l("Rectification deadline"), "certificate_issued": _l("Certificate issued"),
               "certificate_revoked": _l("Certificate revoked")},
     "language": {"zh_CN": _l("Chinese"), "en": _l("English")},

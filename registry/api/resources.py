@@ -30,7 +30,9 @@ water_users_bp = Blueprint("api_water_users", __name__, url_prefix="/api/v1/wate
 readings_bp = Blueprint("api_readings", __name__, url_prefix="/api/v1/readings", description="Readings in bulk")
 certificates_bp = Blueprint("api_certificates", __name__, url_prefix="/api/v1/certificates",
                             description="Compliance certificates (合规证书)")
-BLUEPRINTS = (water_users_bp, readings_bp, certificates_bp)
+tax_bp = Blueprint("api_tax", __name__, url_prefix="/api/v1/tax-statements",
+                   description="Water-resource tax hand-over statements (水资源税涉税信息)")
+BLUEPRINTS = (water_users_bp, readings_bp, certificates_bp, tax_bp)
 # The record kinds of a file, each on its own typed path (spec.md: "Record kinds in the API").
 RECORD_PATHS = {"intake-points": "intake_point", "permits": "permit", "plans": "plan", "meters": "meter",
                 "calibrations": "calibration", "balance-tests": "balance_test", "inspections": "inspection",
@@ -371,3 +373,51 @@ def post_readings(body):
         rescoring.notify(current_app._get_current_object())
     return {"created": outcome.created, "unchanged": outcome.unchanged, "rescoring_files": outcome.queued}
 
+
+
+def _tax_period(args) -> tuple[int, int]:
+    """The period asked for; either part left out: the last ended quarter's."""
+    from registry import clock
+
+    today = clock.today()
+    last = (today.month - 1) // 3
+    year, quarter = (today.year, last) if last else (today.year - 1, 4)
+    return args.get("year", year), args.get("quarter", quarter)
+
+
+def _tax_visible(statements):
+    """An enterprise sees what the bureau signed; staff see drafts too."""
+    if g.api_account.role == "enterprise":
+        return [st for st in statements if st.status == "signed"]
+    return statements
+
+
+@water_users_bp.route("/<int:water_user_id>/tax-statements")
+@water_users_bp.arguments(schemas.TaxPeriodArgs, location="query")
+@water_users_bp.response(200, schemas.TaxStatementOut)
+def tax_statement(args, water_user_id):
+    """The quarter's hand-over statement of one user: its latest version (an enterprise: the latest
+    signed one); 404 when none has been computed yet."""
+    from registry.models import TaxStatement
+    from registry.services import tax
+
+    wu = _file(water_user_id)
+    year, quarter = _tax_period(args)
+    versions = _tax_visible(list(db.session.scalars(select(TaxStatement).where(
+        TaxStatement.water_user_id == wu.id, TaxStatement.year == year,
+        TaxStatement.quarter == quarter).order_by(TaxStatement.version.desc()))))
+    if not versions:
+        raise Problem(404, "No statement for that quarter yet.")
+    return tax.document(versions[0])
+
+
+@tax_bp.route("")
+@tax_bp.arguments(schemas.TaxPeriodArgs, location="query")
+@tax_bp.response(200, schemas.TaxBatchOut)
+def tax_batch(args):
+    """The city's batch for the quarter: the latest version of each statement in the account's scope."""
+    from registry.services import tax
+
+    year, quarter = _tax_period(args)
+    statements = _tax_visible(_call(tax.city_statements, db.session, g.api_account, year, quarter))
+    return {"year": year, "quarter": quarter, "statements": [tax.document(st) for st in statements]}

@@ -78,7 +78,7 @@ RECORD_IN = {
     "intake_point": input_schema(IntakePoint, "IntakePointInput"),
     "permit": input_schema(Permit, "PermitInput", skip=("renews_id", "revoked_on", "revoked_reason"),
                            extra={"intake_point_ids": ma.fields.List(ma.fields.Integer())}),
-    "plan": input_schema(AnnualPlan, "AnnualPlanInput"),
+    "plan": input_schema(AnnualPlan, "AnnualPlanInput", skip=("breakdown", "shares")),  # set by proposal/adjustment
     "meter": input_schema(Meter, "MeterInput"),
     "calibration": input_schema(Calibration, "CalibrationInput"),
     "balance_test": input_schema(BalanceTest, "BalanceTestInput"),
@@ -117,6 +117,23 @@ CertificateOut = ma.Schema.from_dict({
     "revoked_on": ma.fields.Date(dump_only=True, allow_none=True),
     "revoked_reason": ma.fields.String(dump_only=True, allow_none=True),
     "pdf_sha256": ma.fields.String(dump_only=True, allow_none=True)}, name="Certificate")
+TaxPeriodArgs = ma.Schema.from_dict({
+    "year": ma.fields.Integer(validate=ma.validate.Range(2000, 2100),
+                              metadata={"description": "default: the year of the last ended quarter"}),
+    "quarter": ma.fields.Integer(validate=ma.validate.Range(1, 4),
+                                 metadata={"description": "default: the last ended quarter"})}, name="TaxPeriod")
+TaxStatementOut = ma.Schema.from_dict({
+    "id": ma.fields.Integer(), "water_user_id": ma.fields.Integer(), "year": ma.fields.Integer(),
+    "quarter": ma.fields.Integer(), "version": ma.fields.Integer(),
+    "status": ma.fields.String(validate=ma.validate.OneOf(["draft", "signed"])),
+    "rules_version": ma.fields.String(), "computed_on": ma.fields.String(),
+    "signed_at": ma.fields.String(allow_none=True), "correction_reason": ma.fields.String(allow_none=True),
+    "previous_id": ma.fields.Integer(allow_none=True),
+    "figures": ma.fields.Dict(metadata={"description": "volumes by source and tier, estimated parts and the "
+                                                      "figures that produced them (domain.tax.statement)"})},
+    name="TaxStatement")
+TaxBatchOut = ma.Schema.from_dict({"year": ma.fields.Integer(), "quarter": ma.fields.Integer(),
+                                   "statements": ma.fields.List(ma.fields.Nested(TaxStatementOut))}, name="TaxBatch")
 RevokeIn = ma.Schema.from_dict({"reason": ma.fields.String(required=True, metadata={
     "description": "Why the certificate is revoked; the public verification page shows it."})}, name="Revocation")
 RevokeIn.Meta = type("Meta", (), {"unknown": ma.RAISE})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from registry.domain.plans import PlanVersionFact
+
 
 @dataclass(frozen=True)
 class IntakePointFact:
@@ -35,6 +37,9 @@ class PlanFact:
     id: int
     year: int
     planned_volume_m3: float
+    # Its versions (domain.plans): empty, one version of ``planned_volume_m3`` from 1 January
+    # without a breakdown.
+    versions: tuple[PlanVersionFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,5 @@ class FileFacts:
     rectifications: tuple[RectificationFact, ...] = ()
     # (since, GB/T 4754 code) oldest first; empty: ``industry_code`` since the opening.
     industry_history: tuple[tuple[date, str], ...] = ()
+    # Plan years with a proposal waiting or approved (a refused one leaves the year open).
+    proposed_years: frozenset[int] = frozenset()

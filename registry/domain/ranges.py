@@ -59,6 +59,10 @@ RANGES: dict[str, Range] = {
     "year": Range(2000, 2100, integer=True),  # plan years: as the dates of the registry
     "interval_months": Range(1, 120, integer=True),  # a verification interval: at most 10 years
     "service_life_years": Range(1, 30, integer=True),
+    "past_year_use_m3": Range(0, ANNUAL_VOLUME_MAX, "m³"),  # a plan proposal's report of the past year
+    # A plan's breakdown: share_1 … share_12 (months) or share_1 … share_4 (quarters), m³.
+    **{f"share_{i}": Range(0, ANNUAL_VOLUME_MAX, "m³") for i in range(1, 13)},
+    "quarter": Range(1, 4, integer=True),
 }
 
 

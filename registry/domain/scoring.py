@@ -143,7 +143,7 @@ from operator import attrgetter
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from registry.domain import balance, calibration
+from registry.domain import balance, calibration, plans
 from registry.domain.dates import add_months, month_start
 from registry.domain.due import (
     VALID_PERMIT_STATUSES,
@@ -937,15 +937,31 @@ def _planned_use(c: _Context) -> _Judgement:
     else:
         basis, basis_kind, basis_records = volume, "permit", permit_record
     within = c.derived.tiers[0]
+    if judged is not None and plans.has_breakdown_or_adjustment(judged.versions):
+        # A breakdown (the shares of the months counted) or a mid-year adjustment (the plan in
+        # force on each day): the allowance of domain.plans, exact (issue 15 item 6).
+        start, end = plans.scoring_window(judged.versions, day.plan_year, day.plan_from, day.plan_to)
+        allowed = plans.allowance(judged.versions, start, end)
+        return _judge_over(c, section, day, earned, losses, volumes, periods, volume, allowed,
+                           basis_kind, basis_records, permit_record, float(judged.planned_volume_m3))
     if _clearly_within(volumes, basis, volume, day, within.up_to):
         earned += within.tier.points
         return None if not losses and earned == section.points else _Judgement((earned, 1), losses)
-    use_num, use_den = _decimal_sum(volumes)
-    # allowance = basis × elapsed ÷ days in the year. Over the common denominator
-    # use_den · basis_den · year_days, use and allowance are the integers below.
     basis_num, basis_den = _decimal(basis)
-    use_scaled = use_num * basis_den * day.year_days
-    allowance_scaled = basis_num * day.elapsed * use_den
+    allowed = Fraction(basis_num * day.elapsed, basis_den * day.year_days)
+    return _judge_over(c, section, day, earned, losses, volumes, periods, volume, allowed,
+                       basis_kind, basis_records, permit_record, float(basis))
+
+
+def _judge_over(c: _Context, section, day: _Day, earned, losses: list[_Loss], volumes: list[float],
+                periods: list[date], volume: float, allowed: Fraction, basis_kind: str,
+                basis_records: tuple, permit_record: tuple, basis: float) -> _Judgement:
+    """The over-plan tier and the over-permit cap of the use so far against ``allowed``."""
+    use_num, use_den = _decimal_sum(volumes)
+    # Over the common denominator use_den · allowed's denominator, use and allowance are the
+    # integers below.
+    use_scaled = use_num * allowed.denominator
+    allowance_scaled = allowed.numerator * use_den
     over: Ratio | None
     if allowance_scaled > 0:
         over = (100 * (use_scaled - allowance_scaled), allowance_scaled)  # % over, exact
@@ -972,7 +988,7 @@ def _planned_use(c: _Context) -> _Judgement:
     if over_plan:
         params = {
             **use_params,
-            "allowance_m3": round(basis_num * day.elapsed / (basis_den * day.year_days), 2),
+            "allowance_m3": round(float(allowed), 2),
             "over_percent": None if over is None else _percent(*over),
             "severity": tier.severity,
             "tolerance_percent": float(section.over_plan_tolerance_percent),

@@ -11,6 +11,7 @@ from registry.models.job import JOB_STATES, Job
 from registry.models.inspection import CHECK_RESULTS, ChecklistItem, Inspection, Rectification
 from registry.models.meter import CALIBRATION_KINDS, METER_TYPES, Calibration, Meter
 from registry.models.permit import AnnualPlan, Permit, permit_intake_points
+from registry.models.plan_tax import PLAN_BREAKDOWNS, PlanProposal, PlanVersion, TaxStatement
 from registry.models.reading import READING_SOURCES, READING_STATUSES, Reading
 from registry.models.water_user import (SOURCES, WATER_USER_STATUSES, Division, IndustryPeriod, IntakePoint, NameBigram,
                                        WaterUser)
@@ -22,5 +23,6 @@ __all__ = [
     "CHECK_RESULTS", "ChecklistItem", "JOB_STATES", "Job", "Inspection", "Rectification", "CALIBRATION_KINDS",
     "METER_TYPES", "Calibration", "Meter", "AnnualPlan", "Permit", "permit_intake_points",
     "READING_SOURCES", "READING_STATUSES", "Reading", "SOURCES", "WATER_USER_STATUSES", "Division",
-    "IndustryPeriod", "IntakePoint", "NameBigram", "WaterUser",
+    "IndustryPeriod", "IntakePoint", "NameBigram", "WaterUser", "PLAN_BREAKDOWNS", "PlanProposal", "PlanVersion",
+    "TaxStatement",
 ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import JSON, Column, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
 
 if TYPE_CHECKING:
+    from registry.models.plan_tax import PlanVersion
     from registry.models.water_user import IntakePoint, WaterUser
 
 permit_intake_points = Table(
@@ -66,5 +67,10 @@ class AnnualPlan(Record, Base):
     planned_volume_m3: Mapped[float] = mapped_column(Float)
     approved_on: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
+    # The breakdown of the version in force (a copy of the latest PlanVersion): None, "month"
+    # (12 shares) or "quarter" (4 shares), m³, summing to planned_volume_m3.
+    breakdown: Mapped[str | None] = mapped_column(String(8))
+    shares: Mapped[list | None] = mapped_column(JSON)
 
     water_user: Mapped[WaterUser] = relationship(back_populates="plans")
+    versions: Mapped[list[PlanVersion]] = relationship(back_populates="plan", order_by="PlanVersion.number")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlalchemy import Integer, Interval, Text, and_, bindparam, case, cast, delete, func, literal, select, true, update
+from sqlalchemy import Integer, Interval, Text, and_, bindparam, case, cast, delete, func, literal, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
@@ -32,9 +32,10 @@ from registry.domain import due as due_engine
 from registry.domain import calibration as calib
 from registry.domain import scoring
 from registry.domain.dates import add_months, month_start
+from registry.domain.plans import PlanVersionFact
 from registry.domain.facts import (BalanceTestFact, FileFacts, IntakePointFact, MeterFact, MonthlyReadingFact,
                                    OnlineDaysCount, PermitFact, PlanFact, RectificationFact)
-from registry.models import (AnnualPlan, BalanceTest, Calibration, DueItem, Evaluation, IndustryPeriod, Inspection,
+from registry.models import (AnnualPlan, PlanProposal, PlanVersion, BalanceTest, Calibration, DueItem, Evaluation, IndustryPeriod, Inspection,
                              IntakePoint, Meter,
                              PendingEvaluation, Permit, Reading, Rectification, WaterUser, permit_intake_points, utcnow)
 from registry.services import certificate_status, rules_in_force
@@ -130,8 +131,19 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
                           renewal_starts_on.label("renewal_starts_on"), permit_intake_points.c.intake_point_id)
         .outerjoin(permit_intake_points, permit_intake_points.c.permit_id == Permit.id)
         .where(Permit.closed_at.is_(None)).order_by(Permit.water_user_id, Permit.id),
-        "plans": select(AnnualPlan.water_user_id, AnnualPlan.id, AnnualPlan.year, AnnualPlan.planned_volume_m3)
+        "plans": select(AnnualPlan.water_user_id, AnnualPlan.id, AnnualPlan.year, AnnualPlan.planned_volume_m3,
+                        AnnualPlan.breakdown, AnnualPlan.shares)
         .where(AnnualPlan.closed_at.is_(None)).order_by(AnnualPlan.water_user_id, AnnualPlan.id),
+        # The versions of the plans that were adjusted or carry a breakdown (others are one
+        # version of their own figures from 1 January: no row read for them).
+        "plan_versions": select(AnnualPlan.water_user_id, PlanVersion.plan_id, PlanVersion.number,
+                                PlanVersion.effective_from, PlanVersion.planned_volume_m3, PlanVersion.breakdown,
+                                PlanVersion.shares)
+        .join(AnnualPlan, AnnualPlan.id == PlanVersion.plan_id)
+        .where(AnnualPlan.closed_at.is_(None), or_(
+            AnnualPlan.breakdown.is_not(None),
+            PlanVersion.plan_id.in_(select(PlanVersion.plan_id).where(PlanVersion.number > 1))))
+        .order_by(AnnualPlan.water_user_id, PlanVersion.plan_id, PlanVersion.number),
         "meters": select(Meter.water_user_id, Meter.id, Meter.serial, Meter.intake_point_id, Meter.meter_type, Meter.dn,
                          Meter.q3, Meter.installed_on, Meter.removed_on, Meter.interval_months, Meter.service_life_years,
                          latest_cal.c.calibrated_on, latest_cal.c.id, latest_cal.c.next_due_on, latest_cal.c.passed,
@@ -155,6 +167,10 @@ def iter_facts(session: Session, today: date, ids: list[int] | None = None, *, r
         .join(Inspection, Inspection.id == Rectification.inspection_id)
         .where(Rectification.closed_at.is_(None), Inspection.closed_at.is_(None))
         .order_by(Rectification.water_user_id, Rectification.id),
+        # Plan years with a proposal waiting or approved (the plan-proposal reminders skip them).
+        "proposals": select(PlanProposal.water_user_id, PlanProposal.year)
+        .where(PlanProposal.closed_at.is_(None), PlanProposal.status != "refused")
+        .order_by(PlanProposal.water_user_id, PlanProposal.year),
         # The industry history: a change into an industry that must test starts its first-test clock.
         "industries": select(IndustryPeriod.water_user_id, IndustryPeriod.since, IndustryPeriod.industry_code)
         .order_by(IndustryPeriod.water_user_id, IndustryPeriod.since, IndustryPeriod.id),
@@ -216,7 +232,8 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
                                  renewal_starts_on=rs[0][8],
                                  intake_point_ids=frozenset(r[9] for r in rs if r[9] is not None))
                       for pid, rs in permits.items()),
-        plans=tuple(PlanFact(id=r[1], year=r[2], planned_volume_m3=r[3]) for r in rows["plans"]),
+        plans=tuple(PlanFact(id=r[1], year=r[2], planned_volume_m3=r[3],
+                             versions=_plan_versions(r, rows["plan_versions"])) for r in rows["plans"]),
         meters=tuple(MeterFact(id=r[1], serial=r[2], intake_point_id=r[3], meter_type=r[4], dn=r[5], q3=r[6],
                                installed_on=r[7], removed_on=r[8], interval_months=r[9], service_life_years=r[10],
                                last_calibrated_on=r[11], last_calibration_id=r[12], last_next_due_on=r[13],
@@ -232,7 +249,19 @@ def _facts(wu_id, opened_on, industry, status, rows, counted: _OnlineCounts | No
                                                responded_on=r[5])
                              for r in rows["rects"]),
         industry_history=tuple((r[1], r[2]) for r in rows["industries"]),
+        proposed_years=frozenset(r[1] for r in rows["proposals"]),
     )
+
+
+def _plan_versions(plan_row, version_rows) -> tuple[PlanVersionFact, ...]:
+    """A plan's versions (services.plans.versions_of, from rows): none read, none kept (one
+    version of the plan's own figures); the latest carries the plan's own figures."""
+    mine = [r for r in version_rows if r[1] == plan_row[1]]
+    if not mine and plan_row[4] is None:
+        return ()
+    facts = [PlanVersionFact(r[3], r[4], r[5], tuple(r[6] or ())) for r in mine]
+    first_day = facts[-1].effective_from if facts else date(plan_row[2], 1, 1)
+    return tuple(facts[:-1]) + (PlanVersionFact(first_day, plan_row[3], plan_row[4], tuple(plan_row[5] or ())),)
 
 
 @dataclass

@@ -134,3 +134,21 @@ def nightly_remind(session: Session, job: Job, progress: Progress, directory: Pa
 def _day(job: Job) -> date:
     day = (job.params or {}).get("day")
     return date.fromisoformat(day) if day else clock.today()
+
+
+@handler("tax_statements")
+def tax_statements(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
+    """The city's hand-over statements of a quarter (issue 19): drafts computed or refreshed for
+    every open file, signed ones left as they are. One transaction: a second run does it all again
+    (drafts are recomputed, never duplicated), so a dead worker loses nothing."""
+    from registry.services import tax
+
+    actor = session.get(Account, job.owner_id)
+    year, quarter = int(job.params["year"]), int(job.params["quarter"])
+    total = session.execute(select(func.count()).select_from(WaterUser).where(WaterUser.status != "closed")).scalar_one()
+    progress.phase("computing", total)
+    started = time.monotonic()
+    counts = tax.compute(session, actor, year, quarter, progress=progress.advance)
+    seconds = max(time.monotonic() - started, 1e-6)
+    return {**counts, "files": total, "seconds": round(seconds, 1), "rate": round(total / seconds, 1),
+            "year": year, "quarter": quarter}

@@ -27,7 +27,7 @@ from registry.services.errors import NotFound, StaleEdit, ValidationError
 from registry.services.unit_of_work import FileChange
 from registry import access
 
-TOPICS = (*DUE_KINDS, "certificate_issued", "certificate_revoked")
+TOPICS = (*DUE_KINDS, "plan_proposal", "certificate_issued", "certificate_revoked")
 LANGUAGES = ("zh_CN", "en")
 
 PLACEHOLDERS = {
@@ -141,6 +141,14 @@ DEFAULTS: dict[tuple[str, str], Wording] = {
         "Dear {contact},\n\n{name} (file {file_no}) has not submitted its annual water-use plan for {item}.\n\n"
         "Planned-use management requires one at your permitted volume; please submit it as soon as possible."
         + _EN_CLOSE),
+    ("plan_proposal", "zh_CN"): Wording(
+        "请报送 {item} 年度用水计划（{file_no}）",
+        "{contact}：\n\n您好！贵单位（{name}，档案号 {file_no}）应于 {due_on} 前通过平台报送 {item} 年度用水计划建议"
+        "（可按月或按季分解），并附上年度用水情况报告。" + _ZH_CLOSE),
+    ("plan_proposal", "en"): Wording(
+        "Propose your {item} water-use plan ({file_no})",
+        "Dear {contact},\n\n{name} (file {file_no}) should propose its water-use plan for {item} through the portal "
+        "by {due_on} (by month or by quarter if you wish), with its report of the past year." + _EN_CLOSE),
     ("monthly_readings", "zh_CN"): Wording(
         "{item} 月取水量未报送（{file_no}）",
         "{contact}：\n\n您好！贵单位（{name}，档案号 {file_no}）{item} 的月取水量{state}，平台尚未收到。\n\n"

@@ -172,7 +172,31 @@ def reminders_for(facts: FileFacts, today: date, rules: Rules,
         out.append(Reminder(facts.water_user_id, "reminder", item.kind, step,
                             _item_key(item, facts.water_user_id, step), _item_text(item, requirements or {}),
                             item.due_on))
+    out.extend(plan_proposal_reminders(facts, today, rules))
     return out
+
+
+def plan_proposal_reminders(facts: FileFacts, today: date, rules: Rules) -> list[Reminder]:
+    """Before the deadline to propose next year's plan (rules ``plan_year``: 31 December, reminders
+    30, 15 and 5 days before): a file that must have a plan next year and has neither a plan nor a
+    waiting or approved proposal for it is reminded once per step."""
+    from registry.domain import plans as plan_rules
+
+    year = today.year + 1
+    month_day = rules.plan_year.deadline_month_day
+    if plan_rules.proposal_deadline(year, month_day) < today:  # a deadline early in the year: that year's plan
+        return []
+    step = plan_rules.proposal_reminder_step(year, today, month_day, rules.plan_year.reminder_days)
+    if step is None or due_engine.is_paused(facts) or facts.status == "closed":
+        return []
+    volume = due_engine.annual_permitted_volume(facts, today, rules)
+    if not due_engine.plan_required(volume, rules) or not due_engine.plan_required_in(facts, year):
+        return []
+    if year in facts.proposed_years or any(p.year == year for p in facts.plans):
+        return []
+    deadline = plan_rules.proposal_deadline(year, month_day)
+    return [Reminder(facts.water_user_id, "reminder", "plan_proposal", str(step),
+                     f"plan_proposal:{facts.water_user_id}:{year}:{step}", str(year), deadline)]
 
 
 def certificate_reminders(certs: Iterable[Certificate], today: date, reason_text: Callable) -> list[Reminder]:

@@ -198,6 +198,11 @@ def plan(session: Session, data: dict, wu: WaterUser, current: AnnualPlan | None
             stmt = stmt.where(AnnualPlan.id != current.id)
         if session.execute(stmt).scalar_one():
             c.fail("year", _l("This water user already has a plan for that year."))
+    if (current is not None and volume is not None and current.breakdown
+            and float(volume) != float(current.planned_volume_m3)):
+        c.fail("planned_volume_m3", _l("This plan is broken down by %(b)s: change its volume with an adjustment "
+                                       "(a new version with its shares and reason).",
+                                       b=_l("month") if current.breakdown == "month" else _l("quarter")))
     if year is not None and volume is not None:
         permitted = _permitted_in_year(session, wu, int(year))
         if permitted is not None and volume > permitted:

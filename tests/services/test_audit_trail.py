@@ -22,7 +22,7 @@ from registry.clock import today as bureau_today
 from registry.domain.rules import load_rules
 from registry.domain.uscc import make_uscc
 from registry.extensions import db
-from registry.models import AuditEvent, Communication, Reading
+from registry.models import AnnualPlan, AuditEvent, Communication, Reading
 from registry.models.audit import AuditTrailIsAppendOnly
 from registry.services import (accounts, audit, certificates, communications, documents, exchange, inspections,
                                messages, portal, readings_bulk, records, reminders, rules_versions, tokens,
@@ -32,7 +32,9 @@ from tests import factories as f
 from tests.services.test_hostile_input import _valid
 
 # Functions that take an actor but only read (scoped look-ups), or that are the trail itself.
-READERS = {"audit.record", "tokens.get_for", "tokens.visible_to"}
+READERS = {"audit.record", "tokens.get_for", "tokens.visible_to",
+           # issue 19: reads in the actor's scope (statements, statistics, totals)
+           "tax.city_statements", "tax.get", "tax.statistics", "tax.statistics_xlsx", "tax.year_totals"}
 PDF = b"%PDF-1.4\n% audit\n"
 # One field of each kind changed by the update driver, and its new value.
 EDITS = {"intake_point": ("name", "3号取水口"), "permit": ("purpose", "生活用水"), "plan": ("notes", "调整"),
@@ -174,6 +176,26 @@ def _drive(ctx):
     assert report.applied, report.errors
     yield "exchange.run", s.scalars(select(Reading).where(Reading.period == date(2024, 7, 1))).one()
     del outcome
+    # The plan year and the tax hand-over (issue 19).
+    from registry.services import plans, tax
+
+    f.PermitFactory(water_user=wu, annual_volume_m3=50_000.0)
+    year = bureau_today().year + 1
+    proposal = plans.propose(s, ent, wu, {"year": str(year), "planned_volume_m3": "30000", "past_year_use_m3": "28000"})
+    yield "plans.propose", proposal
+    yield "plans.decide", plans.decide(s, admin, proposal, {"decision": "approve"})
+    plan = s.get(AnnualPlan, proposal.plan_id)
+    yield "plans.adjust", plans.adjust(s, admin, plan, {"planned_volume_m3": "32000",
+                                                        "effective_from": f"{year}-07-01", "reason": "扩产"})
+    tax.compute(s, admin, 2024, 2, [wu.id])
+    st = tax.latest(s, wu.id, 2024, 2)
+    yield "tax.compute", st
+    yield "tax.sign", tax.sign(s, admin, st)
+    ctx["point"].design_capacity_m3h = 60.0  # a capacity corrected: the estimated months change
+    s.commit()
+    yield "tax.correct", tax.correct(s, admin, st, {"reason": "补录"})
+    tax.compute(s, admin, 2024, 3, [wu.id])
+    yield "tax.sign_all", (tax.sign_all(s, admin, 2024, 3), tax.latest(s, wu.id, 2024, 3))[1]
 
 
 def water_users_data(wu) -> dict:

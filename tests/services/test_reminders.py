@@ -141,6 +141,10 @@ def test_every_kind_of_due_item_is_reminded(app):
     expected = {"calibration", "rectification", "balance_test", "annual_plan"}
     if today.day > RULES.readings.due_day_of_next_month:
         expected.add("monthly_readings")  # last month's reading is late only after the due day
+    from registry.domain.plans import proposal_reminder_step
+
+    if proposal_reminder_step(today.year + 1, today, RULES.plan_year.deadline_month_day, RULES.plan_year.reminder_days):
+        expected.add("plan_proposal")  # within 30 days of 31 December: next year's plan is to be proposed
     assert topics == expected and result.reminders == len(expected)
     rect = _rows(topic="rectification", channel="email")[0]
     assert "补装水表铅封" in rect.body and "还有 3 天" in rect.body

@@ -48,7 +48,33 @@ def _file(division: str, tag: str):
     db.session.commit()
     evaluation = db.session.scalars(db.select(Evaluation).where(Evaluation.water_user_id == wu.id)).one()
     return {"wu": wu, "records": records, "document": doc, "evaluation": evaluation, "certificate": _certificate(wu),
-            "communication": _communication(wu)}
+            "communication": _communication(wu), "proposal": _proposal(wu), "statement": _statement(wu)}
+
+
+def _proposal(wu):
+    """A plan proposal waiting for the bureau (plan routes name it by id)."""
+    from registry.models import PlanProposal
+
+    proposal = PlanProposal(water_user_id=wu.id, year=bureau_today().year + 1, planned_volume_m3=1000.0,
+                            past_year_use_m3=900.0, status="pending", submitted_on=bureau_today())
+    db.session.add(proposal)
+    db.session.commit()
+    return proposal
+
+
+def _statement(wu):
+    """A signed hand-over statement of the file (tax routes name it by id)."""
+    from registry.domain.rules import load_rules
+    from registry.services import tax
+
+    officer = f.admin(username=f"tax-{wu.id}")
+    today = bureau_today()  # the last ended quarter: the pages' and the API's default period
+    year, quarter = (today.year, (today.month - 1) // 3) if today.month > 3 else (today.year - 1, 4)
+    tax.compute(db.session, officer, year, quarter, [wu.id])
+    st = tax.latest(db.session, wu.id, year, quarter)
+    tax.sign(db.session, officer, st)
+    del load_rules
+    return st
 
 
 def _communication(wu):
@@ -160,6 +186,14 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = "permit_renewal"
                 elif arg == "language":
                     values[arg] = "zh_CN"
+                elif arg == "proposal_id":
+                    values[arg] = target["proposal"].id if "proposal" in target else 1
+                elif arg == "plan_id":
+                    values[arg] = target["records"]["plans"].id
+                elif arg == "statement_id":
+                    values[arg] = target["statement"].id if "statement" in target else 1
+                elif arg == "fmt":
+                    values[arg] = "csv"
                 elif arg == "token_id":
                     values[arg] = target["token"].id if "token" in target else 1
             url = _build(rule, values)
@@ -476,7 +510,8 @@ def test_records_of_another_file_cannot_be_reached_through_mine(app, client, aut
     _login(client, auth, world, role)
     mixed = {"wu": world["mine"]["wu"], "records": world["theirs"]["records"], "document": world["theirs"]["document"],
              "evaluation": world["theirs"]["evaluation"], "certificate": world["theirs"]["certificate"],
-             "communication": world["theirs"]["communication"]}
+             "communication": world["theirs"]["communication"], "proposal": world["theirs"]["proposal"],
+             "statement": world["theirs"]["statement"]}
     checked, wrong = [], []
     for _endpoint, method, url in _crawl(app, mixed):
         if not NESTED.search(url):

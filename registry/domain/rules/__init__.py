@@ -37,6 +37,9 @@ JJG 1030 ultrasonic flow meters, CJ/T 364 in-place checks)
     > 40 % → 0).
 ``certificate``
     ``grades`` (A, B), ``validity_months`` (12).
+``plan_year`` and ``tax`` (optional; see :mod:`registry.domain.rules.tax`)
+    the plan-proposal deadline and reminders, the allowed breakdowns; the estimation rule, the
+    over-plan tiers and multipliers, the rate table by source and use (defaults marked).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import cast
 
 from registry.domain.rules._reader import Reader, require
 from registry.domain.rules.evaluation import EvaluationRules
+from registry.domain.rules.tax import PlanYearRules, TaxRules
 
 VERSION_PATTERN = r"[A-Z]{2,8}-\d{4}\.\d{1,3}"
 METER_TYPES = ("mechanical", "electromagnetic", "ultrasonic", "other")
@@ -231,6 +232,9 @@ class Rules:
     readings: ReadingRules
     evaluation: EvaluationRules
     certificate: CertificateRules
+    # Optional in a document (versions published before them): absent, the defaults.
+    plan_year: PlanYearRules = PlanYearRules()
+    tax: TaxRules = TaxRules()
 
     @classmethod
     def from_dict(cls, data: object) -> Rules:
@@ -247,6 +251,8 @@ class Rules:
             readings=ReadingRules.read(r.section("readings")),
             evaluation=EvaluationRules.read(r.section("evaluation")),
             certificate=CertificateRules.read(r.section("certificate")),
+            **({"plan_year": PlanYearRules.read(r.section("plan_year"))} if r.has("plan_year") else {}),
+            **({"tax": TaxRules.read(r.section("tax"))} if r.has("tax") else {}),
         )
         r.done()
         names = rules.evaluation.grade_names

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from registry import access, clock
 from registry.extensions import db
 from registry.models import AuditEvent, Permit, WaterUser
-from registry.services import dashboard, rules_versions
+from registry.services import tax, dashboard, rules_versions
 from registry.web.main import figures
 
 bp = Blueprint("main", __name__)
@@ -36,4 +36,5 @@ def index():
         select(AuditEvent, WaterUser).join(WaterUser, AuditEvent.water_user_id == WaterUser.id)
         .where(scope).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(15)).all()
     return render_template("main/index.html", by_status=by_status, expiring=expiring, recent=recent, today=today,
-                           dash=dashboard.summary(db.session, current_user, today), figures=figures)
+                           dash=dashboard.summary(db.session, current_user, today), figures=figures,
+                           verified_year=tax.year_totals(db.session, current_user, today.year))

@@ -2,18 +2,19 @@
 that wait for staff review. Staff review them at /review."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from registry import access, clock
 from registry.extensions import db
-from registry.models import Document, DueItem, Reading, Rectification, WaterUser
-from registry.services import ValidationError, communications, portal
+from registry.models import Document, DueItem, PlanProposal, Reading, Rectification, WaterUser
+from registry.services import ValidationError, communications, plans, portal
 from registry.services.work_queue import ANCHORS
 from registry.web import binding
 from registry.web.communications.forms import ConfirmForm as AcknowledgeForm
+from registry.web.plans.forms import ProposalForm
 from registry.web.portal.forms import AnswerForm, SubmitDocumentForm, SubmitReadingForm
 
 bp = Blueprint("portal", __name__)
@@ -35,8 +36,10 @@ def home():
         Rectification.water_user_id.in_(ids), Rectification.status != "verified", Rectification.closed_at.is_(None))
         .order_by(Rectification.deadline)))
     notices = communications.notices(db.session, current_user, ids)
+    proposals = list(db.session.scalars(select(PlanProposal).where(
+        PlanProposal.water_user_id.in_(ids), PlanProposal.closed_at.is_(None)).order_by(PlanProposal.id.desc()).limit(24)))
     return render_template("portal/home.html", files=files, due=due, readings=readings, docs=docs, orders=orders,
-                           anchors=ANCHORS, today=clock.today(), notices=notices)
+                           anchors=ANCHORS, today=clock.today(), notices=notices, proposals=proposals)
 
 
 @bp.route("/portal/water-users/<int:water_user_id>/readings/new", methods=["GET", "POST"])
@@ -53,6 +56,35 @@ def submit_reading(water_user_id: int):
         return redirect(url_for("portal.home"))
     return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False,
                            title=_("Submit a monthly reading"), button=_("Submit the reading")), status
+
+
+@bp.route("/portal/water-users/<int:water_user_id>/plans/propose", methods=["GET", "POST"])
+@login_required
+@access.allows("plan.propose")
+def propose_plan(water_user_id: int):
+    """Next year's plan with the past year's report, before the deadline of the rules (issue 19)."""
+    wu = access.get_water_user(current_user, water_user_id)
+    form = ProposalForm()
+    if request.method == "GET" and not form.year.data:
+        form.year.data = str(clock.today().year + 1)
+    saved, summary, status = binding.submit(form, lambda: plans.propose(
+        db.session, current_user, wu, binding.values(form), idempotency_key=form.idempotency_key.data))
+    if saved:
+        flash(_("Plan proposal sent. The bureau decides; you will see its decision here."), "success")
+        return redirect(url_for("portal.home", _anchor="plans"))
+    return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False,
+                           title=_("Propose a water-use plan"), button=_("Send the proposal"),
+                           scripts=("js/plan-shares.js",)), status
+
+
+@bp.route("/portal/water-users/<int:water_user_id>/tax-statements")
+@login_required
+@access.allows("portal.use")
+def tax_statements(water_user_id: int):
+    """The statements the bureau signed and handed over for this file (issue 19)."""
+    from registry.web.tax.routes import portal_list
+
+    return portal_list(water_user_id)
 
 
 @bp.route("/portal/water-users/<int:water_user_id>/documents/new", methods=["GET", "POST"])
