@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from registry import clock
 from registry.models import Account, Job, PendingEvaluation, WaterUser
 from registry.pdf import batch as batch_pdf
-from registry.services import certificates, evaluations, exchange, images, mailer, reminders, rules_versions
+from registry.services import certificates, evaluations, exchange, images, mailer, reminders, rules_versions, tax
 from registry.services.jobs import JobRefused, Progress, handler
 
 CERTIFICATE_TITLE = "自备取水户规范评价合格证书"
@@ -141,8 +141,6 @@ def tax_statements(session: Session, job: Job, progress: Progress, directory: Pa
     """The city's hand-over statements of a quarter (issue 19): drafts computed or refreshed for
     every open file, signed ones left as they are. One transaction: a second run does it all again
     (drafts are recomputed, never duplicated), so a dead worker loses nothing."""
-    from registry.services import tax
-
     actor = session.get(Account, job.owner_id)
     year, quarter = int(job.params["year"]), int(job.params["quarter"])
     total = session.execute(select(func.count()).select_from(WaterUser).where(WaterUser.status != "closed")).scalar_one()

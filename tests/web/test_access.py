@@ -431,6 +431,30 @@ EXPECTED: dict[str, tuple[int, int, int]] = {
     "POST /water-users/new": (400, 403, 403),
     "GET /water-users/N/status": (200, 403, 403),
     "POST /water-users/N/status": (400, 403, 403),
+    # the plan year and the tax hand-over (issue 19): statements are read by staff and by the
+    # enterprise (its own, signed), computed, signed and corrected by the bureau
+    "GET /api/v1/water-users/N/tax-statements": (200, 200, 200),
+    "GET /api/v1/tax-statements": (200, 200, 200),
+    "GET /portal/water-users/N/plans/propose": (403, 403, 200),
+    "POST /portal/water-users/N/plans/propose": (403, 403, 400),
+    "GET /portal/water-users/N/tax-statements": (403, 403, 200),
+    "GET /plan-proposals": (200, 200, 403),
+    "GET /water-users/N/plan-proposals/N": (200, 403, 403),
+    "POST /water-users/N/plan-proposals/N": (400, 403, 403),
+    "GET /water-users/N/plans/N/adjust": (200, 403, 403),
+    "POST /water-users/N/plans/N/adjust": (400, 403, 403),
+    "GET /tax-statements": (200, 200, 403),
+    "POST /tax-statements/compute": (302, 403, 403),
+    "GET /tax-statements/jobs/N": (302, 403, 403),
+    "POST /tax-statements/sign": (302, 403, 403),
+    "GET /tax-statements/export.csv": (200, 200, 403),
+    "GET /water-users/N/tax-statements/N": (200, 200, 200),
+    "POST /water-users/N/tax-statements/N/sign": (302, 403, 403),
+    "GET /water-users/N/tax-statements/N/correct": (200, 403, 403),
+    "POST /water-users/N/tax-statements/N/correct": (400, 403, 403),
+    "GET /water-users/N/tax-statements/N/export.csv": (200, 200, 200),
+    "GET /statistics": (200, 200, 403),
+    "GET /statistics/export.xlsx": (200, 200, 403),
 }
 
 
@@ -476,8 +500,8 @@ def _names_their_object(url: str) -> bool:
     """The address names something of the other file (the file, a record, a certificate, a
     reading to review) or another account's token; pages that name nothing scoped answer as in
     scope (the table). /verify/ is public by design; /admin/ names accounts and rules versions,
-    which no file owns; a batch job is the officer's own."""
-    if url.startswith(("/verify/", "/admin/", "/certificates/batch")):
+    which no file owns; a batch job (certificates, tax statements) is the officer's own."""
+    if url.startswith(("/verify/", "/admin/", "/certificates/batch", "/tax-statements/jobs")):
         return False
     return bool(re.search(r"/\d+(/|\.|$)|YWZS-", url))
 
