@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 
-from registry import clock
+from registry import access, clock
 from registry.extensions import db
 from registry.services import work_queue
 from registry.web import paging
@@ -25,4 +25,5 @@ def index():
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("queue/index.html", page=page, filters=filters, kinds=work_queue.DUE_KINDS,
                            anchors=work_queue.ANCHORS, divisions=_division_choices(),
-                           inspectors=work_queue.inspectors(db.session), today=today)
+                           inspectors=work_queue.inspectors(db.session), today=today,
+                           may_inspect=access.can_edit(current_user, "inspection"))
