@@ -166,3 +166,6 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(label=label, division_name=division_name, get_locale=get_locale,
                                  today_date=clock.today, now=utcnow, explain=explain.sentence,
                                  explain_action=explain.action, todo_of=explain.todo, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))
+    from registry.web import timeline
+
+    app.jinja_env.globals.update(entity_label=timeline.entity_label)
