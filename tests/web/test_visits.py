@@ -210,7 +210,7 @@ def test_one_inspection_workflow_from_the_file_page_the_work_queue_and_my_visits
     auth.login("insp")
     visit = f'href="/visits/{wu.id}/inspect"'
     old = client.get(f"/water-users/{wu.id}/inspections/new")
-    assert old.status_code == 303 and old.headers["Location"] == f"/visits/{wu.id}/inspect"
+    assert old.status_code == 302 and old.headers["Location"] == f"/visits/{wu.id}/inspect"
     posted = client.post(f"/water-users/{wu.id}/inspections/new", data=form_data(meter))
     assert posted.status_code == 303 and _count(Inspection) == 1  # the plain form records nothing
     assert visit in client.get(f"/water-users/{wu.id}").get_data(as_text=True)
