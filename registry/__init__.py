@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, template_folder=_tree("templates"),
                 static_folder=_tree("static"))
     app.url_map.converters["int"] = DatabaseId
+    from registry.web.requests import RegistryRequest
+
+    app.request_class = RegistryRequest  # an oversized upload answered by its form, not a bare 413
     from registry import config as settings
 
     settings.load(app, config)

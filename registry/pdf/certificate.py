@@ -88,6 +88,37 @@ def render(data: CertificateData, settings: PdfSettings | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def render_revoked(data: CertificateData, revoked_on: date | None, settings: PdfSettings | None = None) -> bytes:
+    """A revoked certificate: the same page stamped across "已吊销 / REVOKED" with the date of the
+    revocation and where to check it, so a print-out can never pass for the clean original."""
+    settings = settings or PdfSettings()
+    font = fonts.cjk(settings.font_path)
+    buffer = io.BytesIO()
+    c = new_canvas(buffer, data.number, data.authority)
+    draw_page(c, data, font, cached=False)
+    c.saveState()
+    c.setFillColor(Color(1, 1, 1, alpha=0.55))
+    c.rect(0, 0, WIDTH, HEIGHT, stroke=0, fill=1)  # the original fades behind the stamp
+    c.translate(WIDTH / 2, HEIGHT / 2)
+    c.rotate(30)
+    red = Color(0.78, 0.08, 0.08)
+    c.setStrokeColor(red)
+    c.setFillColor(red)
+    c.setLineWidth(5)
+    c.roundRect(-250, -70, 500, 150, 14, stroke=1, fill=0)
+    c.setFont(font, 44)
+    c.drawCentredString(0, 20, fonts.printable("已吊销 / REVOKED", font))
+    c.setFont(font, 18)
+    when = revoked_on.isoformat() if revoked_on else ""
+    c.drawCentredString(0, -22, fonts.printable(f"吊销日期 Revoked on {when}", font))
+    c.setFont(fonts.LATIN, 10)
+    c.drawCentredString(0, -50, data.verify_url.split("?", 1)[0][:80])
+    c.restoreState()
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
 def draw_page(c: Canvas, d: CertificateData, font: str, qr_drawer: QrDrawer = qr.draw, *,
               cached: bool = True) -> None:
     """Draw one certificate on the canvas's current page.

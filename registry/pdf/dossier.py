@@ -179,10 +179,22 @@ class _Builder:
                    _("No certificate issued."))
 
     def timeline(self) -> None:
+        from sqlalchemy.orm import object_session
+
+        from registry.web import timeline
+
         self.heading(_("Timeline"))
-        rows = [[local_datetime(e.at), e.actor.label if e.actor else _("system"),
-                 f"{label('action', e.action)} {_entity(e.entity_type)} · {(e.summary or '').split(': ', 1)[-1]}"
-                 + (f"\n{_('Reason')}: {e.reason}" if e.reason else "")] for e in self.view.timeline[:TIMELINE_ROWS]]
+        rows = []
+        for entry in timeline.entries(object_session(self.wu), self.view.timeline[:TIMELINE_ROWS]):
+            e = entry.event
+            what = f"{label('action', e.action)} {timeline.entity_label(e.entity_type)}"
+            if e.summary:
+                what += f" · {e.summary.split(': ', 1)[-1]}"
+            if e.reason:
+                what += f"\n{_('Reason')}: {e.reason}"
+            for c in entry.changes:
+                what += "\n" + _("%(label)s: %(before)s → %(after)s", label=c.label, before=c.before, after=c.after)
+            rows.append([local_datetime(e.at), e.actor.label if e.actor else _("system"), what])
         self.table([_("When"), _("Who"), _("What")], rows, [1.3, 1.2, 5], _("No event yet."))
 
 

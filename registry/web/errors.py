@@ -23,7 +23,8 @@ MESSAGES = {
     405: _l("This address does not accept that method."),
     409: _l("Someone else changed this record at the same moment. Nothing of yours was saved: reload the page and "
             "try again."),
-    413: _l("The upload is too large."),
+    413: _l("The upload is too large for any form of the registry. Go back: what you typed is still in the form; "
+            "choose a smaller file (scan at a lower resolution, or split the document)."),
     429: _l("Too many requests: wait a minute and try again."),
     500: _l("Something went wrong on our side. Nothing was saved; please try again."),
     503: _l("The database is not reachable right now. Nothing was saved; please try again."),

@@ -443,11 +443,36 @@
   InspectionForm.prototype.queue = function () {
     this.save({ queued: true });
     this.say(this.data.msgQueued, true);
+    this.showQueued(true);
   };
 
-  InspectionForm.prototype.send = function () {
+  /* "Waiting to send" stays on screen (beside the draft's own status, which each keystroke
+     rewrites) until the inspection is sent or the server refuses it. */
+  InspectionForm.prototype.showQueued = function (on) {
+    var box = document.getElementById("send-queued");
+    if (box) { box.hidden = !on; }
+  };
+
+  /* Sent: "已提交" with the link to the saved inspection. A send the inspector tapped goes on to the
+     record; one that waited for the connection stays here, so the confirmation is seen. */
+  InspectionForm.prototype.sent = function (answer, fromQueue) {
+    var box = document.getElementById("send-done");
+    this.showQueued(false);
+    if (box) {
+      var link = box.querySelector("a");
+      if (link) { link.href = answer.redirect; }
+      box.hidden = false;
+      box.scrollIntoView({ block: "center" });
+    }
+    this.sendButton.hidden = true;
+    this.discardButton.hidden = true;
+    this.say("");
+    if (!fromQueue) { window.location.assign(answer.redirect + (answer.redirect.indexOf("?") < 0 ? "?" : "&") + "sent=1"); }
+  };
+
+  InspectionForm.prototype.send = function (fromQueue) {
     var self = this, data = this.data;
-    if (this.sending) { return; }
+    if (this.sending || this.done) { return; }
     this.clearErrors();
     this.save();
     if (!Connection.up) { this.queue(); return; }
@@ -461,14 +486,17 @@
         if (type.indexOf("application/json") === 0) {
           return response.json().then(function (answer) {
             if (answer.ok) {
-              return self.discard().then(function () { window.location.assign(answer.redirect); });
+              self.done = true;
+              return self.discard().then(function () { self.sent(answer, fromQueue); });
             }
             self.save({ queued: false });
+            self.showQueued(false);
             self.showErrors(answer.errors || []);
             self.say(data.msgSaved.replace("__TIME__", clock(Date.now())));
           });
         }
         self.save({ queued: false });
+        self.showQueued(false);
         if (response.status === 413) { self.showErrors([{ message: data.msgTooBig }]); }
         else if (response.redirected || response.status === 400 || response.status === 403) {
           self.showErrors([{ message: data.msgExpired }]);
@@ -484,33 +512,89 @@
     var self = this, form = this.form;
     form.addEventListener("input", function () { self.saveSoon(); });
     form.addEventListener("change", function () { self.markProblems(); self.saveSoon(); });
-    form.addEventListener("submit", function (event) { event.preventDefault(); self.send(); });
+    form.addEventListener("submit", function (event) { event.preventDefault(); self.send(false); });
     this.discardButton.addEventListener("click", function () {
       if (window.confirm(self.data.msgDiscard)) { self.discard().then(function () { window.location.reload(); }); }
     });
-    Connection.on(function (up) { if (up && self.draft && self.draft.queued) { self.send(); } });
+    Connection.on(function (up) { if (up && self.draft && self.draft.queued) { self.send(true); } });
     this.watchPhotos();
     return this.restore().then(function () {
       self.markProblems();
       self.signaturePad();
       self.readingHelper();
       form.classList.add("is-ready");
-      if (self.draft && self.draft.queued && Connection.up) { self.send(); }
+      if (self.draft && self.draft.queued) { self.showQueued(true); }
+      if (self.draft && self.draft.queued && Connection.up) { self.send(true); }
     });
   };
 
   /* --- the service worker keeps the visit pages for a reload without a connection --- */
-  function offlinePages(form) {
-    if (!form || !("serviceWorker" in navigator) || !form.dataset.swUrl) { return; }
-    navigator.serviceWorker.register(form.dataset.swUrl, { scope: form.dataset.swScope })
+  var CACHE = "registry-visits-v1";
+
+  function registerWorker(el) {
+    if (!el || !("serviceWorker" in navigator) || !el.dataset.swUrl) { return Promise.reject(new Error("no worker")); }
+    return navigator.serviceWorker.register(el.dataset.swUrl, { scope: el.dataset.swScope })
       .then(function () { return navigator.serviceWorker.ready; })
       .then(function () {
-        if (!window.caches) { return; }
-        var assets = (form.dataset.offlineAssets || "").split(" ").filter(Boolean);
-        return caches.open("registry-visits-v1").then(function (cache) {
-          return cache.addAll([window.location.pathname + window.location.search].concat(assets));
+        if (!window.caches) { throw new Error("no cache"); }
+        var assets = (el.dataset.offlineAssets || "").split(" ").filter(Boolean);
+        return caches.open(CACHE).then(function (cache) {
+          return cache.addAll([window.location.pathname + window.location.search].concat(assets)).then(function () { return cache; });
         });
-      })["catch"](function () { /* without it the draft still survives; only an offline reload fails */ });
+      });
+  }
+
+  function offlinePages(form) {
+    registerWorker(form)["catch"](function () { /* without it the draft still survives; only an offline reload fails */ });
+  }
+
+  /* --- a day prepared in advance: "my visits" keeps every visit page of the list on the device,
+     with a "ready offline" mark per visit (checked again at each opening of the list) --- */
+  function markReady(card, ready) {
+    var mark = card.querySelector(".offline-mark");
+    if (mark) { mark.hidden = !ready; }
+    card.classList.toggle("is-offline-ready", ready);
+  }
+
+  function checkMarks(cards) {
+    if (!window.caches) { return Promise.resolve(0); }
+    return caches.open(CACHE).then(function (cache) {
+      return Promise.all(cards.map(function (card) {
+        return cache.match(card.dataset.offlineUrl, { ignoreVary: true }).then(function (hit) {
+          markReady(card, !!hit);
+          return hit ? 1 : 0;
+        });
+      }));
+    }).then(function (counts) { return counts.reduce(function (a, b) { return a + b; }, 0); });
+  }
+
+  function prepareDay(pageEl) {
+    var button = document.getElementById("prepare-offline");
+    var status = document.getElementById("prepare-status");
+    var cards = $all("[data-offline-url]", pageEl);
+    if (!button || !cards.length) { return; }
+    var data = pageEl.dataset;
+    function say(text) { if (status) { status.textContent = text; } }
+    registerWorker(pageEl).then(function () { return checkMarks(cards); }).then(function (n) {
+      button.hidden = false;
+      if (n) { say(data.msgReady.replace("__N__", n).replace("__TOTAL__", cards.length)); }
+    })["catch"](function () { /* no service worker: nothing can be kept, the button stays hidden */ });
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      say(data.msgPreparing);
+      caches.open(CACHE).then(function (cache) {
+        return cards.reduce(function (done, card) {
+          return done.then(function () {
+            return fetch(card.dataset.offlineUrl, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+              if (!response.ok || response.redirected) { throw new Error("not kept"); }
+              return cache.put(card.dataset.offlineUrl, response).then(function () { markReady(card, true); });
+            })["catch"](function () { markReady(card, false); });
+          });
+        }, Promise.resolve());
+      }).then(function () { return checkMarks(cards); }).then(function (n) {
+        say(data.msgReady.replace("__N__", n).replace("__TOTAL__", cards.length));
+      }, function () { say(data.msgPrepareFailed); }).then(function () { button.disabled = false; });
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -520,5 +604,7 @@
       new InspectionForm(form).start();
       offlinePages(form);
     }
+    var visits = document.getElementById("visits-page");
+    if (visits) { prepareDay(visits); }
   });
 })();

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from registry.clock import today as bureau_today
@@ -70,6 +71,15 @@ def _open_form(page, base, wu):
 def _wait_offline_copy(page):
     """The service worker has kept this page (the form is offline-ready)."""
     page.wait_for_function("caches.match(location.pathname).then(function (hit) { return !!hit; })")
+
+
+def _wait_draft_holds(page, text: str) -> None:
+    """The draft kept in localStorage holds ``text`` (saved a quarter second after the last keystroke)."""
+    for _ in range(100):
+        if page.evaluate("(t) => Object.keys(localStorage).some((k) => (localStorage.getItem(k) || '').indexOf(t) >= 0)", text):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the draft was not saved on the device")
 
 
 def _sign(page):
@@ -146,7 +156,8 @@ def test_inspection_survives_offline_reload_and_is_sent_exactly_once(live_server
     # The same draft arriving again (an answer lost on the way) is the same inspection, not a second.
     again = page.request.post(f"{live_server}/visits/{wu.id}/inspect", headers={"Accept": "application/json"},
                               multipart={"idempotency_key": key, "inspected_on": TODAY.isoformat(), "site_contact": "李海燕"})
-    assert again.ok and again.json()["redirect"] == page.url.replace(live_server, "")
+    assert page.locator("#sent-confirmation").is_visible()  # 已提交
+    assert again.ok and again.json()["redirect"] == page.url.replace(live_server, "").split("?")[0]
     assert _count(Inspection) == 1
     assert page.evaluate("localStorage.length") == 0  # the sent draft is gone from the device
 
@@ -191,9 +202,58 @@ def test_send_while_offline_waits_for_the_connection_and_sends_once(live_server,
     page.locator("#send-inspection").tap()  # impatient: a second tap changes nothing
     assert "will be sent as soon as the connection returns" in page.inner_text("#draft-status")
     assert _count(Inspection) == 0
+    # "Waiting to send" stays on screen while the inspector goes on typing (the draft's status changes).
+    page.fill("#findings", "补充说明")
+    expect(page.locator("#draft-status")).to_contain_text("Draft saved")
+    assert page.locator("#send-queued").is_visible() and "Waiting to send" in page.inner_text("#send-queued")
+    _shoot_screen(page, "inspection-waiting-to-send-768x1024")
     tablet.set_offline(False)
-    page.wait_for_url(f"{live_server}/visits/{wu.id}/inspections/*")
+    # Sent once the connection returns: "Submitted" with the link to the saved inspection, on this page.
+    page.wait_for_selector("#send-done", state="visible")
+    assert page.locator("#send-queued").is_hidden() and "Submitted" in page.inner_text("#send-done")
+    link = page.locator("#send-done a").get_attribute("href")
+    assert link.startswith(f"/visits/{wu.id}/inspections/")
     assert (_count(Inspection), _count(Rectification)) == (1, 1)
+    _shoot_screen(page, "inspection-submitted-768x1024")
+    page.locator("#send-done a").tap()
+    page.wait_for_url(f"{live_server}{link}")
+    assert "补充说明" in page.inner_text("main")
+
+
+def test_a_day_prepared_in_advance_opens_offline_with_a_ready_mark_per_visit(live_server, tablet):
+    wu = _site()
+    other = f.WaterUserFactory(name="义乌市稠江纺织有限公司", division_code="001")
+    db.session.commit()
+    page = tablet.new_page()
+    _sign_in(page, live_server, "zhang")
+    page.goto(f"{live_server}/visits?lang=zh_CN")
+    button = page.locator("#prepare-offline")
+    button.wait_for(state="visible")
+    cards = page.locator("#visits [data-offline-url]")
+    assert cards.count() == 2 and page.locator(".offline-mark:visible").count() == 0
+    button.tap()
+    expect(page.locator("#visits .offline-mark:not([hidden])")).to_have_count(2)
+    assert "2 / 2" in page.inner_text("#prepare-status")  # 本设备上已有 2 / 2 项检查可离线使用
+    shoot(page, "visits-ready-offline-768x1024")
+
+    tablet.set_offline(True)
+    page.goto(f"{live_server}/visits/{other.id}/inspect")  # never opened before: kept by the preparation
+    page.wait_for_selector("#inspection-form.is-ready")
+    assert other.name in page.inner_text("main")
+    page.wait_for_selector("#offline-banner", state="visible")
+    _fill_checklist(page)
+    _wait_draft_holds(page, REQUIREMENT)
+    page.reload()
+    page.wait_for_selector("#inspection-form.is-ready")
+    assert page.input_value("#note-meter_present_sealed") == REQUIREMENT
+
+    # A page that is not kept: the offline page, in Chinese, says what is on the device.
+    response = page.goto(f"{live_server}/visits/999999/inspect")
+    assert response.status == 503
+    text = page.inner_text("body")
+    assert "当前没有网络连接" in text and "本设备上已保存" in text and other.name in text and wu.name in text
+    shoot(page, "visits-offline-page-768x1024")
+    tablet.set_offline(False)
 
 
 def test_a_photo_that_is_not_an_image_or_too_large_is_refused_and_the_draft_kept(app, live_server, tablet):

@@ -21,7 +21,7 @@ PDF = b"%PDF-1.4\n% test\n"
 # verification page (it shows anyone whether the number is valid, and what the certificate states
 # only with the key its QR code carries).
 PUBLIC = ("auth.login", "auth.register", "health.healthz", "api-docs.openapi_json", "api_docs_page.docs",
-          "certificates.verify")
+          "certificates.verify", "main.favicon")
 
 
 def _file(division: str, tag: str):

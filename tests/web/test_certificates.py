@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
 import zipfile
 from urllib.parse import urlsplit
@@ -204,12 +205,21 @@ def _wait(client, job_url: str) -> dict:
     raise AssertionError("the batch did not finish")
 
 
+def _start_batch(client, data: dict, expected: int):
+    """The batch page as the officer uses it: the selection, its confirmation (the count), then the job."""
+    shown = client.post("/certificates/batch", data=data)
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and 'id="batch-count"' in page, page[:2000]
+    assert f'name="confirmed" value="{expected}"' in page
+    return client.post("/certificates/batch", data={**data, "confirmed": str(expected)})
+
+
 def test_batch_printing_runs_in_the_background_with_progress(client, auth, admin, app):
     files = [graded_file("A", division_code="001") for _ in range(3)] + [graded_file("B", division_code="100")]
     issued = [_issue(wu) for wu in files]
     auth.login("boss")
     assert client.get("/certificates/batch").status_code == 200
-    response = client.post("/certificates/batch", data={"which": "valid", "division": "001", "grade": "", "output": "pdf"})
+    response = _start_batch(client, {"which": "valid", "division": "001", "grade": "", "output": "pdf"}, 3)
     assert response.status_code == 302
     job_url = urlsplit(response.headers["Location"]).path
     page = client.get(job_url).get_data(as_text=True)
@@ -221,7 +231,7 @@ def test_batch_printing_runs_in_the_background_with_progress(client, auth, admin
     assert download.mimetype == "application/pdf" and len(reader.pages) == 3
     assert issued[1].number in reader.pages[1].extract_text()
 
-    response = client.post("/certificates/batch", data={"which": "valid", "grade": "B", "output": "zip"})
+    response = _start_batch(client, {"which": "valid", "grade": "B", "output": "zip"}, 1)
     job_url = urlsplit(response.headers["Location"]).path
     assert _wait(client, job_url)["state"] == "done"
     with zipfile.ZipFile(io.BytesIO(_get(client, job_url + "/file").data)) as archive:
@@ -232,7 +242,7 @@ def test_batch_issues_for_files_without_a_certificate(client, auth, admin):
     waiting = [_graded("A"), _graded("B")]
     _graded("D")
     auth.login("boss")
-    response = client.post("/certificates/batch", data={"which": "missing", "output": "pdf"})
+    response = _start_batch(client, {"which": "missing", "output": "pdf"}, 2)
     state = _wait(client, urlsplit(response.headers["Location"]).path)
     assert state["state"] == "done" and state["total"] == 2
     owners = sorted(db.session.scalars(db.select(Certificate.water_user_id)))
@@ -242,8 +252,7 @@ def test_batch_issues_for_files_without_a_certificate(client, auth, admin):
 def test_a_batch_belongs_to_whoever_started_it(client, auth, admin):
     _issue(graded_file("A"))
     auth.login("boss")
-    job_url = urlsplit(client.post("/certificates/batch", data={"which": "valid", "output": "pdf"})
-                       .headers["Location"]).path
+    job_url = urlsplit(_start_batch(client, {"which": "valid", "output": "pdf"}, 1).headers["Location"]).path
     _wait(client, job_url)
     auth.logout()
     f.admin(username="other")
@@ -269,3 +278,40 @@ def test_the_dossier_prints_the_whole_file(client, auth, admin):
     auth.logout()
     auth.login("ent")
     assert client.get(f"/water-users/{wu.id}/dossier.pdf").status_code == 403
+
+
+def test_issue_and_print_first_shows_the_count_per_division_and_grade_and_the_first_rows(client, auth, admin):
+    """Issue 18: nothing is issued before the officer has seen how many, for which files, and confirmed."""
+    waiting = [_graded("A", division_code="001") for _ in range(2)] + [_graded("B", division_code="100")]
+    auth.login("boss")
+    assert 'href="/certificates/batch"' in client.get("/").get_data(as_text=True)  # in the bureau's menu
+    shown = client.post("/certificates/batch?lang=en", data={"which": "missing", "output": "pdf"})
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and db.session.scalar(db.select(db.func.count(Certificate.id))) == 0
+    assert "3 certificates will be issued now and printed." in page and "Issue and print 3 certificates" in page
+    split = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page[page.index('id="batch-split"'):page.index('id="batch-rows"')]))
+    assert re.search(r"001 \S+ 2 0 2", split) and re.search(r"100 \S+ 0 1 1", split), split
+    for wu in waiting:
+        assert wu.file_no in page and wu.name in page
+    # The selection changed between the look and the confirmation: shown again, nothing issued.
+    _graded("A", division_code="001")
+    again = client.post("/certificates/batch?lang=en", data={"which": "missing", "output": "pdf", "confirmed": "3"})
+    body = again.get_data(as_text=True)
+    assert again.status_code == 200 and "The selection changed" in body and 'name="confirmed" value="4"' in body
+    assert db.session.scalar(db.select(db.func.count(Certificate.id))) == 0
+    done = client.post("/certificates/batch", data={"which": "missing", "output": "pdf", "confirmed": "4"})
+    assert _wait(client, urlsplit(done.headers["Location"]).path)["issued"] == 4
+
+
+def test_a_revoked_certificate_downloads_stamped_revoked_with_the_date(client, auth, admin):
+    wu = graded_file("A")
+    cert = _issue(wu)
+    auth.login("boss")
+    clean = _get(client, f"/certificates/{cert.number}.pdf").data
+    assert "REVOKED" not in PdfReader(io.BytesIO(clean)).pages[0].extract_text()
+    client.post(f"/water-users/{wu.id}/certificates/{cert.number}/revoke", data={"reason": "拒不整改"})
+    response = _get(client, f"/certificates/{cert.number}.pdf")
+    text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert response.status_code == 200 and response.data != clean
+    assert "已吊销" in text and "REVOKED" in text and TODAY.isoformat() in text and f"/verify/{cert.number}" in text
+    assert "revoked" in response.headers["Content-Disposition"]

@@ -10,6 +10,7 @@ from sqlalchemy import event, select
 from registry.clock import today as bureau_today
 from registry.extensions import db
 from registry.models import Inspection, Meter, Permit, WaterUser
+from registry.services.validators import CHECKLIST_CODES
 from tests import factories as f
 
 
@@ -46,12 +47,16 @@ def test_staff_builds_a_whole_file_through_the_pages(client, auth):
                                                          "volume_m3": "5400", "source": "manual"})
     _follow_create(client, f"{base}/balance-tests/new", {"tested_on": "2025-06-01", "agency": "浙江节水技术服务中心",
                                                           "vf": "100000", "vr": "150000", "vco": "20000", "vd": "77000", "vl": "3000"})
-    _follow_create(client, f"{base}/inspections/new", {"inspected_on": today.isoformat(), "site_contact": "李海燕",
-                                                        "item-meter_present_sealed": "problem", "note-meter_present_sealed": "铅封缺失",
-                                                        "item-permit_displayed": "ok"})
+    # One inspection workflow (issue 18): the file's "+ 新增" of inspections leads to the visit form.
+    assert client.get(f"{base}/inspections/new").headers["Location"] == f"/visits/{wu.id}/inspect"
+    visit = {"idempotency_key": "visit-1", "inspected_on": today.isoformat(), "site_contact": "李海燕"}
+    visit.update({f"item-{code}": "ok" for code in CHECKLIST_CODES})
+    visit.update({"item-meter_present_sealed": "problem", "note-meter_present_sealed": "铅封缺失",
+                  "requirement-meter_present_sealed": "加装铅封",
+                  "deadline-meter_present_sealed": (today + timedelta(days=15)).isoformat()})
+    _follow_create(client, f"/visits/{wu.id}/inspect", visit)
     inspection = db.session.execute(select(Inspection)).scalar_one()
-    _follow_create(client, f"{base}/rectifications/new", {"inspection_id": str(inspection.id), "requirement": "加装铅封",
-                                                           "deadline": (today + timedelta(days=15)).isoformat()})
+    assert [r.requirement for r in inspection.rectifications] == ["加装铅封"]
 
     page = client.get(base).get_data(as_text=True)
     for text in ("义乌市青岩印染有限公司", "91330100716105852F", "1号取水口", "D330782S2024-0077", "EM-2024-001",

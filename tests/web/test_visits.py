@@ -198,3 +198,22 @@ def test_service_worker_is_served_for_the_visit_pages_only_to_staff(client, auth
     auth.logout()
     auth.login("ent")
     assert client.get("/visits/sw.js").status_code == 403  # forbidden to the role
+
+
+def test_one_inspection_workflow_from_the_file_page_the_work_queue_and_my_visits(client, auth, site):
+    """Issue 18: the plain form is gone; every way in leads to the offline-safe visit form."""
+    wu, meter = site
+    f.RectificationFactory(inspection=f.InspectionFactory(water_user=wu, inspected_on=TODAY - timedelta(days=50)),
+                           water_user_id=wu.id, deadline=TODAY - timedelta(days=3))
+    evaluations.refresh(db.session, load_rules(), TODAY)
+    db.session.commit()
+    auth.login("insp")
+    visit = f'href="/visits/{wu.id}/inspect"'
+    old = client.get(f"/water-users/{wu.id}/inspections/new")
+    assert old.status_code == 302 and old.headers["Location"] == f"/visits/{wu.id}/inspect"
+    posted = client.post(f"/water-users/{wu.id}/inspections/new", data=form_data(meter))
+    assert posted.status_code == 303 and _count(Inspection) == 1  # the plain form records nothing
+    assert visit in client.get(f"/water-users/{wu.id}").get_data(as_text=True)
+    assert "/inspections/new" not in client.get(f"/water-users/{wu.id}").get_data(as_text=True)
+    assert visit in client.get("/work-queue").get_data(as_text=True)
+    assert visit in client.get("/visits").get_data(as_text=True)

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from registry import access, queue
 from registry.extensions import db
 from registry.i18n import division_name
-from registry.models import Division
+from registry.models import Certificate, Division, WaterUser
 from registry.pdf import batch as batch_pdf
 from registry.services import certificates, jobs, rules_versions
 from registry.web.certificates.forms import BatchForm
@@ -37,10 +37,45 @@ def batch():
         if not ids:
             flash(_("Nothing matches: no certificate was printed."), "info")
             return redirect(url_for("certificates.batch"))
+        if form.confirmed.data != str(len(ids)):  # first the count, the split and the first rows; then confirm
+            changed = bool(form.confirmed.data)
+            form.confirmed.data = str(len(ids))
+            return render_template("certificates/batch_confirm.html", form=form, filters=filters, fmt=fmt,
+                                   changed=changed, **_preview(filters.which, ids))
         job_id = queue.submit("certificate_batch", current_user, {"which": filters.which, "ids": ids, "fmt": fmt},
                               total=len(ids))
         return redirect(url_for("certificates.batch_job", job_id=job_id))
     return render_template("certificates/batch.html", form=form), 400 if request.method == "POST" else 200
+
+
+PREVIEW_ROWS = 10
+
+
+def _preview(which: str, ids: list[int]) -> dict:
+    """What the batch will print: the count per division and grade, and its first rows."""
+    if which == "valid":
+        base = (db.select(Certificate.number, WaterUser.file_no, WaterUser.name, WaterUser.division_code,
+                          Certificate.grade).join(WaterUser, WaterUser.id == Certificate.water_user_id)
+                .where(Certificate.id.in_(ids)))
+        key, grade, order = Certificate.id, Certificate.grade, Certificate.number
+    else:
+        base = (db.select(db.null(), WaterUser.file_no, WaterUser.name, WaterUser.division_code, WaterUser.grade)
+                .where(WaterUser.id.in_(ids)))
+        key, grade, order = WaterUser.id, WaterUser.grade, WaterUser.file_no
+    counts_stmt = (db.select(WaterUser.division_code, grade, db.func.count(key))
+                   .select_from(Certificate if which == "valid" else WaterUser))
+    if which == "valid":
+        counts_stmt = counts_stmt.join(WaterUser, WaterUser.id == Certificate.water_user_id)
+    counts = db.session.execute(counts_stmt.where(key.in_(ids)).group_by(WaterUser.division_code, grade)
+                                .order_by(WaterUser.division_code, grade)).all()
+    names = {d.code: division_name(d) for d in db.session.scalars(db.select(Division))}
+    grades = sorted({g for _d, g, _n in counts if g})
+    table: dict[str, dict[str, int]] = {}
+    for division, g, n in counts:
+        table.setdefault(division, {})[g] = n
+    rows = db.session.execute(base.order_by(order).limit(PREVIEW_ROWS)).all()
+    return {"total": len(ids), "grades": grades, "table": table, "division_names": names, "rows": rows,
+            "more": max(0, len(ids) - PREVIEW_ROWS)}
 
 
 def _job(job_id: str):

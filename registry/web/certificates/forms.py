@@ -25,3 +25,5 @@ class BatchForm(FlaskForm):
     grade = SelectField(_l("Grade"), [Optional()], choices=[])
     output = RadioField(_l("Output"), [Optional()], default="pdf", choices=options([
         ("pdf", _l("One PDF to print")), ("zip", _l("A ZIP of one PDF per certificate"))]))
+    # Set by the confirmation step: how many were shown, so a selection that changed meanwhile is shown again.
+    confirmed = HiddenField()

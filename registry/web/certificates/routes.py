@@ -96,7 +96,12 @@ def download(number: str):
     """The issued bytes, identical at every download (their sha256 is on the certificate)."""
     cert = certificates.get(db.session, current_user, number)
     path = documents.path_for(current_app.config["UPLOAD_DIR"], cert.pdf_sha256 or "0" * 64)
-    if path.exists():
+    if certificates.status_of(cert) == "revoked":  # never the clean original (issue 18)
+        from registry.pdf.certificate import render_revoked
+
+        content = render_revoked(certificates.data_of(cert), cert.revoked_on, PdfSettings.from_config(current_app.config))
+        response = send_file(io.BytesIO(content), mimetype="application/pdf", download_name=f"{cert.number}-revoked.pdf")
+    elif path.exists():
         response = send_file(path, mimetype="application/pdf", download_name=f"{cert.number}.pdf")
     else:
         response = send_file(io.BytesIO(certificates.pdf_bytes(cert)), mimetype="application/pdf",

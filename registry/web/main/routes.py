@@ -16,6 +16,15 @@ from registry.web.main import figures
 bp = Blueprint("main", __name__)
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """The bureau's icon where every browser looks for it (public, like the sign-in page)."""
+    from flask import current_app, send_from_directory
+
+    return send_from_directory(current_app.static_folder, "img/favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)
+
+
 @bp.route("/")
 @login_required
 def index():

@@ -31,3 +31,13 @@ class AnswerForm(FlaskForm):
 class ReviewForm(FlaskForm):
     decision = HiddenField()
     reason = StringField(_l("Reason for rejecting"), [Optional()])
+
+
+def _set_lengths() -> None:
+    from registry.models import Document
+    from registry.web.records.forms import lengths_from
+
+    lengths_from(SubmitDocumentForm, Document)
+
+
+_set_lengths()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from registry import access, clock
 from registry.extensions import db
-from registry.models import Document, DueItem, PlanProposal, Reading, Rectification, WaterUser
+from registry.models import Account, Document, DueItem, PlanProposal, Reading, Rectification, WaterUser
 from registry.services import ValidationError, communications, plans, portal
 from registry.services.work_queue import ANCHORS
 from registry.web import binding
@@ -30,8 +30,9 @@ def home():
                                   .order_by(DueItem.status.desc(), DueItem.due_on)))
     readings = list(db.session.scalars(select(Reading).where(Reading.water_user_id.in_(ids), Reading.source == "enterprise")
                                        .order_by(Reading.id.desc()).limit(24)))
-    docs = list(db.session.scalars(select(Document).where(Document.water_user_id.in_(ids), Document.status != "accepted")
-                                   .order_by(Document.id.desc()).limit(24)))
+    # What the enterprise sent, whatever became of it: an accepted document stays listed with its state.
+    docs = list(db.session.scalars(select(Document).join(Account, Account.id == Document.uploaded_by_id).where(
+        Document.water_user_id.in_(ids), Account.role == "enterprise").order_by(Document.id.desc()).limit(24)))
     orders = list(db.session.scalars(select(Rectification).where(
         Rectification.water_user_id.in_(ids), Rectification.status != "verified", Rectification.closed_at.is_(None))
         .order_by(Rectification.deadline)))
@@ -49,13 +50,38 @@ def submit_reading(water_user_id: int):
     wu = access.get_water_user(current_user, water_user_id)
     form = SubmitReadingForm()
     form.meter_id.choices = [("", "—")] + [(str(m.id), m.serial) for m in wu.meters if m.in_service]
+    due = _reading_due(wu)
+    if request.method == "GET" and due is not None:
+        form.period.data = due["month"]
     saved, summary, status = binding.submit(form, lambda: portal.submit_reading(
         db.session, current_user, wu, binding.values(form), idempotency_key=form.idempotency_key.data))
     if saved:
         flash(_("Reading submitted. The bureau reviews it; you will see here when it is accepted."), "success")
         return redirect(url_for("portal.home"))
     return render_template("portal/form.html", form=form, wu=wu, summary=summary, multipart=False,
-                           title=_("Submit a monthly reading"), button=_("Submit the reading")), status
+                           title=_("Submit a monthly reading"), button=_("Submit the reading"),
+                           reading_due=due, last_readings=_last_accepted(wu)), status
+
+
+def _reading_due(wu) -> dict | None:
+    """The month whose reading is due (the monthly-readings item of the file), by when, and its state."""
+    item = db.session.scalars(select(DueItem).where(DueItem.water_user_id == wu.id,
+                                                    DueItem.kind == "monthly_readings")).first()
+    month = (item.params or {}).get("month") if item is not None else None
+    if not isinstance(month, int) or month < 100:
+        return None
+    return {"month": f"{month // 100:04d}-{month % 100:02d}", "due_on": item.due_on, "status": item.status}
+
+
+def _last_accepted(wu) -> list[tuple]:
+    """Per meter in service, its last accepted monthly reading: (serial, reading or None)."""
+    out = []
+    for meter in (m for m in wu.meters if m.in_service and m.closed_at is None):
+        last = db.session.scalars(select(Reading).where(
+            Reading.meter_id == meter.id, Reading.status == "accepted", Reading.read_on.is_(None),
+            Reading.closed_at.is_(None)).order_by(Reading.period.desc()).limit(1)).first()
+        out.append((meter.serial, last))
+    return out
 
 
 @bp.route("/portal/water-users/<int:water_user_id>/plans/propose", methods=["GET", "POST"])

@@ -24,4 +24,5 @@ def index():
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("queue/index.html", page=page, filters=filters, kinds=work_queue.DUE_KINDS,
                            anchors=work_queue.ANCHORS, divisions=_division_choices(),
-                           inspectors=work_queue.inspectors(db.session), today=today)
+                           inspectors=work_queue.inspectors(db.session), today=today,
+                           may_inspect=access.can(current_user, "inspection.edit"))

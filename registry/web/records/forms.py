@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (DateField, FloatField, HiddenField, IntegerField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
+from wtforms.fields.core import UnboundField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
@@ -138,3 +139,32 @@ FORMS = {
     "calibration": CalibrationForm, "reading": ReadingForm, "balance_test": BalanceTestForm,
     "inspection": InspectionForm, "rectification": RectificationForm,
 }
+
+
+def lengths_from(form_class, model) -> None:
+    """Every text input of ``form_class`` carries ``maxlength`` from its model column (String(n)), so a
+    browser stops typing where the database would refuse (issue 18); the service still checks."""
+    columns = model.__table__.columns
+    for name in dir(form_class):
+        unbound = getattr(form_class, name, None)
+        if not isinstance(unbound, UnboundField) or unbound.field_class not in (StringField, TextAreaField):
+            continue
+        column = columns.get(name)
+        length = getattr(getattr(column, "type", None), "length", None)
+        if length:
+            unbound.kwargs["render_kw"] = {**(unbound.kwargs.get("render_kw") or {}), "maxlength": length}
+
+
+def _set_lengths() -> None:
+    from registry import models
+
+    for kind, form_class in FORMS.items():
+        lengths_from(form_class, {"intake_point": models.IntakePoint, "permit": models.Permit,
+                                  "plan": models.AnnualPlan, "meter": models.Meter,
+                                  "calibration": models.Calibration, "reading": models.Reading,
+                                  "balance_test": models.BalanceTest, "inspection": models.Inspection,
+                                  "rectification": models.Rectification}[kind])
+    lengths_from(DocumentForm, models.Document)
+
+
+_set_lengths()

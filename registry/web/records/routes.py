@@ -73,6 +73,8 @@ def new(water_user_id: int, slug: str):
     kind = _kind(slug)
     access.require(current_user, f"{kind.name}.edit", within=water_user_id)
     wu = access.get_water_user(current_user, water_user_id)
+    if kind.name == "inspection":  # one inspection workflow: the offline-safe visit form (issue 18)
+        return redirect(url_for("visits.inspect", water_user_id=wu.id), 303 if request.method == "POST" else 302)
     form = FORMS[kind.name]()
     choices.fill(form, wu)
     if request.method == "GET":

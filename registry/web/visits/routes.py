@@ -48,7 +48,8 @@ def index():
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     due = inspections.due_items_of(db.session, [row[0].id for row in page.items], today)
     return render_template("visits/list.html", page=page, due=due, q=q, due_only=due_only, today=today,
-                           answers=inspections.answers_to_verify(db.session, current_user))
+                           answers=inspections.answers_to_verify(db.session, current_user),
+                           offline_assets=[url_for("static", filename=f) for f in STATIC_FOR_OFFLINE])
 
 
 @bp.route("/visits/<int:water_user_id>/inspect", methods=["GET", "POST"])

@@ -40,3 +40,15 @@ class SearchForm(FlaskForm):
     due = SelectField(_l("Permit"), [Optional()], choices=[], validate_choice=False)
     grade = SelectField(_l("Grade"), [Optional()], choices=[], validate_choice=False)
     opened = StringField(_l("Opened in (month)"), [Optional()], render_kw={"type": "month", "placeholder": "2026-03"})
+
+
+def _set_lengths() -> None:
+    from registry.models import WaterUser
+    from registry.web.records.forms import lengths_from
+
+    lengths_from(WaterUserForm, WaterUser)
+    # A USCC is stored as 18 characters, but may be typed or pasted with spaces or hyphens (normalised).
+    WaterUserForm.uscc.kwargs["render_kw"]["maxlength"] = 40
+
+
+_set_lengths()

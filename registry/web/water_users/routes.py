@@ -13,7 +13,7 @@ from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
 from registry.services import StaleEdit, ValidationError, evaluations, rules_versions, water_users
 from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
 from registry.presentation import paging
-from registry.web import binding
+from registry.web import binding, timeline
 from registry.web.records.routes import CHECKLIST_CODES
 from registry.web.water_users.forms import SearchForm, StatusForm, WaterUserForm
 
@@ -99,6 +99,7 @@ def _warn_uscc(wu) -> None:
 def detail(water_user_id: int):
     view = load_file(db.session, current_user, water_user_id)
     return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
+                           timeline=timeline.entries(db.session, view.timeline),
                            can_edit=lambda kind: access.can(current_user, f"{kind}.edit"),
                            rescoring_since=evaluations.pending_since(db.session, water_user_id))
 
