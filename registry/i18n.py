@@ -172,6 +172,3 @@ def init_app(app) -> None:
                                  today_date=clock.today, now=_utcnow, explain=explain.sentence,
                                  explain_action=explain.action, todo_of=explain.todo,
                                  image_state=images.image_state, image_problem=images.image_problem, rule_name=lambda r: str(explain.RULE_NAMES.get(r, r)))
-    from registry.web import timeline
-
-    app.jinja_env.globals.update(entity_label=timeline.entity_label)

@@ -19,7 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from registry import clock
-from registry.i18n import division_name, label, local_datetime, number
+from registry.i18n import division_name, label, number
 from registry.pdf import PdfSettings, fonts
 from registry.presentation import explain
 from registry.presentation.certificates import reason_text, status_of
@@ -56,8 +56,9 @@ def _d(value) -> str:
 
 
 class _Builder:
-    def __init__(self, view, font: str):
+    def __init__(self, view, font: str, timeline_rows=()):
         self.view, self.wu, self.s, self.story = view, view.water_user, _Styles(font), []
+        self.timeline_rows = timeline_rows
 
     def heading(self, text: str) -> None:
         self.story.append(_p(text, self.s.h2))
@@ -179,22 +180,8 @@ class _Builder:
                    _("No certificate issued."))
 
     def timeline(self) -> None:
-        from sqlalchemy.orm import object_session
-
-        from registry.web import timeline
-
         self.heading(_("Timeline"))
-        rows = []
-        for entry in timeline.entries(object_session(self.wu), self.view.timeline[:TIMELINE_ROWS]):
-            e = entry.event
-            what = f"{label('action', e.action)} {timeline.entity_label(e.entity_type)}"
-            if e.summary:
-                what += f" · {e.summary.split(': ', 1)[-1]}"
-            if e.reason:
-                what += f"\n{_('Reason')}: {e.reason}"
-            for c in entry.changes:
-                what += "\n" + _("%(label)s: %(before)s → %(after)s", label=c.label, before=c.before, after=c.after)
-            rows.append([local_datetime(e.at), e.actor.label if e.actor else _("system"), what])
+        rows = [list(row) for row in self.timeline_rows[:TIMELINE_ROWS]]
         self.table([_("When"), _("Who"), _("What")], rows, [1.3, 1.2, 5], _("No event yet."))
 
 
@@ -217,8 +204,9 @@ def _pct(value) -> str:
     return "—" if value is None else f"{number(value, 1)} %"
 
 
-def render(view, settings: PdfSettings | None = None) -> bytes:
-    """The dossier of ``view`` (a ``services.file_view.FileView``) as PDF bytes."""
+def render(view, settings: PdfSettings | None = None, timeline_rows=()) -> bytes:
+    """The dossier of ``view`` (a ``services.file_view.FileView``) as PDF bytes; ``timeline_rows`` are
+    the timeline's (when, who, what) in words, as the page shows them (``web.timeline.rows``)."""
     settings = settings or PdfSettings()
     font = fonts.cjk(settings.font_path)
     wu = view.water_user
@@ -237,5 +225,5 @@ def render(view, settings: PdfSettings | None = None) -> bytes:
         canvas.drawRightString(A4[0] - MARGIN, MARGIN - 16, _("Page %(n)d", n=document.page))
         canvas.restoreState()
 
-    doc.build([*_Builder(view, font).build(), Spacer(1, 6)], onFirstPage=decorate, onLaterPages=decorate)
+    doc.build([*_Builder(view, font, timeline_rows).build(), Spacer(1, 6)], onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()

@@ -267,3 +267,19 @@ def entries(session: Session, events) -> list[Entry]:
     events = list(events)
     names = _Names(session, events)
     return [Entry(e, changes_of(e, names)) for e in events]
+
+
+def rows(session: Session, events, limit: int) -> list[tuple[str, str, str]]:
+    """The timeline as (when, who, what) lines of text, for the dossier PDF (which takes data only)."""
+    out = []
+    for entry in entries(session, events[:limit]):
+        e = entry.event
+        what = f"{label('action', e.action)} {entity_label(e.entity_type)}"
+        if e.summary:
+            what += f" · {e.summary.split(': ', 1)[-1]}"
+        if e.reason:
+            what += f"\n{_('Reason')}: {e.reason}"
+        for c in entry.changes:
+            what += "\n" + _("%(label)s: %(before)s → %(after)s", label=c.label, before=c.before, after=c.after)
+        out.append((local_datetime(e.at), e.actor.label if e.actor else _("system"), what))
+    return out

@@ -137,7 +137,10 @@ def dossier(water_user_id: int):
     from registry.services.file_view import load_file
 
     view = load_file(db.session, current_user, water_user_id)
-    content = dossier_pdf.render(view, PdfSettings.from_config(current_app.config))
+    from registry.web import timeline
+
+    content = dossier_pdf.render(view, PdfSettings.from_config(current_app.config),
+                                 timeline.rows(db.session, view.timeline, dossier_pdf.TIMELINE_ROWS))
     response = send_file(io.BytesIO(content), mimetype="application/pdf",
                          download_name=f"{view.water_user.file_no}-dossier.pdf")
     response.headers["X-Content-Type-Options"] = "nosniff"
