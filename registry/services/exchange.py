@@ -395,7 +395,7 @@ class _Readings:
         existing = {(r.meter_id, r.period): r for r in ctx.session.execute(
             select(Reading.id, Reading.meter_id, Reading.period, Reading.volume_m3, Reading.meter_index,
                    Reading.source).where(tuple_(Reading.meter_id, Reading.period).in_(pairs),
-                                         Reading.read_on.is_(None), Reading.status != "rejected",
+                                         Reading.read_on.is_(None), Reading.status.not_in(("rejected", "check")),
                                          Reading.closed_at.is_(None)))} if pairs else {}
         counts = ctx.report.counts["readings"]
         new_rows, updates = [], []

@@ -164,7 +164,7 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
         stmt = select(Reading.meter_id, Reading.period, Reading.volume_m3).where(
             _one_of(session, Reading.meter_id, {m for m, _ in pairs}, Integer),
             _one_of(session, Reading.period, {p for _, p in pairs}, Date),
-            Reading.read_on.is_(None), Reading.status != "rejected", Reading.closed_at.is_(None))
+            Reading.read_on.is_(None), Reading.status.not_in(("rejected", "check")), Reading.closed_at.is_(None))
         existing = {(r[0], r[1]): r[2] for r in session.execute(stmt) if (r[0], r[1]) in pairs}
 
     seen: set = set()

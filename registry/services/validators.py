@@ -314,7 +314,7 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
         else:
             stmt = select(func.count()).where(
                 Reading.meter_id == found.id, Reading.period == period, Reading.read_on.is_(None),
-                Reading.status != "rejected", Reading.closed_at.is_(None))
+                Reading.status.not_in(("rejected", "check")), Reading.closed_at.is_(None))
             if current is not None:
                 stmt = stmt.where(Reading.id != current.id)
             if session.execute(stmt).scalar_one():
