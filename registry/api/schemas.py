@@ -186,3 +186,28 @@ ReadingBatchOut = ma.Schema.from_dict({
     # Files whose score these readings can change: re-scored just after the answer.
     "rescoring_files": ma.fields.Integer()},
                                       name="ReadingBatchResult")
+
+
+TelemetryPointIn = ma.Schema.from_dict({
+    "telemetry_id": ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60),
+                                     metadata={"description": "The online meter's telemetry id (在线监测编号)."}),
+    "at": ma.fields.String(required=True, metadata={
+        "description": "The instant read, ISO 8601 with its offset: 2026-12-01T08:00:00+08:00.",
+        "format": "date-time"}),
+    "totalizer_m3": ma.fields.Raw(required=True, metadata={
+        "type": "number", "minimum": 0, "maximum": ranges.TOTALIZER_MAX,
+        "description": "The totalizer's value (累计流量), m³."}),
+    "flow_m3h": ma.fields.Raw(allow_none=True, metadata={"type": "number", "minimum": 0, "nullable": True,
+                                                         "description": "Instantaneous flow, m³/h (optional)."})},
+    name="TelemetryPoint")
+TelemetryBatchIn = ma.Schema.from_dict({"points": _Objects(ma.fields.Nested(TelemetryPointIn), required=True,
+                                                           validate=ma.validate.Length(max=50000))},
+                                       name="TelemetryBatch")
+TelemetryRejected = ma.Schema.from_dict({
+    "index": ma.fields.Integer(), "field": ma.fields.String(), "message": ma.fields.String()},
+    name="TelemetryRejectedPoint")
+TelemetryBatchOut = ma.Schema.from_dict({
+    "created": ma.fields.Integer(), "unchanged": ma.fields.Integer(),
+    "rejected": ma.fields.List(ma.fields.Nested(TelemetryRejected)),
+    "readings": ma.fields.Integer(metadata={"description": "Daily and monthly readings derived or re-derived."}),
+    "rescoring_files": ma.fields.Integer()}, name="TelemetryBatchResult")
