@@ -200,7 +200,17 @@ TelemetryPointIn = ma.Schema.from_dict({
     "flow_m3h": ma.fields.Raw(allow_none=True, metadata={"type": "number", "minimum": 0, "nullable": True,
                                                          "description": "Instantaneous flow, m³/h (optional)."})},
     name="TelemetryPoint")
-TelemetryBatchIn = ma.Schema.from_dict({"points": _Objects(ma.fields.Nested(TelemetryPointIn), required=True,
+class _Points(ma.fields.List):
+    """A list of telemetry points, taken as it is: the service judges each point and names the
+    refused ones (a gateway's batch is not lost for one bad point); documented as the items."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list:
+            return list(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+TelemetryBatchIn = ma.Schema.from_dict({"points": _Points(ma.fields.Nested(TelemetryPointIn), required=True,
                                                            validate=ma.validate.Length(max=50000))},
                                        name="TelemetryBatch")
 TelemetryRejected = ma.Schema.from_dict({
