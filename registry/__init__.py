@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.visits.routes import bp as visits_bp
     from registry.web.tokens.routes import bp as tokens_bp
     from registry.web.exchange.routes import bp as exchange_bp
+    from registry.web.monitoring.routes import bp as monitoring_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -108,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(visits_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(exchange_bp)
+    app.register_blueprint(monitoring_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
