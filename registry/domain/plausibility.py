@@ -28,6 +28,9 @@ from statistics import median
 from registry.domain.telemetry import step_volume
 
 HARD = frozenset({"negative", "above_capacity", "index_backwards"})
+# Labels go with the reading without holding it back: a reading from an unverified meter is what
+# the meter showed (domain.md: flagged "unverified meter"), counted like any other, the label shown.
+LABELS = frozenset({"unverified_meter", "compared_with_typed", "beside_telemetry"})
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,12 @@ def check(volume: float, ctx: Context, rules) -> list[Finding]:
 
 def refused(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.hard]
+
+
+def held(flags: list[dict] | None) -> bool:
+    """Whether a reading with these stored flags waits for review (a soft finding that is not a
+    label): stored ``flagged``, out of charts and totals until accepted."""
+    return any(isinstance(f, dict) and f.get("code") not in LABELS for f in flags or ())
 
 
 def flags(findings: list[Finding]) -> list[dict] | None:

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from registry.domain import plausibility
 from registry import access, clock
 from registry.models import (ChecklistItem, Document, DueItem, IdempotencyKey, Inspection, Reading, Rectification,
                              WaterUser, utcnow)
@@ -235,7 +236,8 @@ def record(session: Session, actor, wu: WaterUser, sub: Submission, *, upload_di
         _created(session, actor, "rectification", rect, wu)
     if clean.reading is not None:
         # Read by the inspector in person: accepted at once, unlike an enterprise's submission.
-        reading = Reading(**clean.reading, water_user_id=wu.id, status="accepted", submitted_on=today,
+        status = "flagged" if plausibility.held(clean.reading.get("flags")) else "accepted"  # implausible: reviewed first
+        reading = Reading(**clean.reading, water_user_id=wu.id, status=status, submitted_on=today,
                           reviewed_by_id=actor.id, reviewed_at=utcnow())
         session.add(reading)
         session.flush()

@@ -4,6 +4,7 @@ permitted volume, the meter's verification, and its accepted readings of the 24 
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from collections import defaultdict
 from datetime import date
 
@@ -82,3 +83,82 @@ def for_meter_months(session: Session, meter_id: int, months: list[date], *, rul
     rules = rules or rules_versions.current(session)
     got = build(session, {(meter_id, m) for m in months}, rules=rules, today=today)
     return {p: c for (_, p), c in got.items()}
+
+
+def message(finding) -> str:
+    """A finding in the user's language, with its figures and the rule behind it."""
+    from flask_babel import gettext as _
+
+    f = finding.figures
+    code = finding.code
+    if code == "negative":
+        return _("A volume cannot be negative.")
+    if code == "above_capacity":
+        return _("%(v)s m³ is more than the intake can deliver in the month: design capacity %(c)s m³/h × %(h)d h × "
+                 "%(k)s = %(l)s m³ (domain rule: design capacity × hours × factor).", v=f"{f['volume_m3']:,.1f}",
+                 c=f"{f['capacity_m3h']:g}", h=f["hours"], k=f"{f['factor']:g}", l=f"{f['limit_m3']:,.1f}")
+    if code == "index_backwards":
+        return _("The meter index %(i)s is below the previous %(p)s without a rollover of the register.",
+                 i=f"{f['meter_index']:g}", p=f"{f['previous_index']:g}")
+    if code == "above_permit_share":
+        return _("%(v)s m³ is more than the permitted %(p)s m³ a year ÷ 12 × %(k)s = %(l)s m³.",
+                 v=f"{f['volume_m3']:,.1f}", p=f"{f['permitted_m3']:,.0f}", k=f"{f['factor']:g}",
+                 l=f"{f['limit_m3']:,.1f}")
+    if code == "index_jump":
+        return _("%(v)s m³ differs from the meter index difference %(i)s m³ by more than %(t)s %%.",
+                 v=f"{f['volume_m3']:,.1f}", i=f"{f['index_volume_m3']:,.1f}", t=f"{f['tolerance_percent']:g}")
+    if code == "change_vs_last_year":
+        return _("%(v)s m³ is %(c)s %% against %(y)s m³ in the same month last year (allowed ±%(l)s %%).",
+                 v=f"{f['volume_m3']:,.1f}", c=f"{f['change_percent']:+g}", y=f"{f['last_year_m3']:,.1f}",
+                 l=f"{f['limit_percent']:g}")
+    if code == "above_median":
+        return _("%(v)s m³ is more than %(k)s × the median %(m)s m³ of the 12 months before.",
+                 v=f"{f['volume_m3']:,.1f}", k=f"{f['factor']:g}", m=f"{f['median_m3']:,.1f}")
+    if code == "below_median":
+        return _("%(v)s m³ is less than the median %(m)s m³ of the 12 months before ÷ %(k)s.",
+                 v=f"{f['volume_m3']:,.1f}", k=f"{f['factor']:g}", m=f"{f['median_m3']:,.1f}")
+    if code == "zero_use":
+        return _("No use for %(n)d months from a meter in service.", n=f["months"])
+    if code == "unverified_meter":
+        return _("Unverified meter: past its verification date or service life (JJG 162-2019).")
+    if code == "compared_with_typed":
+        return _("Compared with the typed reading %(t)s m³: difference %(d)s m³.", t=f"{f['typed_m3']:,.1f}",
+                 d=f"{f['difference_m3']:+,.1f}")
+    if code == "beside_telemetry":
+        return _("Kept beside the online meter's %(t)s m³ for comparison; not counted.", t=f"{f['telemetry_m3']:,.1f}")
+    return code
+
+
+def flag_messages(flags) -> list[str]:
+    """The stored flags of a reading (JSON) worded for the review queue."""
+    from registry.domain.plausibility import Finding
+
+    out = []
+    for item in flags or []:
+        if isinstance(item, dict) and "code" in item:
+            figures = {k: v for k, v in item.items() if k != "code"}
+            try:
+                out.append(message(Finding(item["code"], figures)))
+            except (KeyError, TypeError, ValueError):  # a flag of an older shape: its code
+                out.append(str(item["code"]))
+    return out
+
+
+def judge(session: Session, items: list[tuple[object, int, date, float, float | None]], *, rules,
+          today: date | None = None):
+    """Findings of many readings: ``items`` are (key, meter id, month, volume, meter index);
+    answers {key: (hard findings, flags JSON or None)}."""
+    from registry.domain import plausibility
+
+    contexts = build(session, {(m, p) for _, m, p, _, _ in items}, rules=rules, today=today)
+    out = {}
+    for key, meter_id, period, volume, index in items:
+        ctx = contexts.get((meter_id, period))
+        if ctx is None:
+            out[key] = ([], None)
+            continue
+        if index is not None:
+            ctx = replace(ctx, meter_index=index)
+        found = plausibility.check(float(volume), ctx, rules)
+        out[key] = (plausibility.refused(found), plausibility.flags(found))
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from registry.domain import plausibility
 from registry import access, clock
 from registry.models import Document, Reading, Rectification, WaterUser, utcnow
 from registry.services import audit, documents, validators
@@ -30,7 +31,8 @@ def submit_reading(session: Session, actor, wu: WaterUser, data: dict, *, idempo
     if again is not None:
         return again
     values = validators.reading(session, {**data, "source": "enterprise"}, wu, None)
-    reading = Reading(**values, water_user_id=wu.id, status="pending", submitted_on=clock.today(),
+    status = "flagged" if plausibility.held(values.get("flags")) else "pending"  # flagged: the review queue shows why
+    reading = Reading(**values, water_user_id=wu.id, status=status, channel="portal", submitted_on=clock.today(),
                       submitted_by_id=actor.id)
     session.add(reading)
     session.flush()

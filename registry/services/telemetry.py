@@ -345,7 +345,7 @@ def _write_readings(session: Session, change: FileChange, meter_info: dict, deri
             ctx = contexts.get((meter_id, period))
             findings = plausibility.check(volume, ctx, change.rules) if ctx is not None else []
             flags = [f.as_json() for f in findings]
-            status = "flagged" if flags else "accepted"
+            status = "flagged" if plausibility.held(flags) else "accepted"
             beside = typed.get((meter_id, period))
             if beside is not None:
                 # A typed reading of the month the telemetry measures: compared, kept, not counted.

@@ -319,7 +319,23 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
                 stmt = stmt.where(Reading.id != current.id)
             if session.execute(stmt).scalar_one():
                 c.fail("period", _l("This meter already has a reading for that month."))
+    if found is not None and period is not None and c.ok("volume_m3") and c.ok("meter_index") and not c.errors:
+        _plausible(session, c, found, period)
     return c.done()
+
+
+def _plausible(session: Session, c: Checker, meter: Meter, period: date) -> None:
+    """Plausibility (registry.domain.plausibility): a hard finding refuses the field with the
+    reason; soft ones go with the reading as its flags (it is stored flagged)."""
+    from registry.services import plausibility_context
+
+    judged = plausibility_context.judge(session, [(0, meter.id, period, c.out["volume_m3"], c.out.get("meter_index"))],
+                                        rules=_rules_in_force(session))
+    hard, flags = judged[0]
+    for finding in hard:
+        name = "meter_index" if finding.code == "index_backwards" else "volume_m3"
+        c.fail(name, plausibility_context.message(finding))
+    c.out["flags"] = flags
 
 
 def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:

@@ -200,13 +200,13 @@ def test_an_online_meter_fed_only_by_telemetry_earns_the_online_monitoring_point
     assert online_points() == 10
 
 
-def test_a_month_from_an_unverified_meter_is_stored_flagged_and_not_counted(api_as):
+def test_a_month_from_an_unverified_meter_carries_the_label_and_counts(api_as):
     meter = online_meter(verified=False)
     d = LAST_MONTH + timedelta(days=3)
     api_as(f.admin()).post("/api/v1/telemetry", json={"points": [point("YWT-1", d, 0, 0.0),
                                                                  point("YWT-1", d, 5, 100.0)]})
     derived = db.session.scalars(select(Reading).where(Reading.meter_id == meter.id, Reading.read_on.is_(None))).one()
-    assert derived.status == "flagged" and derived.flags == [{"code": "unverified_meter"}]
+    assert derived.status == "accepted" and derived.flags == [{"code": "unverified_meter"}]
 
 
 def test_a_month_above_the_intakes_capacity_is_kept_flagged_with_the_hard_finding(api_as):

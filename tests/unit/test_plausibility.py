@@ -110,3 +110,9 @@ def test_thresholds_come_from_the_rules():
     # 30 000 ÷ 12 × 2 = 5 000
     assert [f.code for f in p.check(5000.5, p.Context(period=NOV, permitted_annual_m3=30_000.0), rules)] == [
         "above_permit_share"]
+
+
+def test_labels_go_with_the_reading_without_holding_it_back():
+    assert p.held([{"code": "unverified_meter"}]) is False
+    assert p.held([{"code": "unverified_meter"}, {"code": "above_median"}]) is True
+    assert p.held(None) is False and p.held([]) is False
