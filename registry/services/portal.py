@@ -78,7 +78,7 @@ def review(session: Session, actor, obj, decision: str, reason: str | None = Non
     access.require_edit(actor, kind)
     if not access.in_scope(actor, obj.water_user_id):
         raise NotFound()
-    if obj.status != "pending":
+    if obj.status != "pending" and not (kind == "reading" and obj.status == "flagged"):
         raise ValidationError({"decision": _l("This submission has already been reviewed.")})
     if decision not in ("accept", "reject"):
         raise ValidationError({"decision": _l("Choose one of the listed options.")})

@@ -319,7 +319,7 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
                 stmt = stmt.where(Reading.id != current.id)
             if session.execute(stmt).scalar_one():
                 c.fail("period", _l("This meter already has a reading for that month."))
-    if found is not None and period is not None and c.ok("volume_m3") and c.ok("meter_index") and not c.errors:
+    if found is not None and period is not None and c.ok("volume_m3") and not c.errors:
         _plausible(session, c, found, period)
     return c.done()
 
