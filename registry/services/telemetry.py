@@ -159,6 +159,8 @@ def _ingest(session: Session, actor, items, *, now: datetime | None, channel_sou
             meters_of[row.telemetry_id].append(row)
     meter_info = {}
     by_meter: dict[int, dict[datetime, tuple]] = defaultdict(dict)
+    for candidates in meters_of.values():
+        candidates.sort(key=lambda m: m.installed_on, reverse=True)
     for i, tid, at, total, flow in parsed:
         candidates = meters_of.get(tid)
         if not candidates:
@@ -166,8 +168,10 @@ def _ingest(session: Session, actor, items, *, now: datetime | None, channel_sou
             continue
         day = at.astimezone(zone).date()
         # On a replacement's day both meters were in service: the new one takes the points.
-        meter = next((m for m in sorted(candidates, key=lambda m: m.installed_on, reverse=True)
-                      if m.installed_on <= day and (m.removed_on is None or day <= m.removed_on)), None)
+        meter = candidates[0] if len(candidates) == 1 else None  # the usual case: one meter per id
+        if meter is None or not (meter.installed_on <= day and (meter.removed_on is None or day <= meter.removed_on)):
+            meter = next((m for m in candidates
+                          if m.installed_on <= day and (m.removed_on is None or day <= m.removed_on)), None)
         if meter is None:
             _reject(out, i, "at", _("No meter with this telemetry id was in service on %(d)s.", d=day.isoformat()))
             continue
@@ -262,13 +266,18 @@ def _accept(out: Outcome, meter, points: dict, stored: dict, before, new_rows: l
     capacity = meter.register_capacity_m3
     kept_prev = before[1] if before else None
     bad = set()
+    next_stored: list[float | None] = [None] * len(order)  # the stored value after each position
+    following = None
+    for k in range(len(order) - 1, -1, -1):
+        next_stored[k] = following
+        if order[k] in stored:
+            following = stored[order[k]]
     for k, at in enumerate(order):
         total = merged[at]
         if at not in accepted:
             kept_prev = total
             continue
-        nxt_at = next((a for a in order[k + 1:] if a in stored), None)
-        nxt = None if nxt_at is None else stored[nxt_at]
+        nxt = next_stored[k]
         if kept_prev is not None and series.step_volume(kept_prev, total, capacity) is None:
             a, b = kept_prev, total
         elif nxt is not None and series.step_volume(total, nxt, capacity) is None:
