@@ -25,6 +25,7 @@ Writes go through one ``FileChange`` (one commit); points and readings are writt
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ _TOTAL_MAX = ranges.RANGES["totalizer_m3"].high
 _FLOW_MAX = 1e6  # m³/h: beyond any pipe (ranges.Q3_M3H_MAX is 2.6e5)
 _EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _UTC = timezone.utc
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no database stores a NUL; no id carries a control character
 
 
 @dataclass
@@ -122,7 +124,7 @@ def _ingest(session: Session, actor, items, *, now: datetime | None, channel_sou
         if unknown:
             _reject(out, i, sorted(unknown)[0][:60], _("Unknown field."))
             continue
-        if type(tid) is not str or not 1 <= len(tid.strip()) <= 60:
+        if type(tid) is not str or not 1 <= len(tid.strip()) <= 60 or _CONTROL.search(tid):
             _reject(out, i, "telemetry_id", _("Give the meter's telemetry id (1–60 characters)."))
             continue
         at = parse_at(at_text)
@@ -135,13 +137,12 @@ def _ingest(session: Session, actor, items, *, now: datetime | None, channel_sou
         if at < _EARLIEST:
             _reject(out, i, "at", _("The time is before 2000."))
             continue
-        if (type(total) not in _NUMBERS or isinstance(total, bool) or not math.isfinite(total)
-                or not 0 <= total <= _TOTAL_MAX):
+        # A range test alone: NaN fails it, and a 400-digit integer compares without overflowing.
+        if type(total) not in _NUMBERS or not 0 <= total <= _TOTAL_MAX:
             _reject(out, i, "totalizer_m3", _("The totalizer is a number of m³ from 0 to %(max)s.",
                                               max=f"{_TOTAL_MAX:,.0f}"))
             continue
-        if flow is not None and (type(flow) not in _NUMBERS or isinstance(flow, bool) or not math.isfinite(flow)
-                                 or not 0 <= flow <= _FLOW_MAX):
+        if flow is not None and (type(flow) not in _NUMBERS or not 0 <= flow <= _FLOW_MAX):
             _reject(out, i, "flow_m3h", _("The flow is a number of m³/h from 0 to %(max)s.", max=f"{_FLOW_MAX:,.0f}"))
             continue
         parsed.append((i, tid.strip(), at, float(total), None if flow is None else float(flow)))

@@ -218,3 +218,25 @@ def test_a_month_above_the_intakes_capacity_is_kept_flagged_with_the_hard_findin
                                                                  point("YWT-1", d, 5, 5000.0)]})
     derived = db.session.scalars(select(Reading).where(Reading.meter_id == meter.id, Reading.read_on.is_(None))).one()
     assert derived.status == "flagged" and derived.flags[0]["code"] == "above_capacity"
+
+
+def test_hostile_values_are_refused_by_name_never_a_500(api_as):
+    online_meter()
+    d = LAST_MONTH + timedelta(days=3)
+    api = api_as(f.admin())
+    response = api.post("/api/v1/telemetry", json={"points": [
+        {"telemetry_id": "YWT-1\x00", "at": instant(d, 1).isoformat(), "totalizer_m3": 1.0},
+        {"telemetry_id": "YWT-1", "at": instant(d, 1).isoformat(), "totalizer_m3": 10 ** 400},
+        {"telemetry_id": "YWT-1", "at": instant(d, 1).isoformat(), "totalizer_m3": True},
+        {"telemetry_id": "YWT-1", "at": "x" * 10_000, "totalizer_m3": 1.0},
+        {"telemetry_id": "YWT-1", "at": instant(d, 1).isoformat(), "totalizer_m3": 1.0, "flow_m3h": -1},
+        {"telemetry_id": "YWT-1", "at": instant(d, 1).isoformat(), "totalizer_m3": 1.0, "extra": 1},
+        {"telemetry_id": ["x"], "at": instant(d, 1).isoformat(), "totalizer_m3": 1.0},
+    ]})
+    assert response.status_code == 200 and response.json["created"] == 0
+    assert [r["field"] for r in response.json["rejected"]] == [
+        "points[0].telemetry_id", "points[1].totalizer_m3", "points[2].totalizer_m3", "points[3].at",
+        "points[4].flow_m3h", "points[5].extra", "points[6].telemetry_id"]
+    assert api.post("/api/v1/telemetry", json={"points": "nope"}).status_code == 422
+    assert api.post("/api/v1/telemetry", json={"points": [{}] * 50_001}).status_code == 422
+    assert api.post("/api/v1/telemetry", json={}).status_code == 422
