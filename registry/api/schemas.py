@@ -188,17 +188,17 @@ ReadingBatchOut = ma.Schema.from_dict({
                                       name="ReadingBatchResult")
 
 
+# A point's fields are judged by the service, point by point: a refused point is listed in the
+# answer's "rejected" (200), never a refusal of the batch, so the document describes them without
+# constraints a validator would enforce on the whole request.
 TelemetryPointIn = ma.Schema.from_dict({
-    "telemetry_id": ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60),
-                                     metadata={"description": "The online meter's telemetry id (在线监测编号)."}),
-    "at": ma.fields.String(required=True, metadata={
-        "description": "The instant read, ISO 8601 with its offset: 2026-12-01T08:00:00+08:00.",
-        "format": "date-time"}),
-    "totalizer_m3": ma.fields.Raw(required=True, metadata={
-        "type": "number", "minimum": 0, "maximum": ranges.TOTALIZER_MAX,
-        "description": "The totalizer's value (累计流量), m³."}),
-    "flow_m3h": ma.fields.Raw(allow_none=True, metadata={"type": "number", "minimum": 0, "nullable": True,
-                                                         "description": "Instantaneous flow, m³/h (optional)."})},
+    "telemetry_id": ma.fields.Raw(metadata={"description": "The online meter's telemetry id (在线监测编号), "
+                                                           "a string of 1–60 characters."}),
+    "at": ma.fields.Raw(metadata={"description": "The instant read, ISO 8601 with its offset: "
+                                                 "2026-12-01T08:00:00+08:00 (from 2000, at most 10 minutes ahead)."}),
+    "totalizer_m3": ma.fields.Raw(metadata={"description": f"The totalizer's value (累计流量), m³, a number from 0 "
+                                                           f"to {ranges.TOTALIZER_MAX:.0f}."}),
+    "flow_m3h": ma.fields.Raw(metadata={"description": "Instantaneous flow, m³/h, a number from 0 (optional)."})},
     name="TelemetryPoint")
 class _Points(ma.fields.List):
     """A list of telemetry points, taken as it is: the service judges each point and names the
