@@ -237,6 +237,7 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
     c.date("installed_on", not_future=True)
     c.date("removed_on", required=False, not_future=True)
     c.text("telemetry_id", required=False, max_len=60)
+    c.number("register_capacity_m3", required=False)
     c.number("interval_months", required=False)
     c.number("service_life_years", required=False)
     if c.ok("removed_on") and c.ok("installed_on") and c.out["removed_on"] < c.out["installed_on"]:

@@ -240,3 +240,22 @@ def test_hostile_values_are_refused_by_name_never_a_500(api_as):
     assert api.post("/api/v1/telemetry", json={"points": "nope"}).status_code == 422
     assert api.post("/api/v1/telemetry", json={"points": [{}] * 50_001}).status_code == 422
     assert api.post("/api/v1/telemetry", json={}).status_code == 422
+
+
+def test_the_register_capacity_is_entered_with_the_meter_and_checked(api_as):
+    from registry.services import records
+
+    meter = online_meter()
+    records.update(db.session, f.admin(), "meter", meter, {
+        "serial": meter.serial, "intake_point_id": meter.intake_point_id, "meter_type": meter.meter_type,
+        "installed_on": meter.installed_on.isoformat(), "telemetry_id": "YWT-1", "register_capacity_m3": 1e5},
+        expected_version=meter.version)
+    assert meter.register_capacity_m3 == 1e5
+    import pytest as _pytest
+
+    from registry.services import ValidationError
+    with _pytest.raises(ValidationError) as err:
+        records.update(db.session, f.admin(), "meter", meter, {
+            "serial": meter.serial, "intake_point_id": meter.intake_point_id, "meter_type": meter.meter_type,
+            "installed_on": meter.installed_on.isoformat(), "register_capacity_m3": 0}, expected_version=meter.version)
+    assert "register_capacity_m3" in err.value.errors
