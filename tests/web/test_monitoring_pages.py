@@ -78,3 +78,23 @@ def test_the_enterprise_cannot_upload_and_the_list_puts_silent_meters_first(clie
     assert "YWT-Q" in page and "YWT-T" not in page
     full = client.get("/monitoring/").get_data(as_text=True)
     assert full.index("YWT-Q") < full.index("YWT-T")
+
+
+def test_the_meter_page_draws_the_daily_series_with_its_gaps_and_the_months_flags(client, auth):
+    meter = _meter("YWT-P")
+    auth.login(f.admin(username="meterpage").username)
+    d = TODAY - timedelta(days=10)
+    client.post("/monitoring/telemetry/upload", data={"file": (_csv([
+        ("YWT-P", _at(d, 1), 100, ""), ("YWT-P", _at(d + timedelta(days=1), 1), 130, ""),
+        ("YWT-P", _at(d + timedelta(days=4), 1), 190, "")]), "t.csv")}, content_type="multipart/form-data")
+    page = client.get(f"/monitoring/meters/{meter.id}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    # window: the 90 days ending today (the meter is older); data on today−10, −9 and −6: 3 days.
+    # Gaps: today−89 … today−11 = 79 days, then 2 (−8, −7), then 6 (−5 … today): the longest is 79.
+    assert "90 天中有 3 天有数据" in body and "<svg" in body
+    assert '<dd class="col-sm-9">79</dd>' in body
+    other = f.enterprise(meter.water_user, username="meterpage-ent")
+    auth.logout()
+    auth.login(other.username)
+    assert client.get(f"/monitoring/meters/{meter.id}").status_code == 404

@@ -105,3 +105,45 @@ def index():
     meters = monitoring.online_meters(db.session, current_user, today=clock.today(), now=clock.now(), rules=rules,
                                       silent_only=silent_only)
     return render_template("monitoring/index.html", meters=meters, rules=rules, silent_only=silent_only)
+
+
+@bp.route("/meters/<int:meter_id>")
+@login_required
+def meter(meter_id: int):
+    """One online meter: the daily series of the rules' window with its gaps, completeness, and
+    its monthly readings with their flags (the evidence behind a flagged month)."""
+    if not current_user.is_staff:
+        abort(404)
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from registry import clock
+    from registry.domain import telemetry as series
+    from registry.models import Meter, Reading
+    from registry.services import rules_versions
+    from registry.web import charts
+
+    found = db.session.get(Meter, meter_id)
+    if found is None or not access.in_scope(current_user, found.water_user_id):
+        abort(404)
+    rules = rules_versions.current(db.session)
+    today = clock.today()
+    window = rules.evaluation.online_monitoring.window_days
+    first = today - timedelta(days=window - 1)
+    daily = {r.read_on: r.volume_m3 for r in db.session.scalars(
+        select(Reading).where(Reading.meter_id == found.id, Reading.read_on >= first, Reading.read_on <= today,
+                              Reading.closed_at.is_(None), Reading.status != "rejected"))}
+    completeness = series.completeness(set(daily), today, window, history_from=found.installed_on)
+    days = [first + timedelta(days=n) for n in range(window)]
+    labels = [d.strftime("%m-%d") if n % 14 == 0 else "" for n, d in enumerate(days)]
+    chart = charts.columns(
+        labels, [(charts.Series(str(_l("Daily volume")), "#0d6efd"), [daily.get(d) for d in days], [None] * len(days))],
+        title=str(_l("Daily volume of the last %(n)d days", n=window)),
+        desc=str(_l("%(k)d days with data of %(n)d; a day without a column had no data.",
+                    k=completeness.days_with_data, n=completeness.window_days)), unit="m³", width=900)
+    months = db.session.scalars(select(Reading).where(Reading.meter_id == found.id, Reading.read_on.is_(None),
+                                                      Reading.closed_at.is_(None))
+                                .order_by(Reading.period.desc()).limit(24)).all()
+    return render_template("monitoring/meter.html", meter=found, chart=chart, completeness=completeness,
+                           months=months, rules=rules)
