@@ -17,6 +17,7 @@ Soft: ``above_permit_share`` (volume > permitted annual ÷ 12 × ``permit_share_
 before, or less than that median ÷ ``median_factor``, with at least ``min_history_months`` of
 them, the median above zero); ``zero_use`` (zero, and the ``zero_months`` − 1 months before zero
 too, from a meter in service); ``unverified_meter`` (past its verification or service life).
+A month in progress (``Context.partial``) skips the downward checks until it has ended.
 """
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ class Context:
     previous_12: tuple[float, ...] = ()  # accepted volumes of the 12 months before (those known)
     previous_zero_months: int = 0  # consecutive zero months right before this one
     meter_verified: bool = True
+    # A month still in progress (telemetry's current month): only its use so far is known, so
+    # the downward checks (below the median, a fall against last year, zero use) wait for its end.
+    partial: bool = False
 
 
 def hours_in_month(period: date) -> int:
@@ -100,7 +104,7 @@ def check(volume: float, ctx: Context, rules) -> list[Finding]:
     last_year = ctx.same_month_last_year
     if last_year is not None and last_year > 0:
         change = (volume - last_year) / last_year * 100
-        if abs(change) > m.same_month_change_percent:
+        if abs(change) > m.same_month_change_percent and not (ctx.partial and change < 0):
             out.append(Finding("change_vs_last_year", {"volume_m3": volume, "last_year_m3": last_year,
                                                        "change_percent": round(change, 1),
                                                        "limit_percent": m.same_month_change_percent}))
@@ -108,9 +112,9 @@ def check(volume: float, ctx: Context, rules) -> list[Finding]:
         mid = median(ctx.previous_12)
         if mid > 0 and volume > mid * m.median_factor:
             out.append(Finding("above_median", {"volume_m3": volume, "median_m3": mid, "factor": m.median_factor}))
-        elif mid > 0 and volume < mid / m.median_factor:
+        elif mid > 0 and volume < mid / m.median_factor and not ctx.partial:
             out.append(Finding("below_median", {"volume_m3": volume, "median_m3": mid, "factor": m.median_factor}))
-    if volume == 0 and ctx.previous_zero_months + 1 >= m.zero_months:
+    if volume == 0 and ctx.previous_zero_months + 1 >= m.zero_months and not ctx.partial:
         out.append(Finding("zero_use", {"months": ctx.previous_zero_months + 1, "limit_months": m.zero_months}))
     if not ctx.meter_verified:
         out.append(Finding("unverified_meter"))

@@ -28,7 +28,7 @@ import math
 import re
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from flask_babel import gettext as _
@@ -353,6 +353,8 @@ def _write_readings(session: Session, change: FileChange, meter_info: dict, deri
             last_index[d.day.replace(day=1)] = d.last_totalizer_m3
         for period, volume in months.items():
             ctx = contexts.get((meter_id, period))
+            if ctx is not None and period >= today.replace(day=1):
+                ctx = replace(ctx, partial=True)  # this month so far
             findings = plausibility.check(volume, ctx, change.rules) if ctx is not None else []
             flags = [f.as_json() for f in findings]
             status = "flagged" if plausibility.held(flags) else "accepted"

@@ -116,3 +116,13 @@ def test_labels_go_with_the_reading_without_holding_it_back():
     assert p.held([{"code": "unverified_meter"}]) is False
     assert p.held([{"code": "unverified_meter"}, {"code": "above_median"}]) is True
     assert p.held(None) is False and p.held([]) is False
+
+
+def test_a_month_in_progress_waits_for_its_end_for_the_downward_checks():
+    history = (100.0, 100.0, 100.0, 200.0, 200.0, 200.0)  # median 150: below 50 is low
+    ctx = p.Context(period=NOV, previous_12=history, same_month_last_year=1000.0, partial=True)
+    # 10 m³ so far: no below_median, no fall against last year (−99 %), no zero use
+    assert [f.code for f in p.check(10.0, ctx, RULES)] == []
+    assert [f.code for f in p.check(0.0, replace(ctx, previous_zero_months=3), RULES)] == []
+    # upward anomalies show at once: 1 601 is +60.1 % on last year, 451 > 3 × 150
+    assert [f.code for f in p.check(1601.0, ctx, RULES)] == ["change_vs_last_year", "above_median"]
