@@ -121,6 +121,15 @@ def check(volume: float, ctx: Context, rules) -> list[Finding]:
     return out
 
 
+def flat_line(hours: float, rules) -> Finding | None:
+    """An online meter's totalizer unchanged for ``monitoring.flat_hours`` or longer in the month
+    (domain.md: "a flat totalizer for 72 h"): a stuck register or a dead sensor reporting."""
+    limit = rules.monitoring.flat_hours
+    if hours >= limit:
+        return Finding("flat_line", {"hours": round(hours, 1), "limit_hours": limit})
+    return None
+
+
 def refused(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.hard]
 

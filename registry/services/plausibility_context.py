@@ -119,6 +119,9 @@ def message(finding) -> str:
                  v=f"{f['volume_m3']:,.1f}", k=f"{f['factor']:g}", m=f"{f['median_m3']:,.1f}")
     if code == "zero_use":
         return _("No use for %(n)d months from a meter in service.", n=f["months"])
+    if code == "flat_line":
+        return _("The totalizer stayed unchanged for %(h)s hours (allowed: under %(l)d hours).",
+                 h=f"{f['hours']:g}", l=f["limit_hours"])
     if code == "unverified_meter":
         return _("Unverified meter: past its verification date or service life (JJG 162-2019).")
     if code == "compared_with_typed":

@@ -220,7 +220,11 @@ def _ingest(session: Session, actor, items, *, now: datetime | None, channel_sou
                     continue
                 start = start_of[meter_id]
                 days = [d for d in days if d.day >= start]
-                derived[meter_id] = (days, {p: v for p, v in series.monthly(days).items()})
+                by_month: dict[date, list] = defaultdict(list)
+                for at, total in merged:
+                    by_month[at.astimezone(zone).date().replace(day=1)].append((at, total))
+                flat = {p: series.flat_hours(pts) for p, pts in by_month.items() if p >= start}
+                derived[meter_id] = (days, series.monthly(days), flat)
             _write_readings(session, change, meter_info, derived, first_month, out)
         out.rejected.sort(key=lambda r: r["index"])
         if new_rows:
@@ -320,7 +324,7 @@ def _write_readings(session: Session, change: FileChange, meter_info: dict, deri
         .where(_one_of(session, Reading.meter_id, meter_ids, Integer), Reading.period >= first_month,
                Reading.read_on.is_(None), Reading.closed_at.is_(None), Reading.status.not_in(("rejected", "check")),
                or_(Reading.channel.is_(None), Reading.channel != "telemetry")))}
-    contexts = plausibility_context.build(session, {(m, p) for m, (_, months) in derived.items() for p in months},
+    contexts = plausibility_context.build(session, {(m, p) for m, (_, months, _) in derived.items() for p in months},
                                           rules=change.rules, today=today)
     inserts, updates, audits = [], [], []
 
@@ -345,7 +349,7 @@ def _write_readings(session: Session, change: FileChange, meter_info: dict, deri
                                "changes": {"volume_m3": [old.volume_m3, volume], "status": [old.status, status]},
                                "reason": None})
 
-    for meter_id, (days, months) in derived.items():
+    for meter_id, (days, months, flat) in derived.items():
         meter = meter_info[meter_id]
         last_index = {}
         for d in days:
@@ -356,7 +360,8 @@ def _write_readings(session: Session, change: FileChange, meter_info: dict, deri
             if ctx is not None and period >= today.replace(day=1):
                 ctx = replace(ctx, partial=True)  # this month so far
             findings = plausibility.check(volume, ctx, change.rules) if ctx is not None else []
-            flags = [f.as_json() for f in findings]
+            stuck = plausibility.flat_line(flat.get(period, 0.0), change.rules)
+            flags = [f.as_json() for f in findings] + ([stuck.as_json()] if stuck else [])
             status = "flagged" if plausibility.held(flags) else "accepted"
             beside = typed.get((meter_id, period))
             if beside is not None:

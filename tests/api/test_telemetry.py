@@ -259,3 +259,15 @@ def test_the_register_capacity_is_entered_with_the_meter_and_checked(api_as):
             "serial": meter.serial, "intake_point_id": meter.intake_point_id, "meter_type": meter.meter_type,
             "installed_on": meter.installed_on.isoformat(), "register_capacity_m3": 0}, expected_version=meter.version)
     assert "register_capacity_m3" in err.value.errors
+
+
+def test_a_flat_line_of_72_hours_flags_the_month(api_as):
+    meter = online_meter()
+    d = LAST_MONTH + timedelta(days=2)
+    # 500 m³ at hour 0 of d, unchanged until hour 0 three days later (72 h), then 530
+    api_as(f.admin()).post("/api/v1/telemetry", json={"points": [
+        point("YWT-1", d, 0, 500.0), point("YWT-1", d + timedelta(days=1), 0, 500.0),
+        point("YWT-1", d + timedelta(days=3), 0, 500.0), point("YWT-1", d + timedelta(days=3), 5, 530.0)]})
+    derived = db.session.scalars(select(Reading).where(Reading.meter_id == meter.id, Reading.read_on.is_(None))).one()
+    assert derived.status == "flagged" and derived.flags == [{"code": "flat_line", "hours": 72.0, "limit_hours": 72}]
+    assert derived.volume_m3 == 30.0

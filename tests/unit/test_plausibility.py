@@ -126,3 +126,9 @@ def test_a_month_in_progress_waits_for_its_end_for_the_downward_checks():
     assert [f.code for f in p.check(0.0, replace(ctx, previous_zero_months=3), RULES)] == []
     # upward anomalies show at once: 1 601 is +60.1 % on last year, 451 > 3 × 150
     assert [f.code for f in p.check(1601.0, ctx, RULES)] == ["change_vs_last_year", "above_median"]
+
+
+@pytest.mark.parametrize(("hours", "flagged"), [(71.9, False), (72.0, True)])
+def test_a_flat_totalizer_for_72_hours_is_flagged(hours, flagged):
+    # domain.md: "a flat totalizer for 72 h on an online meter" (rules monitoring.flat_hours 72)
+    assert (p.flat_line(hours, RULES) is not None) is flagged
