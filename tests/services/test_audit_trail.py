@@ -32,7 +32,7 @@ from tests import factories as f
 from tests.services.test_hostile_input import _valid
 
 # Functions that take an actor but only read (scoped look-ups), or that are the trail itself.
-READERS = {"audit.record", "tokens.get_for", "tokens.visible_to"}
+READERS = {"audit.record", "tokens.get_for", "tokens.visible_to", "monitoring.online_meters"}
 PDF = b"%PDF-1.4\n% audit\n"
 # One field of each kind changed by the update driver, and its new value.
 EDITS = {"intake_point": ("name", "3号取水口"), "permit": ("purpose", "生活用水"), "plan": ("notes", "调整"),
@@ -174,6 +174,20 @@ def _drive(ctx):
     assert report.applied, report.errors
     yield "exchange.run", s.scalars(select(Reading).where(Reading.period == date(2024, 7, 1))).one()
     del outcome
+    from registry.models import TelemetryPoint
+    from registry.services import telemetry, telemetry_csv
+
+    ctx["meter"].telemetry_id = "AUDIT-T1"
+    s.commit()
+    day = bureau_today() - timedelta(days=2)
+    got = telemetry.ingest(s, admin, [{"telemetry_id": "AUDIT-T1", "at": f"{day.isoformat()}T08:00:00+08:00",
+                                       "totalizer_m3": 100.0}])
+    assert got.created == 1, got.rejected
+    yield "telemetry.ingest", s.scalars(select(TelemetryPoint)).first()
+    got = telemetry_csv.run(s, admin, f"在线监测编号,时间,累计读数(m³)\nAUDIT-T1,{day.isoformat()}T09:00:00+08:00,110\n"
+                            .encode(), max_rows=10)
+    assert got.created == 1, got.rejected
+    yield "telemetry_csv.run", s.scalars(select(TelemetryPoint)).first()
 
 
 def water_users_data(wu) -> dict:
