@@ -240,8 +240,31 @@ def test_every_page_of_a_file_opens_for_the_bureau(app, client, auth, world):
     for endpoint, method, url in _urls(app, world["mine"]):
         if method != "GET" or endpoint.startswith("portal."):  # the portal is the enterprise's own
             continue
+        if endpoint in OWN_JOBS:  # an id of the account's own job, not of the file: see below
+            continue
         response = _call(client, "GET", url)
         assert response.status_code in (200, 302), (url, response.status_code)
+
+
+# Pages of one account's own background job: its owner sees it, anyone else finds nothing.
+OWN_JOBS = ("monitoring.job",)
+
+
+@pytest.mark.parametrize(("role", "own", "other"), [("admin", 200, 404), ("inspector", 200, 404),
+                                                    ("enterprise", 404, 404)])
+def test_a_telemetry_upload_job_answers_its_owner_only(app, client, auth, world, role, own, other):
+    from registry.services import jobs
+
+    account = world["accounts"][role]
+    mine = jobs.create(db.session, "telemetry_csv", account, {"path": "/nonexistent.csv"})
+    theirs = jobs.create(db.session, "telemetry_csv", world["theirs"]["account"], {"path": "/nonexistent.csv"})
+    db.session.commit()
+    _login(client, auth, world, role)
+    assert _call(client, "GET", f"/monitoring/telemetry/jobs/{mine.id}").status_code == own
+    assert _call(client, "GET", f"/monitoring/telemetry/jobs/{theirs.id}").status_code == other
+    upload = _call(client, "GET", "/monitoring/telemetry/upload").status_code
+    assert upload == {"admin": 200, "inspector": 200, "enterprise": 404}[role]
+    assert _call(client, "GET", "/monitoring/").status_code == {"admin": 200, "inspector": 200, "enterprise": 404}[role]
 
 
 def test_enterprise_reads_its_file_but_no_staff_page(app, client, auth, world):

@@ -78,11 +78,8 @@ def _progress(job: dict):
 def job(job_id):
     _uploader_only()
     found = jobs.for_owner(db.session, job_id, current_user.id, "telemetry_csv")
-    if found is None:  # another person's, or one cleaned away: start again from the upload
-        from flask import flash, redirect, url_for
-
-        flash(_l("That upload is no longer available; upload the file again."), "warning")
-        return redirect(url_for("monitoring.upload"))
+    if found is None:  # another person's job is unknown here (404), as an out-of-scope record
+        abort(404)
     shown = jobs.view(found)
     if request.args.get("format") == "json":
         return jsonify({k: shown.get(k) for k in ("state", "done", "total")} | {"message": background.message(shown)})
