@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from bench import api_readings, bombs, certificates, cluster, imports, logins, recompute, tax, web
+from bench import api_readings, bombs, certificates, cluster, imports, logins, recompute, tax, telemetry, web
 
 BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run, "api-readings": api_readings.run,
            "web": web.run, "logins": logins.run, "cluster": cluster.run, "bombs": bombs.run,
-           "tax": tax.run}
+           "tax": tax.run, "telemetry": telemetry.run}
 
 
 def main() -> None:

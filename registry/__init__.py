@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.exchange.routes import bp as exchange_bp
     from registry.web.plans.routes import bp as plans_bp
     from registry.web.tax.routes import bp as tax_bp
+    from registry.web.monitoring.routes import bp as monitoring_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(exchange_bp)
     app.register_blueprint(plans_bp)
     app.register_blueprint(tax_bp)
+    app.register_blueprint(monitoring_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

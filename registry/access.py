@@ -65,6 +65,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reading.submit": EVERYONE,         # POST /api/v1/readings (an enterprise for its own meters)
     "visits.use": STAFF,                # the field-visit pages
     "work_queue.view": STAFF,
+    "monitoring.view": STAFF,           # online meters, their completeness and daily series (issue 17)
     # the enterprise portal
     "portal.use": ENTERPRISE,           # submit readings and documents, answer orders, acknowledge notices
     # certificates

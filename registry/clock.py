@@ -13,3 +13,13 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 def today() -> date:
     zone = current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE
     return datetime.now(ZoneInfo(zone)).date()
+
+
+def zone() -> ZoneInfo:
+    """The bureau's time zone (its calendar days)."""
+    return ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE)
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware in the bureau's zone (tests move it with the clock)."""
+    return datetime.now(zone())

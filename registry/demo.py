@@ -396,3 +396,44 @@ def _chunk(session: Session, gen: Generator, n: int, counts: Counts, ids: _Ids) 
     _insert(session, AuditEvent, [{"action": "create", "entity_type": "WaterUser", "entity_id": wu_id,
                                    "water_user_id": wu_id, "summary": f"demo data: {wu['file_no']} {wu['name']}",
                                    "changes": {}} for wu, wu_id in zip(wus, wu_ids)], counts, ids)
+
+
+def telemetry_feeds(session: Session, actor, today: date, *, meters: int = 12, days: int = 30, seed: int = 2026) -> int:
+    """Hourly totalizer points of a few online meters over the last ``days``, sent through the
+    same intake as a gateway's (``services.telemetry.ingest``), with the faults real feeds have:
+    the first meter silent for 3 days, the second flat for 80 hours, the third rolling over
+    (register of 100,000 m³), the fourth a spike of a day's use 20 times the usual. Answers the
+    points stored."""
+    import random
+    from datetime import datetime, time as dtime
+
+    from registry import clock
+    from registry.services import telemetry
+
+    rng = random.Random(seed)
+    chosen = session.scalars(select(Meter).where(Meter.telemetry_id.is_not(None), Meter.removed_on.is_(None),
+                                                 Meter.closed_at.is_(None),
+                                                 Meter.installed_on <= today - timedelta(days=days + 1))
+                             .order_by(Meter.id).limit(meters)).all()
+    zone = clock.zone()
+    start = datetime.combine(today - timedelta(days=days), dtime(0), tzinfo=zone)
+    stored = 0
+    for n, meter in enumerate(chosen):
+        total = 99_000.0 if n == 2 else float(rng.randint(10_000, 500_000))
+        if n == 2:
+            meter.register_capacity_m3 = 100_000.0
+            session.commit()
+        hourly = rng.uniform(1.0, 12.0)
+        points = []
+        for h in range(days * 24):
+            at = start + timedelta(hours=h)
+            if n == 0 and 10 * 24 <= h < 13 * 24:
+                continue  # a gap of 3 days
+            if not (n == 1 and 15 * 24 <= h < 15 * 24 + 80):  # a flat line of 80 hours
+                step = hourly * rng.uniform(0.5, 1.5) * (20 if n == 3 and 20 * 24 <= h < 21 * 24 else 1)
+                total += step
+                if n == 2 and total >= 100_000.0:
+                    total -= 100_000.0  # the register rolls over
+            points.append({"telemetry_id": meter.telemetry_id, "at": at.isoformat(), "totalizer_m3": round(total, 2)})
+        stored += telemetry.ingest(session, actor, points, channel_source="demo").created
+    return stored

@@ -79,7 +79,8 @@ LABELS = {
                          "in_service": _l("In-service inspection"), "on_site": _l("On-site calibration")},
     "reading_source": {"manual": _l("Manual"), "online": _l("Online"), "enterprise": _l("Enterprise"),
                        "estimated": _l("Estimated")},
-    "reading_status": {"pending": _l("Pending"), "accepted": _l("Accepted"), "rejected": _l("Rejected")},
+    "reading_status": {"pending": _l("Pending"), "accepted": _l("Accepted"), "rejected": _l("Rejected"),
+                       "flagged": _l("Flagged (implausible)"), "check": _l("Check reading (beside telemetry)")},
     "check_result": {"ok": _l("OK"), "problem": _l("Problem"), "na": _l("N/A")},
     "rectification_status": {"open": _l("Open"), "answered": _l("Answered"), "verified": _l("Verified"),
                              "overdue": _l("Overdue")},
@@ -164,7 +165,9 @@ def init_app(app) -> None:
         newstyle=True,
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n))
-    app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
+    from registry.services.plausibility_context import flag_messages
+
+    app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number, flag_messages=flag_messages)
     from registry import clock
     from registry.presentation import explain, images
 

@@ -12,7 +12,7 @@ from registry.presentation.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
 from registry.services import (Conflict, Forbidden, NotFound, StaleEdit, ValidationError, certificates, evaluations, records,
-                               readings_bulk, tokens, water_users)
+                               readings_bulk, telemetry, tokens, water_users)
 from registry.services.certificates import CertificateRefused
 from registry.services.file_view import ListFilters, load_file, water_user_list
 from registry.presentation import paging
@@ -28,11 +28,13 @@ class Blueprint(SmorestBlueprint):
 water_users_bp = Blueprint("api_water_users", __name__, url_prefix="/api/v1/water-users",
                            description="Water users and their whole file")
 readings_bp = Blueprint("api_readings", __name__, url_prefix="/api/v1/readings", description="Readings in bulk")
+telemetry_bp = Blueprint("api_telemetry", __name__, url_prefix="/api/v1/telemetry",
+                         description="Online meters' totalizer points (在线监测)")
 certificates_bp = Blueprint("api_certificates", __name__, url_prefix="/api/v1/certificates",
                             description="Compliance certificates (合规证书)")
 tax_bp = Blueprint("api_tax", __name__, url_prefix="/api/v1/tax-statements",
                    description="Water-resource tax hand-over statements (水资源税涉税信息)")
-BLUEPRINTS = (water_users_bp, readings_bp, certificates_bp, tax_bp)
+BLUEPRINTS = (water_users_bp, readings_bp, telemetry_bp, certificates_bp, tax_bp)
 # The record kinds of a file, each on its own typed path (spec.md: "Record kinds in the API").
 RECORD_PATHS = {"intake-points": "intake_point", "permits": "permit", "plans": "plan", "meters": "meter",
                 "calibrations": "calibration", "balance-tests": "balance_test", "inspections": "inspection",
@@ -421,3 +423,17 @@ def tax_batch(args):
     year, quarter = _tax_period(args)
     statements = _tax_visible(_call(tax.city_statements, db.session, g.api_account, year, quarter))
     return {"year": year, "quarter": quarter, "statements": [tax.document(st) for st in statements]}
+@telemetry_bp.route("", methods=["POST"])
+@evaluations.collector_paused()
+@telemetry_bp.arguments(schemas.TelemetryBatchIn)
+@telemetry_bp.response(200, schemas.TelemetryBatchOut)
+def post_telemetry(body):
+    """Up to 50,000 totalizer points of online meters, any order, late data welcome; idempotent on
+    (meter, at). Each refused point is listed with its field and reason; the others are stored
+    and turned into the meters' daily and monthly volumes."""
+    with rescoring.receiving(current_app._get_current_object()):
+        outcome = _call(telemetry.ingest, db.session, g.api_account, body["points"])
+    if outcome.queued:
+        rescoring.notify(current_app._get_current_object())
+    return {"created": outcome.created, "unchanged": outcome.unchanged, "rejected": outcome.rejected,
+            "readings": outcome.readings, "rescoring_files": outcome.queued}

@@ -203,3 +203,38 @@ ReadingBatchOut = ma.Schema.from_dict({
     # Files whose score these readings can change: re-scored just after the answer.
     "rescoring_files": ma.fields.Integer()},
                                       name="ReadingBatchResult")
+
+
+# A point's fields are judged by the service, point by point: a refused point is listed in the
+# answer's "rejected" (200), never a refusal of the batch, so the document describes them without
+# constraints a validator would enforce on the whole request.
+TelemetryPointIn = ma.Schema.from_dict({
+    "telemetry_id": ma.fields.Raw(metadata={"description": "The online meter's telemetry id (在线监测编号), "
+                                                           "a string of 1–60 characters."}),
+    "at": ma.fields.Raw(metadata={"description": "The instant read, ISO 8601 with its offset: "
+                                                 "2026-12-01T08:00:00+08:00 (from 2000, at most 10 minutes ahead)."}),
+    "totalizer_m3": ma.fields.Raw(metadata={"description": f"The totalizer's value (累计流量), m³, a number from 0 "
+                                                           f"to {ranges.TOTALIZER_MAX:.0f}."}),
+    "flow_m3h": ma.fields.Raw(metadata={"description": "Instantaneous flow, m³/h, a number from 0 (optional)."})},
+    name="TelemetryPoint")
+class _Points(ma.fields.List):
+    """A list of telemetry points, taken as it is: the service judges each point and names the
+    refused ones (a gateway's batch is not lost for one bad point); documented as the items."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list:
+            return list(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+TelemetryBatchIn = ma.Schema.from_dict({"points": _Points(ma.fields.Nested(TelemetryPointIn), required=True,
+                                                           validate=ma.validate.Length(max=50000))},
+                                       name="TelemetryBatch")
+TelemetryRejected = ma.Schema.from_dict({
+    "index": ma.fields.Integer(), "field": ma.fields.String(), "message": ma.fields.String()},
+    name="TelemetryRejectedPoint")
+TelemetryBatchOut = ma.Schema.from_dict({
+    "created": ma.fields.Integer(), "unchanged": ma.fields.Integer(),
+    "rejected": ma.fields.List(ma.fields.Nested(TelemetryRejected)),
+    "readings": ma.fields.Integer(metadata={"description": "Daily and monthly readings derived or re-derived."}),
+    "rescoring_files": ma.fields.Integer()}, name="TelemetryBatchResult")

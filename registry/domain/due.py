@@ -542,3 +542,12 @@ def worst_status(items: Iterable[DueItem]) -> str:
 
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
+
+
+def meter_verified_on(meter: MeterFact, day: date, rules: Rules) -> bool:
+    """Whether a reading of ``day`` comes from a verified meter: a verification that counts, not
+    past its due date nor the meter's service life (domain.md: otherwise "unverified meter")."""
+    if meter_verification_fault(meter, rules) is not None:
+        return False
+    return calibration.is_verified_on(day, meter_calibration_due_on(meter, rules),
+                                      meter_service_life_ends_on(meter, rules))

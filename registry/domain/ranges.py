@@ -42,6 +42,8 @@ RANGES: dict[str, Range] = {
     "volume_m3": Range(0, MONTHLY_VOLUME_MAX, "m³"),  # a monthly reading
     "meter_index": Range(0, TOTALIZER_MAX, "m³"),
     "totalizer_m3": Range(0, TOTALIZER_MAX, "m³"),
+    # The register's capacity, where the totalizer rolls over (10 digits at most, as above).
+    "register_capacity_m3": Range(0, 10 * TOTALIZER_MAX, "m³", low_open=True),
     "annual_volume_m3": Range(0, ANNUAL_VOLUME_MAX, "m³"),
     "planned_volume_m3": Range(0, ANNUAL_VOLUME_MAX, "m³"),
     # GB/T 12452-2022 volumes of one test period (at most a year): Vf, Vr, Vco, Vd, Vl.

@@ -12,7 +12,8 @@ from registry.models.inspection import CHECK_RESULTS, ChecklistItem, Inspection,
 from registry.models.meter import CALIBRATION_KINDS, METER_TYPES, Calibration, Meter
 from registry.models.permit import AnnualPlan, Permit, permit_intake_points
 from registry.models.plan_tax import PLAN_BREAKDOWNS, PlanProposal, PlanVersion, TaxStatement
-from registry.models.reading import READING_SOURCES, READING_STATUSES, Reading
+from registry.models.reading import READING_CHANNELS, READING_SOURCES, READING_STATUSES, UNCOUNTED_STATUSES, Reading
+from registry.models.telemetry import TelemetryPoint
 from registry.models.water_user import (SOURCES, WATER_USER_STATUSES, Division, IndustryPeriod, IntakePoint, NameBigram,
                                        WaterUser)
 from registry.models import cached  # noqa: E402,F401  (keeps the list's copies on water_users up to date)
@@ -22,7 +23,8 @@ __all__ = [
     "BalanceTest", "Base", "CHANNELS", "ApiToken", "Communication", "MessageTemplate", "RulesVersion", "DueItem", "CertificateCounter", "RegistrationRequest", "utcnow", "DOCUMENT_KINDS", "Document", "Certificate", "Evaluation", "PendingEvaluation",
     "CHECK_RESULTS", "ChecklistItem", "JOB_STATES", "Job", "Inspection", "Rectification", "CALIBRATION_KINDS",
     "METER_TYPES", "Calibration", "Meter", "AnnualPlan", "Permit", "permit_intake_points",
-    "READING_SOURCES", "READING_STATUSES", "Reading", "SOURCES", "WATER_USER_STATUSES", "Division",
+    "READING_CHANNELS", "READING_SOURCES", "READING_STATUSES", "UNCOUNTED_STATUSES", "Reading", "TelemetryPoint",
+    "SOURCES", "WATER_USER_STATUSES", "Division",
     "IndustryPeriod", "IntakePoint", "NameBigram", "WaterUser", "PLAN_BREAKDOWNS", "PlanProposal", "PlanVersion",
     "TaxStatement",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, Boolean
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from registry.domain.rules import METER_TYPES  # noqa: E402  one list: the rules define the types
 CALIBRATION_KINDS = ("initial", "subsequent", "in_service", "on_site")
+_LIVE_ONLINE = text("telemetry_id IS NOT NULL AND removed_on IS NULL AND closed_at IS NULL")
 
 
 class Meter(Record, Base):
@@ -24,6 +25,13 @@ class Meter(Record, Base):
         CheckConstraint("dn IS NULL OR dn > 0", name="dn_positive"),
         CheckConstraint("q3 IS NULL OR q3 > 0", name="q3_positive"),
         CheckConstraint("removed_on IS NULL OR removed_on >= installed_on", name="removed_after_installed"),
+        CheckConstraint("register_capacity_m3 IS NULL OR register_capacity_m3 > 0", name="register_capacity_positive"),
+        # A gateway names its meter by telemetry id: one meter in service per id. A replacement
+        # keeps the id (the gateway does not change) and starts its own series: the old meter is
+        # removed first, and each point goes to the meter in service on its day.
+        Index("uq_meters_telemetry_id_live", "telemetry_id", unique=True,
+              sqlite_where=_LIVE_ONLINE, postgresql_where=_LIVE_ONLINE),
+        Index("ix_meters_telemetry_id", "telemetry_id"),
     )
 
     water_user_id: Mapped[int] = mapped_column(ForeignKey("water_users.id"), index=True)
@@ -37,6 +45,8 @@ class Meter(Record, Base):
     installed_on: Mapped[date] = mapped_column(Date)
     removed_on: Mapped[date | None] = mapped_column(Date)
     telemetry_id: Mapped[str | None] = mapped_column(String(60))
+    # The totalizer's register (m³): it rolls over to 0 on reaching this (99 999 999 → 1e8).
+    register_capacity_m3: Mapped[float | None] = mapped_column(Float)
     # Per-meter overrides of the rules' defaults (domain.md: "per meter overridable").
     interval_months: Mapped[int | None] = mapped_column(Integer)
     service_life_years: Mapped[int | None] = mapped_column(Integer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base, Record, UTCDateTime
@@ -13,10 +13,20 @@ if TYPE_CHECKING:
     from registry.models.meter import Meter
 
 READING_SOURCES = ("manual", "online", "enterprise", "estimated")
-READING_STATUSES = ("pending", "accepted", "rejected")
+# flagged: implausible but possible (registry.domain.plausibility), waiting for staff like a
+# pending one and kept out of charts and totals until accepted. check: a typed reading of a month
+# an online meter's telemetry already measures, kept beside the derived one for comparison and
+# never counted (issue 17).
+READING_STATUSES = ("pending", "accepted", "rejected", "flagged", "check")
+# Channels a reading came through; "telemetry" marks the daily and monthly volumes derived from
+# an online meter's totalizer points (registry.services.telemetry), never typed.
+READING_CHANNELS = ("form", "portal", "api", "import", "telemetry")
+# What charts and totals leave out (the rules count only accepted readings).
+UNCOUNTED_STATUSES = ("rejected", "flagged", "check")
 
-# One live monthly reading per meter and month; rejected and voided ones may be resubmitted.
-_LIVE_MONTHLY = text("read_on IS NULL AND status <> 'rejected' AND closed_at IS NULL")
+# One live monthly reading per meter and month; rejected and voided ones may be resubmitted, and
+# a check reading stands beside the telemetry's.
+_LIVE_MONTHLY = text("read_on IS NULL AND status NOT IN ('rejected', 'check') AND closed_at IS NULL")
 
 
 class Reading(Record, Base):
@@ -24,7 +34,9 @@ class Reading(Record, Base):
     __table_args__ = (
         CheckConstraint("volume_m3 >= 0", name="volume_non_negative"),
         CheckConstraint("source IN ('manual', 'online', 'enterprise', 'estimated')", name="source"),
-        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected', 'flagged', 'check')", name="status"),
+        CheckConstraint("channel IS NULL OR channel IN ('form', 'portal', 'api', 'import', 'telemetry')",
+                        name="channel"),
         Index("uq_readings_meter_period_live", "meter_id", "period", unique=True,
               sqlite_where=_LIVE_MONTHLY, postgresql_where=_LIVE_MONTHLY),
         Index("ix_readings_water_user_period", "water_user_id", "period"),
@@ -44,6 +56,10 @@ class Reading(Record, Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     submitted_on: Mapped[date | None] = mapped_column(Date)
     rejected_reason: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(12))
+    # Why the reading is flagged or what it was compared with: [{"code", ...figures}] (domain
+    # plausibility findings), shown in the review queue and on the file.
+    flags: Mapped[list | None] = mapped_column(JSON)
     # Enterprise submissions wait for staff review (pending → accepted / rejected with a reason).
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from registry import access
 from registry.domain.dates import add_months, month_start
-from registry.models import AnnualPlan, DueItem, Permit, Reading, WaterUser
+from registry.models import UNCOUNTED_STATUSES, AnnualPlan, DueItem, Permit, Reading, WaterUser
 from registry.services.work_queue import DUE_KINDS, status_expression
 
 GRADES = ("A", "B", "C", "D", "none")  # "none": not evaluated yet
@@ -111,7 +111,7 @@ def _volume(session: Session, account, scope, today: date) -> list[tuple[date, f
     read = dict(session.execute(_of_scope(
         select(Reading.period, func.sum(Reading.volume_m3))
         .where(Reading.period >= months[0], Reading.period <= months[-1], Reading.read_on.is_(None),
-               Reading.closed_at.is_(None), Reading.status != "rejected")
+               Reading.closed_at.is_(None), Reading.status.not_in(UNCOUNTED_STATUSES))
         .group_by(Reading.period), account, scope, Reading.water_user_id)).all())
 
     def in_force(start: date):

@@ -394,16 +394,35 @@ class _Readings:
         existing = {(r.meter_id, r.period): r for r in ctx.session.execute(
             select(Reading.id, Reading.meter_id, Reading.period, Reading.volume_m3, Reading.meter_index,
                    Reading.source).where(tuple_(Reading.meter_id, Reading.period).in_(pairs),
-                                         Reading.read_on.is_(None), Reading.status != "rejected",
+                                         Reading.read_on.is_(None), Reading.status.not_in(("rejected", "check")),
                                          Reading.closed_at.is_(None)))} if pairs else {}
         counts = ctx.report.counts["readings"]
+        # Plausibility (registry.domain.plausibility), as in the forms: a hard finding is the
+        # cell's error, soft ones store the reading flagged.
+        from registry.domain import plausibility
+        from registry.services import plausibility_context, rules_versions
+
+        judged = plausibility_context.judge(
+            ctx.session, [(number, meter.id, c["period"], float(c["volume_m3"]), c["meter_index"])
+                          for number, meter, c in good], rules=rules_versions.current(ctx.session), today=ctx.today)
+        kept = []
+        for number, meter, c in good:
+            hard, flags = judged[number]
+            if hard:
+                name = "meter_index" if hard[0].code == "index_backwards" else "volume_m3"
+                ctx.fail(self.sheet, number, name, plausibility_context.message(hard[0]))
+                continue
+            c["flags"] = flags
+            kept.append((number, meter, c))
+        good = kept
         new_rows, updates = [], []
         for number, meter, c in good:
             old = existing.get((meter.id, c["period"]))
             if old is None:
                 new_rows.append({"water_user_id": meter.water_user_id, "meter_id": meter.id, "period": c["period"],
                                  "read_on": None, "volume_m3": float(c["volume_m3"]), "meter_index": c["meter_index"],
-                                 "source": c["source"], "status": "accepted", "submitted_on": ctx.today,
+                                 "source": c["source"], "status": "flagged" if plausibility.held(c["flags"]) else "accepted",
+                                 "flags": c["flags"], "channel": "import", "submitted_on": ctx.today,
                                  "submitted_by_id": getattr(ctx.actor, "id", None)})
                 self.months[meter.water_user_id].append(c["period"].strftime("%Y-%m"))
                 counts.created += 1

@@ -46,7 +46,7 @@ def _queries(ids):
         "readings": (select(WaterUser.file_no, Meter.serial, Reading.period, Reading.volume_m3, Reading.meter_index,
                             Reading.source)
                      .join(Meter, Meter.id == Reading.meter_id).join(WaterUser, WaterUser.id == Reading.water_user_id)
-                     .where(Reading.water_user_id.in_(ids), Reading.read_on.is_(None), Reading.status != "rejected",
+                     .where(Reading.water_user_id.in_(ids), Reading.read_on.is_(None), Reading.status.not_in(("rejected", "check")),
                             Reading.closed_at.is_(None), Meter.closed_at.is_(None))
                      .order_by(WaterUser.file_no, Meter.serial, Reading.period),
                      lambda r: [r[0], r[1], r[2].strftime("%Y-%m"), r[3], r[4], _word("reading_source", r[5])]),

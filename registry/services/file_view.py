@@ -22,6 +22,7 @@ from registry.domain.reference import industry_by_code
 from registry.models import (AuditEvent, BalanceTest, DueItem, Inspection, Meter, NameBigram, Permit, Reading,
                              Rectification, WaterUser)
 from registry.models.cached import searchable_bigram
+from registry.models.reading import UNCOUNTED_STATUSES
 from registry.services import rules_versions
 from registry.services.checks import CONTROL_CHARS
 from registry.services.work_queue import status_is
@@ -169,7 +170,7 @@ def _meters(view: FileView, rules) -> None:
 def _monthly(view: FileView, since: date) -> None:
     by_month: dict[date, float] = {}
     for r in view.readings:
-        if r.closed_at is None and r.status != "rejected" and r.read_on is None:
+        if r.closed_at is None and r.status not in UNCOUNTED_STATUSES and r.read_on is None:
             by_month[r.period] = by_month.get(r.period, 0.0) + r.volume_m3
     plan = next((p for p in view.water_user.plans if p.year == view.today.year and p.closed_at is None), None)
     month = since

@@ -25,6 +25,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry.domain import plausibility
 from registry import access
 from registry.models import ChecklistItem, Document, DueItem, Inspection, Reading, Rectification, WaterUser, utcnow
 from registry.services import audit, file_store, images, photos, records, validators
@@ -242,7 +243,8 @@ def _write(change: FileChange, wu: WaterUser, sub: Submission, *, upload_dir: st
         _created(change, "rectification", rect, wu)
     if clean.reading is not None:
         # Read by the inspector in person: accepted at once, unlike an enterprise's submission.
-        reading = change.add(Reading(**clean.reading, water_user_id=wu.id, status="accepted", submitted_on=change.today,
+        status = "flagged" if plausibility.held(clean.reading.get("flags")) else "accepted"  # implausible: reviewed first
+        reading = change.add(Reading(**clean.reading, water_user_id=wu.id, status=status, submitted_on=change.today,
                                      reviewed_by_id=actor.id, reviewed_at=utcnow()))
         change.flush()
         change.audit("create", reading, water_user_id=wu.id,

@@ -150,3 +150,27 @@ def tax_statements(session: Session, job: Job, progress: Progress, directory: Pa
     seconds = max(time.monotonic() - started, 1e-6)
     return {**counts, "files": total, "seconds": round(seconds, 1), "rate": round(total / seconds, 1),
             "year": year, "quarter": quarter}
+
+
+@handler("telemetry_csv")
+def telemetry_csv(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
+    """A large telemetry CSV through the intake in batches; each batch commits on its own, and a
+    second run of a job whose worker died finds its points stored ("unchanged")."""
+    from registry.services import telemetry_csv as csv_intake
+
+    params = job.params
+    path = Path(params["path"])
+    if not path.exists():
+        raise JobRefused("the uploaded file is no longer there")
+    progress.phase("importing", csv_intake.count_rows(path))
+    actor = session.get(Account, job.owner_id)
+    with force_locale(params.get("locale") or "zh_CN"):
+        try:
+            outcome = csv_intake.run(session, actor, path.read_bytes(),
+                                     max_rows=int(current_app.config.get("IMPORT_MAX_ROWS", 200_000)),
+                                     progress=progress.advance)
+        except csv_intake.CsvRefused as err:
+            raise JobRefused(str(err)) from None
+        (directory / REPORT).write_text(json.dumps(outcome.to_json(), ensure_ascii=False))
+    path.unlink(missing_ok=True)
+    return {"file": REPORT, "rows": outcome.rows, "created": outcome.created}

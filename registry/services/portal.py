@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from registry.domain import plausibility
 from registry import access
 from registry.models import Document, Reading, Rectification, WaterUser, utcnow
 from registry.services import audit, documents, validators
@@ -25,8 +26,9 @@ def submit_reading(session: Session, actor, wu: WaterUser, data: dict, *, idempo
         if change.replay is not None:
             return change.replay
         values = validators.reading(session, {**data, "source": "enterprise"}, wu, None)
-        reading = change.add(Reading(**values, water_user_id=wu.id, status="pending", submitted_on=change.today,
-                                     submitted_by_id=actor.id))
+        status = "flagged" if plausibility.held(values.get("flags")) else "pending"  # flagged: the review queue shows why
+        reading = change.add(Reading(**values, water_user_id=wu.id, status=status, channel="portal",
+                                     submitted_on=change.today, submitted_by_id=actor.id))
         change.flush()
         change.audit("submit", reading, water_user_id=wu.id,
                      summary=f"reading: {reading.period:%Y-%m} {reading.volume_m3:g} m³", changes=created_changes(reading))
@@ -64,7 +66,7 @@ def review(session: Session, actor, obj, decision: str, reason: str | None = Non
     """Staff accept or reject an enterprise submission (reading or document); a rejection says why."""
     kind = "reading" if isinstance(obj, Reading) else "document"
     access.require(actor, f"{kind}.review", within=obj.water_user_id)
-    if obj.status != "pending":
+    if obj.status != "pending" and not (kind == "reading" and obj.status == "flagged"):
         raise ValidationError({"decision": _l("This submission has already been reviewed.")})
     if decision not in ("accept", "reject"):
         raise ValidationError({"decision": _l("Choose one of the listed options.")})

@@ -165,7 +165,7 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
         stmt = select(Reading.meter_id, Reading.period, Reading.volume_m3).where(
             _one_of(session, Reading.meter_id, {m for m, _ in pairs}, Integer),
             _one_of(session, Reading.period, {p for _, p in pairs}, Date),
-            Reading.read_on.is_(None), Reading.status != "rejected", Reading.closed_at.is_(None))
+            Reading.read_on.is_(None), Reading.status.not_in(("rejected", "check")), Reading.closed_at.is_(None))
         existing = {(r[0], r[1]): r[2] for r in session.execute(stmt) if (r[0], r[1]) in pairs}
 
     seen: set = set()
@@ -202,7 +202,27 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
             continue
         new_rows.append({"water_user_id": meter[1], "meter_id": meter_id, "period": period, "read_on": None,
                          "volume_m3": float(volume), "source": "enterprise" if enterprise else source,
-                         "status": status, "submitted_on": today, "submitted_by_id": actor_id})
+                         "status": status, "submitted_on": today, "submitted_by_id": actor_id, "channel": "api",
+                         "_index": i})
+    if new_rows and not errors:
+        # Plausibility (registry.domain.plausibility), the same as the forms': a hard finding
+        # refuses the batch naming the reading, soft ones store the reading flagged.
+        from registry.domain import plausibility
+        from registry.services import plausibility_context, rules_versions
+
+        judged = plausibility_context.judge(
+            session, [(k, row["meter_id"], row["period"], row["volume_m3"], None) for k, row in enumerate(new_rows)],
+            rules=rules_versions.current(session), today=today)
+        for k, row in enumerate(new_rows):
+            hard, flags = judged[k]
+            for finding in hard:
+                errors[f"readings[{row.pop('_index')}].volume_m3"] = plausibility_context.message(finding)
+                break
+            else:
+                row.pop("_index")
+                row["flags"] = flags
+                if plausibility.held(flags):
+                    row["status"] = "flagged"
     if errors:
         raise ValidationError(errors)
     # The readings, their audit events (in bulk, one per file) and the files' re-scoring marks in one

@@ -11,6 +11,7 @@ from typing import Callable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from registry.domain import plausibility
 from registry import access
 from registry.models import (AnnualPlan, BalanceTest, Calibration, ChecklistItem, Inspection,
                              IntakePoint, Meter, Permit, Reading, Rectification, WaterUser, utcnow)
@@ -94,6 +95,10 @@ def create(session: Session, actor, kind_name: str, water_user: WaterUser, data:
         values = kind.validate(session, dict(data), water_user, None)
         items = values.pop("items", None)
         obj = kind.model(**values, **(extra or {}))
+        if isinstance(obj, Reading):
+            obj.channel = obj.channel or ("api" if extra and extra.get("channel") == "api" else "form")
+            if plausibility.held(obj.flags):
+                obj.status = "flagged"  # implausible but possible: waits for review, not counted
         if hasattr(kind.model, "water_user_id"):
             obj.water_user_id = water_user.id
         if isinstance(obj, Inspection):
@@ -119,6 +124,8 @@ def update(session: Session, actor, kind_name: str, obj, data: dict, *, expected
         before = _snap(obj)
         values = kind.validate(session, dict(data), water_user, obj)
         _apply(session, obj, values)
+        if isinstance(obj, Reading) and plausibility.held(obj.flags) and obj.status in ("accepted", "pending"):
+            obj.status = "flagged"
         change.flush()
         change.touch(water_user.id)
         changes = audit.diff(before, _snap(obj))

@@ -241,6 +241,7 @@ def meter(session: Session, data: dict, wu: WaterUser, current: Meter | None) ->
     c.date("installed_on", not_future=True)
     c.date("removed_on", required=False, not_future=True)
     c.text("telemetry_id", required=False, max_len=60)
+    c.number("register_capacity_m3", required=False)
     c.number("interval_months", required=False)
     c.number("service_life_years", required=False)
     if c.ok("removed_on") and c.ok("installed_on") and c.out["removed_on"] < c.out["installed_on"]:
@@ -318,12 +319,28 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
         else:
             stmt = select(func.count()).where(
                 Reading.meter_id == found.id, Reading.period == period, Reading.read_on.is_(None),
-                Reading.status != "rejected", Reading.closed_at.is_(None))
+                Reading.status.not_in(("rejected", "check")), Reading.closed_at.is_(None))
             if current is not None:
                 stmt = stmt.where(Reading.id != current.id)
             if session.execute(stmt).scalar_one():
                 c.fail("period", _l("This meter already has a reading for that month."))
+    if found is not None and period is not None and c.ok("volume_m3") and not c.errors:
+        _plausible(session, c, found, period)
     return c.done()
+
+
+def _plausible(session: Session, c: Checker, meter: Meter, period: date) -> None:
+    """Plausibility (registry.domain.plausibility): a hard finding refuses the field with the
+    reason; soft ones go with the reading as its flags (it is stored flagged)."""
+    from registry.services import plausibility_context
+
+    judged = plausibility_context.judge(session, [(0, meter.id, period, c.out["volume_m3"], c.out.get("meter_index"))],
+                                        rules=_rules_in_force(session))
+    hard, flags = judged[0]
+    for finding in hard:
+        name = "meter_index" if finding.code == "index_backwards" else "volume_m3"
+        c.fail(name, plausibility_context.message(finding))
+    c.out["flags"] = flags
 
 
 def balance_test(session: Session, data: dict, wu: WaterUser, current) -> dict:

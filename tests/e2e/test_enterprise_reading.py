@@ -32,8 +32,11 @@ def _sign_out(page):
 
 
 def test_enterprise_reading_is_accepted_and_the_score_follows(live_server, tablet):
+    # 200 m³/h × 720 h × 1.2 = 172,800 m³ a month at most: 90,000 m³ is possible, but above the
+    # permitted 50,000 ÷ 12 × 3 = 12,500 m³ (issue 17), so it waits flagged with the reason.
     point = f.IntakePointFactory(water_user=f.WaterUserFactory(name="义乌市青岩印染有限公司",
-                                                               opened_on=TODAY - timedelta(days=700)))
+                                                               opened_on=TODAY - timedelta(days=700)),
+                                 design_capacity_m3h=200.0)
     wu = point.water_user
     permit = f.PermitFactory(water_user=wu, annual_volume_m3=50000)
     permit.intake_points = [point]
@@ -59,13 +62,14 @@ def test_enterprise_reading_is_accepted_and_the_score_follows(live_server, table
     page.fill("input[name=volume_m3]", "90000")
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server}/portal")
-    assert "Pending" in page.inner_text("#submissions")
+    assert "Flagged (implausible)" in page.inner_text("#submissions")
     shoot(page, "portal-pending-768x1024")
     _sign_out(page)
 
     _sign_in(page, live_server, "officer")
     page.goto(f"{live_server}/review?lang=en")
     assert "90,000.0 m³" in page.inner_text("main")
+    assert "12,500.0 m³" in page.inner_text("main")  # the reason, with the limit worked out
     page.click("button:has-text('Accept')")
     page.wait_for_load_state()
     assert "Accepted." in page.inner_text("main")

@@ -34,7 +34,8 @@ from tests.services.test_hostile_input import _valid
 # Functions that take an actor but only read (scoped look-ups), or that are the trail itself.
 READERS = {"audit.record", "tokens.get_for", "tokens.visible_to",
            # issue 19: reads in the actor's scope (statements, statistics, totals)
-           "tax.city_statements", "tax.get", "tax.statistics", "tax.statistics_xlsx", "tax.year_totals"}
+           "tax.city_statements", "tax.get", "tax.statistics", "tax.statistics_xlsx", "tax.year_totals",
+           "monitoring.online_meters"}
 PDF = b"%PDF-1.4\n% audit\n"
 # One field of each kind changed by the update driver, and its new value.
 EDITS = {"intake_point": ("name", "3号取水口"), "permit": ("purpose", "生活用水"), "plan": ("notes", "调整"),
@@ -196,6 +197,21 @@ def _drive(ctx):
     yield "tax.correct", tax.correct(s, admin, st, {"reason": "补录"})
     tax.compute(s, admin, 2024, 3, [wu.id])
     yield "tax.sign_all", (tax.sign_all(s, admin, 2024, 3), tax.latest(s, wu.id, 2024, 3))[1]
+
+    from registry.models import TelemetryPoint
+    from registry.services import telemetry, telemetry_csv
+
+    ctx["meter"].telemetry_id = "AUDIT-T1"
+    s.commit()
+    day = bureau_today() - timedelta(days=2)
+    got = telemetry.ingest(s, admin, [{"telemetry_id": "AUDIT-T1", "at": f"{day.isoformat()}T08:00:00+08:00",
+                                       "totalizer_m3": 100.0}])
+    assert got.created == 1, got.rejected
+    yield "telemetry.ingest", s.scalars(select(TelemetryPoint)).first()
+    got = telemetry_csv.run(s, admin, f"在线监测编号,时间,累计读数(m³)\nAUDIT-T1,{day.isoformat()}T09:00:00+08:00,110\n"
+                            .encode(), max_rows=10)
+    assert got.created == 1, got.rejected
+    yield "telemetry_csv.run", s.scalars(select(TelemetryPoint)).first()
 
 
 def water_users_data(wu) -> dict:

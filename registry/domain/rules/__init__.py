@@ -40,6 +40,11 @@ JJG 1030 ultrasonic flow meters, CJ/T 364 in-place checks)
 ``plan_year`` and ``tax`` (optional; see :mod:`registry.domain.rules.tax`)
     the plan-proposal deadline and reminders, the allowed breakdowns; the estimation rule, the
     over-plan tiers and multipliers, the rate table by source and use (defaults marked).
+``monitoring`` (optional: a version without it gets the defaults; issue 17)
+    online data and plausibility: ``capacity_factor`` (1.2), ``permit_share_factor`` (3),
+    ``same_month_change_percent`` (60), ``median_factor`` (3), ``min_history_months`` (6),
+    ``zero_months`` (2), ``flat_hours`` (72), ``silence_hours`` (72); see
+    :class:`~registry.domain.rules.schema.MonitoringRules`.
 """
 
 from __future__ import annotations

@@ -202,6 +202,50 @@ class ReadingRules:
 
 
 @dataclass(frozen=True)
+class MonitoringRules:
+    """Online data and plausibility (domain.md; seed tasks 39, 46, 47), all *default*.
+
+    Hard limits refuse a reading; soft ones store it flagged until staff accept it.
+    ``capacity_factor`` (1.2): a month above the intakes' design capacity × hours × this is
+    refused. ``permit_share_factor`` (3): a month above the permitted annual volume ÷ 12 × this
+    is flagged. ``same_month_change_percent`` (60): change against the same month last year
+    beyond ± this is flagged; ``median_factor`` (3): a month above (or below 1/this of) the
+    median of the 12 months before it is flagged. ``zero_months`` (2): that many months of zero
+    from an active meter are flagged. ``flat_hours`` (72): a totalizer unchanged that long on an
+    online meter; ``silence_hours`` (72): an online meter not heard from that long (work queue).
+    ``min_history_months`` (6): the median check needs that many of the 12 months.
+    ``index_tolerance_percent`` (5): a volume differing from the meter's index difference by
+    more than this (and more than 1 m³) is a jump against the index (flagged).
+    """
+
+    capacity_factor: float = 1.2
+    permit_share_factor: float = 3.0
+    same_month_change_percent: float = 60.0
+    median_factor: float = 3.0
+    min_history_months: int = 6
+    index_tolerance_percent: float = 5.0
+    zero_months: int = 2
+    flat_hours: int = 72
+    silence_hours: int = 72
+
+    @classmethod
+    def read(cls, r: Reader) -> MonitoringRules:
+        section = cls(
+            capacity_factor=r.number("capacity_factor", 1, 100),
+            permit_share_factor=r.number("permit_share_factor", 1, 100),
+            same_month_change_percent=r.number("same_month_change_percent", 0, 10000, lo_open=True),
+            median_factor=r.number("median_factor", 1, 1000, lo_open=True),
+            min_history_months=r.integer("min_history_months", 1, 12),
+            index_tolerance_percent=r.number("index_tolerance_percent", 0, 100),
+            zero_months=r.integer("zero_months", 1, 24),
+            flat_hours=r.integer("flat_hours", 1, 24 * 90),
+            silence_hours=r.integer("silence_hours", 1, 24 * 90),
+        )
+        r.done()
+        return section
+
+
+@dataclass(frozen=True)
 class CertificateRules:
     """合规证书: grades that earn one and how long it is valid."""
 
@@ -235,6 +279,8 @@ class Rules:
     # Optional in a document (versions published before them): absent, the defaults.
     plan_year: PlanYearRules = PlanYearRules()
     tax: TaxRules = TaxRules()
+    # Versions published before issue 17 have no "monitoring" section: they get the defaults.
+    monitoring: MonitoringRules = MonitoringRules()
 
     @classmethod
     def from_dict(cls, data: object) -> Rules:
@@ -253,6 +299,8 @@ class Rules:
             certificate=CertificateRules.read(r.section("certificate")),
             **({"plan_year": PlanYearRules.read(r.section("plan_year"))} if r.has("plan_year") else {}),
             **({"tax": TaxRules.read(r.section("tax"))} if r.has("tax") else {}),
+            monitoring=(MonitoringRules.read(r.section("monitoring")) if r.has("monitoring")
+                        else MonitoringRules()),
         )
         r.done()
         names = rules.evaluation.grade_names

@@ -72,6 +72,8 @@ class MeterForm(RecordForm):
     installed_on = DateField(_l("Installed on"), [Optional()])
     removed_on = DateField(_l("Removed on"), [Optional()])
     telemetry_id = StringField(_l("Telemetry id (online meters)"), [Optional()])
+    register_capacity_m3 = FloatField(_l("Register capacity (m³: the totalizer rolls over to 0 there)"), [Optional()],
+                                      render_kw={"step": "any"})
     interval_months = IntegerField(_l("Verification interval override (months)"), [Optional()])
     service_life_years = IntegerField(_l("Service life override (years)"), [Optional()])
 

@@ -10,6 +10,7 @@ from registry import access
 from registry.extensions import db
 from registry.models import Document, Reading, WaterUser
 from registry.services import ValidationError, portal
+from registry.services.plausibility_context import flag_messages
 from registry.web.portal.forms import ReviewForm
 
 bp = Blueprint("review", __name__)
@@ -17,8 +18,10 @@ MODELS = {"readings": Reading, "documents": Document}
 
 
 def _pending(model):
+    """Waiting submissions; readings also the flagged ones (implausible, from any channel)."""
     stmt = access.scoped(select(model, WaterUser).join(WaterUser, WaterUser.id == model.water_user_id), current_user)
-    return db.session.execute(stmt.where(model.status == "pending", model.closed_at.is_(None))
+    waiting = model.status.in_(("pending", "flagged")) if model is Reading else model.status == "pending"
+    return db.session.execute(stmt.where(waiting, model.closed_at.is_(None))
                               .order_by(model.id).limit(200)).all()
 
 
@@ -26,8 +29,9 @@ def _pending(model):
 @login_required
 @access.allows("reading.review")
 def index():
-    return render_template("review/index.html", readings=_pending(Reading), documents=_pending(Document),
-                           form=ReviewForm())
+    readings = _pending(Reading)
+    return render_template("review/index.html", readings=readings, documents=_pending(Document),
+                           reasons={r.id: flag_messages(r.flags) for r, _ in readings}, form=ReviewForm())
 
 
 @bp.route("/review/<kind>/<int:item_id>", methods=["POST"])
