@@ -186,6 +186,8 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = "permit_renewal"
                 elif arg == "language":
                     values[arg] = "zh_CN"
+                elif arg == "meter_id":
+                    values[arg] = target["records"]["meters"].id
                 elif arg == "proposal_id":
                     values[arg] = target["proposal"].id if "proposal" in target else 1
                 elif arg == "plan_id":
@@ -457,6 +459,13 @@ EXPECTED: dict[str, tuple[int, int, int]] = {
     "GET /water-users/N/tax-statements/N/export.csv": (200, 200, 200),
     "GET /statistics": (200, 200, 403),
     "GET /statistics/export.xlsx": (200, 200, 403),
+    # online monitoring (issue 17): staff see the meters and upload telemetry; gateways post points
+    "POST /api/v1/telemetry": (422, 422, 422),
+    "GET /monitoring/telemetry/upload": (200, 200, 403),
+    "POST /monitoring/telemetry/upload": (400, 400, 403),
+    "GET /monitoring/telemetry/jobs/N": (404, 404, 403),  # no such job of the account's own
+    "GET /monitoring/": (200, 200, 403),
+    "GET /monitoring/meters/N": (200, 200, 403),
 }
 
 
@@ -502,8 +511,9 @@ def _names_their_object(url: str) -> bool:
     """The address names something of the other file (the file, a record, a certificate, a
     reading to review) or another account's token; pages that name nothing scoped answer as in
     scope (the table). /verify/ is public by design; /admin/ names accounts and rules versions,
-    which no file owns; a batch job (certificates, tax statements) is the officer's own."""
-    if url.startswith(("/verify/", "/admin/", "/certificates/batch", "/tax-statements/jobs")):
+    which no file owns; a batch job (certificates, tax statements, telemetry files) is the officer's own."""
+    if url.startswith(("/verify/", "/admin/", "/certificates/batch", "/tax-statements/jobs",
+                           "/monitoring/telemetry/jobs")):
         return False
     return bool(re.search(r"/\d+(/|\.|$)|YWZS-", url))
 
