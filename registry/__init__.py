@@ -84,9 +84,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from registry.services.plausibility_context import flag_messages
     from registry.web import timeline
 
     app.jinja_env.globals.update(entity_label=timeline.entity_label)  # the timeline's words (web layer)
+    app.jinja_env.filters.update(flag_messages=flag_messages)  # a reading's flags in words (issue 17)
     from registry.web.auth.routes import bp as auth_bp
     from registry.web.admin.routes import bp as admin_bp
     from registry.web.main.routes import bp as main_bp

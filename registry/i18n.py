@@ -165,9 +165,7 @@ def init_app(app) -> None:
         newstyle=True,
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n))
-    from registry.services.plausibility_context import flag_messages
-
-    app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number, flag_messages=flag_messages)
+    app.jinja_env.filters.update(localdt=local_datetime, isodate=iso_date, number=number)
     from registry import clock
     from registry.presentation import explain, images
 
