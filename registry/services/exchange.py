@@ -23,10 +23,11 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from registry import access, clock
+from registry.domain import plausibility
 from registry.bulk import copy_rows
 from registry.domain.uscc import normalise_uscc
 from registry.models import AuditEvent, Division, IntakePoint, Meter, READING_SOURCES, Reading, WaterUser
-from registry.services import audit, validators
+from registry.services import audit, validators, plausibility_context, rules_in_force as rules_versions
 from registry.services.checks import Checker
 from registry.services.errors import ValidationError
 from registry.services.exchange_columns import CHOICES, KINDS, Column, Kind, normal
@@ -399,8 +400,6 @@ class _Readings:
         counts = ctx.report.counts["readings"]
         # Plausibility (registry.domain.plausibility), as in the forms: a hard finding is the
         # cell's error, soft ones store the reading flagged.
-        from registry.domain import plausibility
-        from registry.services import plausibility_context, rules_versions
 
         judged = plausibility_context.judge(
             ctx.session, [(number, meter.id, c["period"], float(c["volume_m3"]), c["meter_index"])

@@ -18,6 +18,7 @@ from registry.models import Account, Job, PendingEvaluation, WaterUser
 from registry.pdf import batch as batch_pdf
 from registry.services import certificates, evaluations, exchange, images, mailer, reminders, rules_versions, tax
 from registry.services.jobs import JobRefused, Progress, handler
+from registry.services import telemetry_csv as csv_intake
 
 CERTIFICATE_TITLE = "自备取水户规范评价合格证书"
 REPORT = "report.json"
@@ -156,7 +157,6 @@ def tax_statements(session: Session, job: Job, progress: Progress, directory: Pa
 def telemetry_csv(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
     """A large telemetry CSV through the intake in batches; each batch commits on its own, and a
     second run of a job whose worker died finds its points stored ("unchanged")."""
-    from registry.services import telemetry_csv as csv_intake
 
     params = job.params
     path = Path(params["path"])

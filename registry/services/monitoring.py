@@ -11,6 +11,7 @@ from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
 from registry import access
+from registry.bulk import one_of as _one_of
 from registry.domain import telemetry as series
 from registry.models import Meter, Reading, TelemetryPoint, WaterUser
 
@@ -32,7 +33,6 @@ class OnlineMeter:
 def online_meters(session: Session, actor, *, today: date, now: datetime, rules, silent_only: bool = False,
                   limit: int = 200) -> list[OnlineMeter]:
     """The online meters in service in the actor's scope, silent ones first."""
-    from registry.services.readings_bulk import _one_of
 
     window = rules.evaluation.online_monitoring.window_days
     stmt = access.scoped(

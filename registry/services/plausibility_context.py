@@ -16,13 +16,13 @@ from registry.domain import due
 from registry.domain.dates import add_months
 from registry.domain.plausibility import Context
 from registry.models import IntakePoint, Meter, Reading
+from registry.bulk import one_of as _one_of
+from registry.services import evaluations, rules_in_force as rules_versions
 
 
 def build(session: Session, pairs: set[tuple[int, date]], *, rules, today: date | None = None,
           indexes: dict[tuple[int, date], float | None] | None = None) -> dict[tuple[int, date], Context]:
     """A Context for each (meter id, month) of ``pairs``; ``indexes``: the dial readings sent."""
-    from registry.services import evaluations
-    from registry.services.readings_bulk import _one_of
 
     if not pairs:
         return {}
@@ -78,7 +78,6 @@ def build(session: Session, pairs: set[tuple[int, date]], *, rules, today: date 
 
 def for_meter_months(session: Session, meter_id: int, months: list[date], *, rules=None,
                      today: date | None = None) -> dict[date, Context]:
-    from registry.services import rules_versions
 
     rules = rules or rules_versions.current(session)
     got = build(session, {(meter_id, m) for m in months}, rules=rules, today=today)

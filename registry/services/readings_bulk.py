@@ -14,16 +14,17 @@ from functools import lru_cache
 
 import psycopg
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ARRAY, Date, Integer, any_, bindparam, select
+from sqlalchemy import Date, Integer, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from registry import access, clock
-from registry.bulk import copy_rows
+from registry.bulk import copy_rows, one_of as _one_of
+from registry.domain import plausibility
 from registry.domain import ranges
 from registry.domain.dates import add_months
 from registry.models import READING_SOURCES, AuditEvent, Meter, Reading, WaterUser
-from registry.services import evaluations
+from registry.services import evaluations, plausibility_context, rules_in_force as rules_versions
 from registry.services.checks import range_message
 from registry.services.errors import Conflict, ValidationError
 from registry.services.unit_of_work import FileChange
@@ -52,15 +53,6 @@ def _parse_month(value: str) -> date | None:
     if not m or not 1 <= int(m.group(2)) <= 12 or not 1950 <= int(m.group(1)) <= 2100:
         return None
     return date(int(m.group(1)), int(m.group(2)), 1)
-
-
-def _one_of(session: Session, column, values, item_type):
-    """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: an IN list of
-    3,000 meter ids was 3,000 parameters to adapt, send and parse (the meters query took 30 ms
-    a batch, 10 as an array)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
-    return column.in_(values)
 
 
 def first_scored_month(rules, today: date) -> date:
@@ -207,8 +199,6 @@ def _ingest(session: Session, actor, items: list, *, today: date | None) -> Outc
     if new_rows and not errors:
         # Plausibility (registry.domain.plausibility), the same as the forms': a hard finding
         # refuses the batch naming the reading, soft ones store the reading flagged.
-        from registry.domain import plausibility
-        from registry.services import plausibility_context, rules_versions
 
         judged = plausibility_context.judge(
             session, [(k, row["meter_id"], row["period"], row["volume_m3"], None) for k, row in enumerate(new_rows)],

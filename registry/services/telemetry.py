@@ -43,7 +43,10 @@ from registry.domain import plausibility, ranges
 from registry.domain import telemetry as series
 from registry.models import AuditEvent, Meter, Reading, TelemetryPoint, WaterUser, utcnow
 from registry.services.errors import Conflict, Forbidden, ValidationError
-from registry.services.readings_bulk import _one_of, first_scored_month
+from registry.bulk import one_of as _one_of
+from registry.services import evaluations, plausibility_context
+from registry.services.evaluations import collector_paused
+from registry.services.readings_bulk import _ATTEMPTS, _lost_a_race, first_scored_month
 from registry.services.unit_of_work import FileChange
 
 MAX_POINTS = 50_000
@@ -86,8 +89,6 @@ def ingest(session: Session, actor, items, *, now: datetime | None = None, chann
     """Store the good points of ``items`` and re-derive the volumes they change. A batch sent at
     the same moment that stored some of the same points first makes ours lose the race on the
     primary key: judged again, those points are then "unchanged"."""
-    from registry.services.evaluations import collector_paused
-    from registry.services.readings_bulk import _ATTEMPTS, _lost_a_race
 
     with collector_paused():
         for _attempt in range(_ATTEMPTS):
@@ -238,7 +239,6 @@ def _ingest(session: Session, actor, items, *, now: datetime | None, channel_sou
                  "entity_id": None, "water_user_id": wu_id, "summary": f"telemetry points via {channel_source}: {n}",
                  "changes": {"points": [None, n]}, "reason": None}
                 for wu_id, n in per_file.items()])
-            from registry.services import evaluations
 
             first = min(first_scored_month(change.rules, change.today),
                         (change.today - timedelta(days=evaluations.ONLINE_WINDOW_DAYS)).replace(day=1))
@@ -308,7 +308,6 @@ def _write_readings(session: Session, change: FileChange, meter_info: dict, deri
                     out: Outcome) -> None:
     """Each meter's days and months as derived readings (created, or updated when they moved);
     a typed reading of such a month becomes a check reading beside it."""
-    from registry.services import plausibility_context
 
     if not derived:
         return

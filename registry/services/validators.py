@@ -21,7 +21,7 @@ from registry.domain.permits import PermitError, validate_permit_number, validat
 from registry.domain.uscc import UsccError, normalise_uscc, validate_uscc
 from registry.models import (CALIBRATION_KINDS, CHECK_RESULTS, METER_TYPES, READING_SOURCES, SOURCES, AnnualPlan,
                              Division, Inspection, IntakePoint, Meter, Permit, Reading, WaterUser)
-from registry.services import rules_in_force
+from registry.services import rules_in_force, plausibility_context
 from registry.services.checks import CONTROL_CHARS, Checker, database_id
 
 USCC_MESSAGES = {
@@ -332,7 +332,6 @@ def reading(session: Session, data: dict, wu: WaterUser, current: Reading | None
 def _plausible(session: Session, c: Checker, meter: Meter, period: date) -> None:
     """Plausibility (registry.domain.plausibility): a hard finding refuses the field with the
     reason; soft ones go with the reading as its flags (it is stored flagged)."""
-    from registry.services import plausibility_context
 
     judged = plausibility_context.judge(session, [(0, meter.id, period, c.out["volume_m3"], c.out.get("meter_index"))],
                                         rules=_rules_in_force(session))

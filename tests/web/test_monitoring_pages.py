@@ -67,7 +67,7 @@ def test_a_csv_without_the_columns_is_refused_with_the_reason_and_no_500(client,
 def test_the_enterprise_cannot_upload_and_the_list_puts_silent_meters_first(client, auth):
     quiet, talking = _meter("YWT-Q"), _meter("YWT-T")
     auth.login(f.enterprise(quiet.water_user, username="entcsv").username)
-    assert client.get("/monitoring/telemetry/upload").status_code == 404
+    assert client.get("/monitoring/telemetry/upload").status_code == 403  # a staff page: forbidden to the role (access.ACTIONS)
     auth.logout()
     auth.login(f.admin(username="csvadmin3").username)
     client.post("/monitoring/telemetry/upload", data={"file": (_csv([
@@ -97,4 +97,4 @@ def test_the_meter_page_draws_the_daily_series_with_its_gaps_and_the_months_flag
     other = f.enterprise(meter.water_user, username="meterpage-ent")
     auth.logout()
     auth.login(other.username)
-    assert client.get(f"/monitoring/meters/{meter.id}").status_code == 404
+    assert client.get(f"/monitoring/meters/{meter.id}").status_code == 403  # its own meter, but a staff page
