@@ -17,18 +17,10 @@ from registry.web.plans.forms import AdjustForm, DecisionForm
 bp = Blueprint("plans", __name__)
 
 
-def _staff():
-    access.require(current_user, "plan.review")
-
-
-def _admin():
-    access.require(current_user, "plan.edit")
-
-
 @bp.route("/plan-proposals")
 @login_required
 def proposals():
-    _staff()
+    access.require(current_user, "plan.review")
     stmt = access.scoped(select(PlanProposal, WaterUser).join(WaterUser, WaterUser.id == PlanProposal.water_user_id),
                          current_user)
     rows = db.session.execute(stmt.where(PlanProposal.closed_at.is_(None))
@@ -48,7 +40,7 @@ def _proposal(water_user_id: int, proposal_id: int) -> tuple[WaterUser, PlanProp
 @login_required
 def decide(water_user_id: int, proposal_id: int):
     wu, proposal = _proposal(water_user_id, proposal_id)
-    _admin()
+    access.require(current_user, "plan.edit")
     form = DecisionForm()
     saved, summary, status = binding.submit(form, lambda: plans.decide(db.session, current_user, proposal,
                                                                        binding.values(form)))
@@ -65,7 +57,7 @@ def adjust(water_user_id: int, plan_id: int):
     plan = db.session.get(AnnualPlan, plan_id)
     if plan is None or plan.water_user_id != wu.id:
         abort(404)
-    _admin()
+    access.require(current_user, "plan.edit")
     form = AdjustForm()
     saved, summary, status = binding.submit(form, lambda: plans.adjust(db.session, current_user, plan,
                                                                        binding.values(form)))
