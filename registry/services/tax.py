@@ -29,6 +29,7 @@ from registry.domain.facts import MeterFact, PermitFact, PlanFact
 from registry.domain.plans import PlanVersionFact, quarter_bounds
 from registry.models import (AnnualPlan, Calibration, IntakePoint, Meter, Permit, PlanVersion, Reading, TaxStatement,
                              WaterUser, utcnow)
+from registry.services.checks import refuse_control
 from registry.services.errors import NotFound, ValidationError
 from registry.services.unit_of_work import FileChange
 
@@ -291,6 +292,7 @@ def correct(session: Session, actor, st: TaxStatement, data: dict) -> TaxStateme
     the signed one stays as it is."""
     access.require(actor, "tax_statement.edit", within=st.water_user_id)
     reason = (data.get("reason") or "").strip() if isinstance(data.get("reason"), str) else ""
+    refuse_control("reason", reason)  # a NUL or control character: the field's error, never a database error
     with FileChange(session, actor, evaluate=False) as change:
         if st.status != "signed":
             raise ValidationError({"reason": _l("Only a signed statement is corrected; a draft is recomputed.")})
