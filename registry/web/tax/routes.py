@@ -61,19 +61,28 @@ def index():
         400 if errors else 200
 
 
+def _posted_period() -> tuple[int, int]:
+    """The quarter of a posted period form (400 without its CSRF token); ValidationError if invalid."""
+    form = PeriodForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return tax.check_period(form.year.data, form.quarter.data)
+
+
+def _back_with(err: ValidationError):
+    for message in err.errors.values():
+        flash(str(message), "danger")
+    return redirect(url_for("tax.index"))
+
+
 @bp.route("/tax-statements/compute", methods=["POST"])
 @login_required
 def compute():
     access.require(current_user, "tax_statement.edit")
-    form = PeriodForm()
-    if not form.validate_on_submit():
-        abort(400)
     try:
-        year, quarter = tax.check_period(form.year.data, form.quarter.data)
+        year, quarter = _posted_period()
     except ValidationError as err:
-        for message in err.errors.values():
-            flash(str(message), "danger")
-        return redirect(url_for("tax.index"))
+        return _back_with(err)
     job_id = queue.submit("tax_statements", current_user, {"year": year, "quarter": quarter})
     return redirect(url_for("tax.job", job_id=job_id))
 
@@ -116,16 +125,11 @@ def _job_message(state: dict) -> str:
 @login_required
 def sign_all():
     access.require(current_user, "tax_statement.edit")
-    form = PeriodForm()
-    if not form.validate_on_submit():
-        abort(400)
     try:
-        year, quarter = tax.check_period(form.year.data, form.quarter.data)
+        year, quarter = _posted_period()
         n = tax.sign_all(db.session, current_user, year, quarter)
     except ValidationError as err:
-        for message in err.errors.values():
-            flash(str(message), "danger")
-        return redirect(url_for("tax.index"))
+        return _back_with(err)
     flash(_("%(n)d statements signed.", n=n), "success")
     return redirect(url_for("tax.index", year=year, quarter=quarter))
 
