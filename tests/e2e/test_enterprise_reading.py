@@ -2,9 +2,12 @@
 score recomputed — in a real browser."""
 from __future__ import annotations
 
+import sys
+import traceback
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from registry.clock import today as bureau_today
 from registry.extensions import db
@@ -25,10 +28,23 @@ def _sign_in(page, base, username):
 
 def _sign_out(page):
     toggler = page.locator(".navbar-toggler")
-    if toggler.is_visible():  # below 992 px the menu is folded
+    if toggler.is_visible():  # below 1200 px the menu is folded
         toggler.click()
-    page.click("nav form button[type=submit]")
-    page.wait_for_url("**/login")
+        page.locator("#nav.show").wait_for()  # unfolded to the end, not mid-animation
+    try:
+        with page.expect_navigation(url="**/login"):
+            page.locator("nav form button[type=submit]").click()
+    except PlaywrightTimeoutError:
+        _dump_threads(page)
+        raise
+
+
+def _dump_threads(page):
+    """What the server's threads were doing when the sign-out got no answer (for the CI log)."""
+    print(f"sign-out got no answer; the page is at {page.url}", file=sys.stderr)
+    for ident, frame in sys._current_frames().items():
+        print(f"--- thread {ident}", file=sys.stderr)
+        traceback.print_stack(frame, file=sys.stderr)
 
 
 def test_enterprise_reading_is_accepted_and_the_score_follows(live_server, tablet):
