@@ -4,6 +4,7 @@ an earlier run instead of repeating it."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -56,7 +57,24 @@ def certificate_batch(session: Session, job: Job, progress: Progress, directory:
 
 
 class _OverBudget(Exception):
-    """The import ran past ``IMPORT_MAX_SECONDS``: its transaction is rolled back and the file refused."""
+    """The import ran past ``IMPORT_MAX_SECONDS`` or ``IMPORT_MAX_MEMORY_MB``: its transaction is
+    rolled back and the file refused, saying which."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+MEMORY_EVERY = 256  # rows between two looks at the worker's memory
+
+
+def resident_mb() -> float | None:
+    """The worker process's resident memory now (Linux /proc); None where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 @handler("import")
@@ -76,22 +94,30 @@ def spreadsheet_import(session: Session, job: Job, progress: Progress, directory
     progress.phase(phase, 0)
     actor = session.get(Account, job.owner_id)
     limit = float(current_app.config.get("IMPORT_MAX_SECONDS", 900))
-    deadline = time.monotonic() + limit
+    memory = float(current_app.config.get("IMPORT_MAX_MEMORY_MB", 2048))
+    deadline, before, rows = time.monotonic() + limit, resident_mb(), [0]
 
-    def advance(n: int = 1) -> None:  # the time budget, checked row by row (the sheet limits bound memory)
+    def advance(n: int = 1) -> None:
+        """The time budget, row by row; the memory budget (what the worker gained since the job
+        began) every MEMORY_EVERY rows, beside the sheet limits that bound it in the first place."""
         if time.monotonic() > deadline:
-            raise _OverBudget()
+            raise _OverBudget(_l("Working through the file took longer than %(n)s seconds; nothing was changed. "
+                                 "Import it in smaller files.", n=f"{limit:g}"))
+        rows[0] += n
+        if before is not None and rows[0] % MEMORY_EVERY < n:
+            now = resident_mb()
+            if now is not None and now - before > memory:
+                raise _OverBudget(_l("Working through the file needed more than %(n)s MB of memory; nothing was "
+                                     "changed. Import it in smaller files.", n=f"{memory:g}"))
         progress.advance(n)
 
     with force_locale(params.get("locale") or "zh_CN"):
         try:
             report = exchange.run(session, actor, path, fmt, apply=apply, progress=advance,
                                   on_total=lambda rows: progress.phase(phase, rows))
-        except _OverBudget:  # exchange.run's unit of work rolled everything back
+        except _OverBudget as over:  # exchange.run's unit of work rolled everything back
             report = exchange.Report()
-            report.refuse(exchange.CellError(params.get("filename") or path.name, None, None, None, _l(
-                "Working through the file took longer than %(n)s seconds; nothing was changed. Import it in "
-                "smaller files.", n=f"{limit:g}")))
+            report.refuse(exchange.CellError(params.get("filename") or path.name, None, None, None, over.message))
         (directory / REPORT).write_text(json.dumps(report.to_json(), ensure_ascii=False))
     return {"file": REPORT, "rows": report.rows, "applied": report.applied}
 
