@@ -235,3 +235,17 @@ def test_item6_a_spreadsheet_bomb_is_refused_at_once_saying_why_in_chinese(app, 
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0  # no job, and the file is not kept
     assert not any((Path(app.config["UPLOAD_DIR"]) / "imports").glob("*.xlsx"))
     assert db.session.scalar(select(func.count()).select_from(WaterUser)) == 0
+
+
+def test_a_check_whose_report_was_cleaned_away_asks_for_the_file_again(app, client, auth):
+    import shutil
+
+    f.admin(username="admin")
+    wu, meter = _meter()
+    auth.login("admin")
+    url = _upload(client, (HEADER + f"{wu.file_no},SN-WEB-1,2025-01,120\n").encode()).headers["Location"]
+    assert client.get(url).status_code == 200
+    job_id = db.session.scalars(select(Job.id)).one()
+    shutil.rmtree(Path(app.config["BATCH_DIR"]) / job_id)  # the day-old outputs are cleaned by the queue
+    again = client.get(url)
+    assert again.status_code == 302 and again.headers["Location"] == "/exchange/import"

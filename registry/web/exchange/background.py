@@ -34,6 +34,8 @@ def state(upload: Upload, owner_id: int, phase: str):
     shown, report = jobs.view(job), None
     if job.state == "done":
         path = jobs.directory(current_app.config["BATCH_DIR"], job.id) / REPORT
+        if not path.exists():  # the job's folder was cleaned (a day old): the upload is as good as gone
+            return None
         report = exchange.Report.from_json(json.loads(path.read_text()))
     return shown, report
 
