@@ -2,10 +2,9 @@
 
 Issue 16 item 3 measured 57 ms for an unknown name against 757 ms for a known one: the answer's
 time told which names exist. Both now do the same work (one look-up of the hash, one hash, the
-same failure-counting UPDATE and commit: tests/web/test_auth.py checks the statements); this
-prints the medians side by side, and how long 18 parallel wrong passwords take to be refused
-(none may answer 5xx). Left: the UPDATE finds no row for an unknown name, so the database
-writes nothing at its commit (no WAL flush on PostgreSQL); the difference is that flush."""
+same failure-counting UPDATE, one event in the trail, one commit that writes: tests/web/test_auth.py
+checks the statements); this prints the medians side by side, and how long 18 parallel wrong
+passwords take to be refused (none may answer 5xx)."""
 from __future__ import annotations
 
 import statistics
