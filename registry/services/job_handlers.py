@@ -84,8 +84,8 @@ def spreadsheet_import(session: Session, job: Job, progress: Progress, directory
 
     Every import runs here, whatever its size (issue 16 item 6): the web request only stored the
     file and read its zip directory, so opening, counting and parsing happen in a queue worker, within
-    the sheet limits (memory) and ``IMPORT_MAX_SECONDS`` (time). A file over either is refused in
-    its report, which says why, like a file with bad cells."""
+    the sheet limits, ``IMPORT_MAX_SECONDS`` and ``IMPORT_MAX_MEMORY_MB``. A file over any of them is
+    refused in its report, which says why, like a file with bad cells."""
     params = job.params
     path, fmt, apply = Path(params["path"]), params["fmt"], bool(params.get("apply"))
     if not path.exists():
@@ -114,7 +114,7 @@ def spreadsheet_import(session: Session, job: Job, progress: Progress, directory
     with force_locale(params.get("locale") or "zh_CN"):
         try:
             report = exchange.run(session, actor, path, fmt, apply=apply, progress=advance,
-                                  on_total=lambda rows: progress.phase(phase, rows))
+                                  on_total=lambda total: progress.phase(phase, total))
         except _OverBudget as over:  # exchange.run's unit of work rolled everything back
             report = exchange.Report()
             report.refuse(exchange.CellError(params.get("filename") or path.name, None, None, None, over.message))
