@@ -66,7 +66,7 @@ def run(kind: str, users: int, **_) -> None:
         db.engine.dispose()
     env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_SECRET_KEY": "bench", "REGISTRY_REDIS_URL": REDIS_URL,
            "REGISTRY_UPLOAD_DIR": str(shared / "uploads"), "REGISTRY_BATCH_DIR": str(shared / "batches"),
-           "REGISTRY_IMPORT_BACKGROUND_ROWS": "1000", "GUNICORN_WORKERS": "2"}
+           "GUNICORN_WORKERS": "2"}
     ports = [_free_port(), _free_port()]
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     procs = [subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "registry.wsgi:app"], cwd=ROOT,
@@ -105,7 +105,7 @@ def _scenario(ports: list[int], sheet: Path, users: int) -> None:
             raise SystemExit(f"the upload answered {upload.status_code}")
         review = upload.headers["Location"]
         review = review if review.startswith("http") else a + review
-        officer.get(review)  # starts the background check
+        officer.get(review)  # the progress page (the upload started the check job)
         _until_done(officer, review + "?format=json", "import check")
         page = officer.get(review).text
         officer.post(review.rstrip("/") + "/apply", data={"csrf_token": _CSRF.search(page).group(1)})

@@ -89,6 +89,8 @@ DEFAULTS = {
     "NIGHTLY_AT": "02:00",
     # A background import that runs longer than this many seconds is stopped and rolled back.
     "IMPORT_MAX_SECONDS": 900,
+    # ... or whose worker gains more than this much resident memory (MB) while it runs.
+    "IMPORT_MAX_MEMORY_MB": 2048,
 }
 
 

@@ -102,7 +102,7 @@ LABELS = {
                "reopen": _l("reopened"), "accept": _l("accepted"), "reject": _l("rejected"),
                "revoke": _l("revoked"), "publish": _l("published"), "submit": _l("submitted"), "answer": _l("answered"), "lock": _l("locked"),
                "sign_in": _l("signed in"), "sign_out": _l("signed out"),
-               "failed_logins": _l("failed sign-ins in a row"), "issue": _l("issued"), "remind": _l("reminded"), "send": _l("sent"),
+               "failed_logins": _l("failed sign-ins in a row"), "sign_in_refused": _l("sign-in refused"), "issue": _l("issued"), "remind": _l("reminded"), "send": _l("sent"),
                "fail": _l("failed to deliver"), "post": _l("posted"), "acknowledge": _l("acknowledged")},
     "certificate_status": {"valid": _l("Valid"), "expired": _l("Expired"), "revoked": _l("Revoked")},
     "channel": {"email": _l("E-mail"), "in_app": _l("Portal notice"), "letter": _l("Letter")},

@@ -165,7 +165,10 @@ def test_output_folders_older_than_a_day_are_removed_and_the_jobs_kept(app, tmp_
 
 def test_an_import_over_its_time_budget_stops_and_changes_nothing(app, tmp_path):
     """Issue 16 item 6: the queue's import has a time budget (REGISTRY_IMPORT_MAX_SECONDS); one over
-    it is failed with the reason, and its one transaction is rolled back."""
+    it is refused in its report, saying why, and its one transaction is rolled back."""
+    import json
+
+    from registry.services.job_handlers import REPORT
     from registry.models import Reading
 
     wu = f.WaterUserFactory(file_no="YW-2020-0001")
@@ -176,9 +179,37 @@ def test_an_import_over_its_time_budget_stops_and_changes_nothing(app, tmp_path)
     job = jobs.create(db.session, "import", f.admin(), {"path": str(path), "fmt": "csv", "apply": True})
     queue.enqueue(job.id)
     stopped = _job(job.id)
-    assert stopped.state == "failed" and "longer than its budget of 0 s" in stopped.error
+    assert stopped.state == "done" and stopped.result["applied"] is False
+    report = json.loads((jobs.directory(app.config["BATCH_DIR"], job.id) / REPORT).read_text())
+    assert "超过 0 秒" in report["errors"][0][4] and not report["applied"]
     assert db.session.scalar(select(func.count()).select_from(Reading)) == 0
     app.config["IMPORT_MAX_SECONDS"] = 900
     again = jobs.create(db.session, "import", f.admin(), {"path": str(path), "fmt": "csv", "apply": True})
     queue.enqueue(again.id)
     assert _job(again.id).state == "done" and db.session.scalar(select(func.count()).select_from(Reading)) == 2
+
+
+def test_an_import_over_its_memory_budget_stops_and_changes_nothing(app, tmp_path, monkeypatch):
+    """Issue 16 item 6: the memory budget (REGISTRY_IMPORT_MAX_MEMORY_MB) beside the time budget:
+    what the worker gained since the job began, looked at every few hundred rows."""
+    import json
+    from itertools import count
+
+    from registry.models import Reading
+    from registry.services import job_handlers
+
+    wu = f.WaterUserFactory(file_no="YW-2020-0001")
+    f.MeterFactory(intake_point=f.IntakePointFactory(water_user=wu), water_user=wu, serial="SN-000")
+    path = tmp_path / "readings.csv"
+    path.write_text("表号,月份,取水量(m³)\n" + "".join(f"SN-000,{2000 + n // 12}-{n % 12 + 1:02d},10\n"
+                                                     for n in range(300)), encoding="utf-8-sig")
+    grows = count(100, 600)  # 100 MB when the job begins, 700 at the first look
+    monkeypatch.setattr(job_handlers, "resident_mb", lambda: float(next(grows)))
+    app.config["IMPORT_MAX_MEMORY_MB"] = 500
+    job = jobs.create(db.session, "import", f.admin(), {"path": str(path), "fmt": "csv", "apply": True})
+    queue.enqueue(job.id)
+    stopped = _job(job.id)
+    assert stopped.state == "done" and stopped.result["applied"] is False
+    report = json.loads((jobs.directory(app.config["BATCH_DIR"], job.id) / job_handlers.REPORT).read_text())
+    assert "超过 500 MB" in report["errors"][0][4] and report["rows"] < 300
+    assert db.session.scalar(select(func.count()).select_from(Reading)) == 0

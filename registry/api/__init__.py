@@ -69,6 +69,10 @@ def init_app(app) -> None:
 
     for blueprint in resources.BLUEPRINTS:
         api.register_blueprint(blueprint)
+    from registry.api.schemas import TelemetryPointIn
+
+    if "TelemetryPoint" not in api.spec.components.schemas:  # named by the telemetry batch's items (anyOf)
+        api.spec.components.schema("TelemetryPoint", schema=TelemetryPointIn)
     from registry.api.docs import bp as docs_bp
     from registry.extensions import csrf
 

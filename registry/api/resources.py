@@ -7,7 +7,7 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import select
 
 from registry import access, rescoring
-from registry.api import body as json_body, schemas
+from registry.api import body as json_body, contract, schemas
 from registry.presentation.problems import Problem
 from registry.extensions import db
 from registry.models import Reading, WaterUser
@@ -83,6 +83,7 @@ for _bp in BLUEPRINTS:
     _bp.before_request(_authenticate)
     _bp.before_request(_guard)
     _bp.before_request(json_body.check_request_body)
+    _bp.before_request(contract.check_request)  # the document's query parameters and types, nothing else
 
 
 def _errors(err: ValidationError) -> dict:

@@ -570,10 +570,12 @@ def _check_sheet(ctx: _Context, sheet: _Sheet) -> None:
 
 
 def run(session: Session, actor, path: Path, fmt: str, *, apply: bool, progress: Callable[[int], None] | None = None,
-        today: date | None = None) -> Report:
+        today: date | None = None, on_total: Callable[[int], None] | None = None) -> Report:
     """Check the file and, when ``apply`` and every cell passed, keep it: one transaction.
 
     ``actor`` None is the command line (the server's operator); otherwise a bureau administrator.
+    ``on_total(rows)``: the data rows the file says it holds, once its sheets are open and before
+    the first row (a progress bar's length, without reading the file a second time).
     """
     if actor is not None:
         access.require(actor, "import.run")
@@ -583,6 +585,8 @@ def run(session: Session, actor, path: Path, fmt: str, *, apply: bool, progress:
     with FileChange(session, actor, today=today or clock.today()) as change:
         ctx = _Context(change, report, apply, progress)
         with _reading(report, path, fmt) as found:
+            if on_total is not None:
+                on_total(sum(s.total or 0 for s in found if normal(s.name) not in NOTES_SHEETS))
             for sheet in _sheets(report, found, Path(path).name):
                 _check_sheet(ctx, sheet)
         if apply and report.ok and report.rows:

@@ -4,12 +4,14 @@ an earlier run instead of repeating it."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import date
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -54,27 +56,68 @@ def certificate_batch(session: Session, job: Job, progress: Progress, directory:
     return {"file": name, "certificates": len(cert_ids)}
 
 
+class _OverBudget(Exception):
+    """The import ran past ``IMPORT_MAX_SECONDS`` or ``IMPORT_MAX_MEMORY_MB``: its transaction is
+    rolled back and the file refused, saying which."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+MEMORY_EVERY = 256  # rows between two looks at the worker's memory
+
+
+def resident_mb() -> float | None:
+    """The worker process's resident memory now (Linux /proc); None where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 @handler("import")
 def spreadsheet_import(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
     """Check (``apply`` false) or import a spreadsheet: one transaction, all or nothing, so a second
-    run of an import whose worker died finds either nothing or everything applied (then unchanged)."""
+    run of an import whose worker died finds either nothing or everything applied (then unchanged).
+
+    Every import runs here, whatever its size (issue 16 item 6): the web request only stored the
+    file and read its zip directory, so opening, counting and parsing happen in a queue worker, within
+    the sheet limits, ``IMPORT_MAX_SECONDS`` and ``IMPORT_MAX_MEMORY_MB``. A file over any of them is
+    refused in its report, which says why, like a file with bad cells."""
     params = job.params
     path, fmt, apply = Path(params["path"]), params["fmt"], bool(params.get("apply"))
     if not path.exists():
         raise JobRefused("the uploaded file is no longer there")
-    progress.phase("importing" if apply else "checking", exchange.count_rows(path, fmt))
+    phase = "importing" if apply else "checking"
+    progress.phase(phase, 0)
     actor = session.get(Account, job.owner_id)
     limit = float(current_app.config.get("IMPORT_MAX_SECONDS", 900))
-    deadline = time.monotonic() + limit
+    memory = float(current_app.config.get("IMPORT_MAX_MEMORY_MB", 2048))
+    deadline, before, rows = time.monotonic() + limit, resident_mb(), [0]
 
-    def advance(n: int = 1) -> None:  # the time budget, checked row by row (the sheet limits bound memory)
+    def advance(n: int = 1) -> None:
+        """The time budget, row by row; the memory budget (what the worker gained since the job
+        began) every MEMORY_EVERY rows, beside the sheet limits that bound it in the first place."""
         if time.monotonic() > deadline:
-            raise JobRefused(f"the import took longer than its budget of {limit:g} s (REGISTRY_IMPORT_MAX_SECONDS); "
-                             "nothing was changed")
+            raise _OverBudget(_l("Working through the file took longer than %(n)s seconds; nothing was changed. "
+                                 "Import it in smaller files.", n=f"{limit:g}"))
+        rows[0] += n
+        if before is not None and rows[0] % MEMORY_EVERY < n:
+            now = resident_mb()
+            if now is not None and now - before > memory:
+                raise _OverBudget(_l("Working through the file needed more than %(n)s MB of memory; nothing was "
+                                     "changed. Import it in smaller files.", n=f"{memory:g}"))
         progress.advance(n)
 
-    report = exchange.run(session, actor, path, fmt, apply=apply, progress=advance)
     with force_locale(params.get("locale") or "zh_CN"):
+        try:
+            report = exchange.run(session, actor, path, fmt, apply=apply, progress=advance,
+                                  on_total=lambda total: progress.phase(phase, total))
+        except _OverBudget as over:  # exchange.run's unit of work rolled everything back
+            report = exchange.Report()
+            report.refuse(exchange.CellError(params.get("filename") or path.name, None, None, None, over.message))
         (directory / REPORT).write_text(json.dumps(report.to_json(), ensure_ascii=False))
     return {"file": REPORT, "rows": report.rows, "applied": report.applied}
 
@@ -155,8 +198,10 @@ def tax_statements(session: Session, job: Job, progress: Progress, directory: Pa
 
 @handler("telemetry_csv")
 def telemetry_csv(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
-    """A large telemetry CSV through the intake in batches; each batch commits on its own, and a
-    second run of a job whose worker died finds its points stored ("unchanged")."""
+    """A telemetry CSV through the intake in batches, whatever its size (the web request only stored
+    it: issue 16 item 6); each batch commits on its own, and a second run of a job whose worker died
+    finds its points stored ("unchanged"). A file that cannot be read as a whole (no such columns,
+    not text, too many rows) is refused in the report, which says why."""
 
     params = job.params
     path = Path(params["path"])
@@ -170,7 +215,9 @@ def telemetry_csv(session: Session, job: Job, progress: Progress, directory: Pat
                                      max_rows=int(current_app.config.get("IMPORT_MAX_ROWS", 200_000)),
                                      progress=progress.advance)
         except csv_intake.CsvRefused as err:
-            raise JobRefused(str(err)) from None
+            (directory / REPORT).write_text(json.dumps({"refused": str(err)}, ensure_ascii=False))
+            path.unlink(missing_ok=True)
+            return {"file": REPORT, "rows": 0, "created": 0, "refused": True}
         (directory / REPORT).write_text(json.dumps(outcome.to_json(), ensure_ascii=False))
     path.unlink(missing_ok=True)
     return {"file": REPORT, "rows": outcome.rows, "created": outcome.created}

@@ -108,24 +108,54 @@ def _declared_entries(path: Path) -> int | None:
     return total
 
 
-def check_archive(path: Path, limits: Limits) -> dict[str, int]:
-    """The zip directory of an XLSX, then the row and cell tags of its worksheets, against the
-    limits, before openpyxl opens it; the row tags of each worksheet part."""
+def check_upload(path: Path, fmt: str, limits: Limits) -> None:
+    """What the web request checks before it queues the work (issue 16 item 6): the file's size and,
+    for an XLSX, its zip directory (parts, unpacked sizes, ratios), read from the zip's headers
+    without unpacking anything. Counting rows and parsing are the job's (``check_archive``, then
+    openpyxl), in the queue's worker, never in a web worker."""
     check_size(path, limits)
+    if fmt == "xlsx":
+        archive = _checked_zip(path, limits)
+        if archive is not None:
+            archive.close()
+
+
+def _checked_zip(path: Path, limits: Limits) -> zipfile.ZipFile | None:
+    """The XLSX opened as a zip once its directory passed the limits; None when it is no zip (openpyxl
+    refuses it later with the usual message)."""
     declared = _declared_entries(path)
     too_many = _l("The workbook holds more than %(n)s parts; save it again from Excel as a plain .xlsx.",
                   n=_n(limits.max_entries))
     if declared is None:
-        return {}
+        return None
     if declared > limits.max_entries:  # 0xFFFF (ZIP64: more than 65,534) is more than any limit here
         raise LimitError(too_many)
     try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-            if len(entries) > limits.max_entries:
-                raise LimitError(too_many)
-            _check_directory(entries, limits)
-            return _check_worksheets(archive, [e.filename for e in entries if _is_worksheet(e.filename)], limits)
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
+        return None
+    try:
+        entries = archive.infolist()
+        if len(entries) > limits.max_entries:
+            raise LimitError(too_many)
+        _check_directory(entries, limits)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def check_archive(path: Path, limits: Limits) -> dict[str, int]:
+    """The zip directory of an XLSX, then the row and cell tags of its worksheets, against the
+    limits, before openpyxl opens it; the row tags of each worksheet part."""
+    check_size(path, limits)
+    archive = _checked_zip(path, limits)
+    if archive is None:
+        return {}
+    try:
+        with archive:
+            parts = [e.filename for e in archive.infolist() if _is_worksheet(e.filename)]
+            return _check_worksheets(archive, parts, limits)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
         return {}  # openpyxl refuses it with the usual message
 

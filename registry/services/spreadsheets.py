@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 
 from flask_babel import lazy_gettext as _l
 
+from registry.services import sheet_limits
 from registry.services.sheet_limits import CSV_MAX_LINE, Budget, LimitError, Limits, check_archive, check_size
 
 NOT_XLSX = _l("The file is not an XLSX workbook (save it from Excel as .xlsx).")
@@ -53,6 +54,15 @@ def format_of(filename: str) -> str | None:
 
 def _header(values) -> list[str]:
     return ["" if v is None else str(v).strip() for v in values]
+
+
+def check_upload(path: Path, fmt: str, limits: Limits | None = None) -> None:
+    """What a web request may check of an uploaded file before a job of the queue reads it: its size
+    and an XLSX's zip directory, from the headers (``sheet_limits.check_upload``). SheetError says why."""
+    try:
+        sheet_limits.check_upload(path, fmt, limits or Limits.current())
+    except LimitError as err:
+        raise SheetError(err.message) from None
 
 
 @contextmanager

@@ -59,7 +59,10 @@ def _number(text: str):
 def read(data: bytes, max_rows: int) -> list[dict]:
     """The rows as points (the intake's shape), in file order."""
     reader = csv.reader(io.StringIO(_text(data)))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as err:
+        raise CsvRefused(_("The CSV file cannot be read: %(error)s", error=str(err))) from None
     if not header:
         raise CsvRefused(_("The file is empty."))
     keys = [_TITLES.get(h.strip().lower()) for h in header]
@@ -68,19 +71,27 @@ def read(data: bytes, max_rows: int) -> list[dict]:
         raise CsvRefused(_("The first row must name the columns telemetry_id (在线监测编号), at (时间) and "
                            "totalizer_m3 (累计读数(m³)); missing: %(m)s.", m=", ".join(COLUMNS[k][1] for k in missing)))
     points = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(points) >= max_rows:
-            raise CsvRefused(_("The file has more than %(n)d rows.", n=max_rows))
-        values = {k: (row[i] if i < len(row) else "") for i, k in enumerate(keys) if k}
-        point = {"telemetry_id": values.get("telemetry_id", "").strip(), "at": values.get("at", "").strip(),
-                 "totalizer_m3": _number(values.get("totalizer_m3", ""))}
-        flow = _number(values.get("flow_m3h", ""))
-        if flow is not None:
-            point["flow_m3h"] = flow
-        points.append(point)
+    try:
+        for row in reader:
+            _point(row, keys, points, max_rows)
+    except csv.Error as err:  # a field past csv's limit, a NUL: the file, not the server, is at fault
+        raise CsvRefused(_("The CSV file cannot be read: %(error)s", error=str(err))) from None
     return points
+
+
+def _point(row: list[str], keys: list, points: list[dict], max_rows: int) -> None:
+    """One row of the file as a point, appended to ``points`` (an empty row is skipped)."""
+    if not any(cell.strip() for cell in row):
+        return
+    if len(points) >= max_rows:
+        raise CsvRefused(_("The file has more than %(n)d rows.", n=max_rows))
+    values = {k: (row[i] if i < len(row) else "") for i, k in enumerate(keys) if k}
+    point = {"telemetry_id": values.get("telemetry_id", "").strip(), "at": values.get("at", "").strip(),
+             "totalizer_m3": _number(values.get("totalizer_m3", ""))}
+    flow = _number(values.get("flow_m3h", ""))
+    if flow is not None:
+        point["flow_m3h"] = flow
+    points.append(point)
 
 
 def count_rows(path: Path) -> int:

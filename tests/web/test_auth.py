@@ -128,6 +128,66 @@ def test_item3_unknown_names_are_throttled_and_answered_like_known_ones(make_app
     assert [code for code, _ in answers["chen"]] == [400, 400, 400, 429]
 
 
+def test_item3_a_wrong_password_and_an_unknown_name_do_the_same_work(app, client, monkeypatch):
+    """Issue 16 item 3 (57 ms against 757 ms): a wrong password on a known name and an unknown name
+    answer the same page and status, and the database sees the same statements and commits (the
+    failure counted by the same UPDATE), with one password hash each. The times are in
+    bench/logins.py, never asserted here."""
+    from sqlalchemy import event
+
+    from registry.extensions import db
+    from registry.services import accounts
+
+    f.admin(username="chen")
+    hashed, work = [], []
+    real = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda *a: hashed.append(1) or real(*a))
+
+    def statement(conn, cursor, sql, params, context, executemany):
+        work.append(" ".join(sql.split()))
+
+    def attempt(name: str):
+        client.post("/login", data={"username": name, "password": "wrong-guess-1"})  # warm (caches, the page)
+        hashed.clear()
+        work.clear()
+        response = client.post("/login", data={"username": name, "password": "wrong-guess-2"})
+        body = response.get_data(as_text=True).replace(name, "NAME")
+        return response.status_code, body, len(hashed), list(work)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    event.listen(db.engine, "commit", lambda conn: work.append("COMMIT"))
+    try:
+        known, unknown = attempt("chen"), attempt("nobody-by-this-name")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert known[0] == unknown[0] == 400 and known[1] == unknown[1]
+    assert known[2] == unknown[2] == 1  # one hash each
+    assert known[3] == unknown[3] and "COMMIT" in known[3]
+    assert any(sql.startswith("UPDATE accounts SET failed_logins") for sql in known[3])
+    assert any(sql.startswith("INSERT INTO audit_events") for sql in unknown[3])  # a real write for both
+    db.session.expire_all()
+    assert db.session.scalar(select(Account.failed_logins).where(Account.username == "chen")) == 2
+    refused = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "sign_in_refused")).all()
+    assert len(refused) == 4 and not any("nobody-by-this-name" in (e.summary or "") for e in refused)
+
+
+def test_item3_registration_answers_alike_for_a_taken_and_a_free_name(client, db_session):
+    """/register does not tell which names exist either: a taken name is asked for like a free one
+    (the officer deciding the request sees the clash), the same page and the same stored request."""
+    from registry.models import RegistrationRequest
+
+    wu = f.WaterUserFactory()
+    f.admin(username="chen")
+    answers = []
+    for name in ("chen", "chen-free-name"):
+        response = client.post("/register", data={"username": name, "display_name": "张三", "email": "a@example.com",
+                                                  "phone": "0579-85550000", "uscc": wu.uscc,
+                                                  "password": "Choujiang-river-77", "repeat": "Choujiang-river-77"})
+        answers.append((response.status_code, response.get_data(as_text=True).replace(name, "NAME")))
+    assert answers[0] == answers[1] and answers[0][0] == 200
+    assert sorted(db_session.scalars(select(RegistrationRequest.username))) == ["chen", "chen-free-name"]
+
+
 def _message(response) -> str:
     import re
 

@@ -43,6 +43,8 @@ def test_a_csv_upload_stores_the_good_rows_and_names_each_refused_line(client, a
             ("YWT-CSV", _at(d, 7), "abc", "")]
     response = client.post("/monitoring/telemetry/upload", data={"file": (_csv(rows, encoding="gb18030"), "t.csv")},
                            content_type="multipart/form-data")
+    assert response.status_code == 303 and "/monitoring/telemetry/jobs/" in response.headers["Location"]
+    response = client.get(response.headers["Location"])  # the job read it (in the tests, at once)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "4 行：存储 2 行，已存在 0 行，拒收 2 行。" in page
@@ -50,15 +52,21 @@ def test_a_csv_upload_stores_the_good_rows_and_names_each_refused_line(client, a
     derived = db.session.scalars(select(Reading).where(Reading.meter_id == meter.id, Reading.read_on.is_(None))).one()
     assert derived.volume_m3 == 60.0  # 160 − 100
     again = client.post("/monitoring/telemetry/upload", data={"file": (_csv(rows), "t.csv")},
-                        content_type="multipart/form-data")
+                        content_type="multipart/form-data", follow_redirects=True)
     assert "4 行：存储 0 行，已存在 2 行，拒收 2 行。" in again.get_data(as_text=True)
 
 
 def test_a_csv_without_the_columns_is_refused_with_the_reason_and_no_500(client, auth):
     auth.login(f.admin(username="csvadmin2").username)
     response = client.post("/monitoring/telemetry/upload", data={"file": (_csv([], header="a,b"), "t.csv")},
-                           content_type="multipart/form-data")
-    assert response.status_code == 422 and "第一行须列出在线监测编号、时间和累计读数(m³)三列" in response.get_data(as_text=True)
+                           content_type="multipart/form-data", follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "第一行须列出在线监测编号、时间和累计读数(m³)三列" in body
+    assert 'action="/monitoring/telemetry/upload"' in body  # the form again, sent to the upload
+    wide = b"telemetry_id,at,totalizer_m3\n" + b'"' + b"x" * 200_000 + b'",a,1\n'  # a field past csv's limit
+    response = client.post("/monitoring/telemetry/upload", data={"file": (io.BytesIO(wide), "t.csv")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    assert response.status_code == 422 and "无法读取 CSV 文件" in response.get_data(as_text=True)
     response = client.post("/monitoring/telemetry/upload", data={"file": (io.BytesIO(b"\xff\xfe\x00"), "t.xlsx")},
                            content_type="multipart/form-data")
     assert response.status_code == 400
@@ -98,3 +106,28 @@ def test_the_meter_page_draws_the_daily_series_with_its_gaps_and_the_months_flag
     auth.logout()
     auth.login(other.username)
     assert client.get(f"/monitoring/meters/{meter.id}").status_code == 403  # its own meter, but a staff page
+
+
+def test_item6_the_upload_request_stores_the_csv_and_a_job_reads_it(client, auth, monkeypatch):
+    """Issue 16 item 6: the request neither counts nor parses the lines; the job does."""
+    from registry import queue
+    from registry.services import telemetry_csv
+
+    _meter("YWT-J")
+    auth.login(f.admin(username="csvjob").username)
+    queued = []
+    monkeypatch.setattr(queue, "enqueue", lambda job_id, *a, **k: queued.append(job_id))
+
+    def parsed(*a, **k):
+        raise AssertionError("the request read the CSV")
+
+    with monkeypatch.context() as m:
+        for name in ("run", "read", "count_rows"):
+            m.setattr(telemetry_csv, name, parsed)
+        response = client.post("/monitoring/telemetry/upload", data={"file": (_csv([
+            ("YWT-J", _at(TODAY - timedelta(days=1), 1), 10, "")]), "t.csv")}, content_type="multipart/form-data")
+        assert response.status_code == 303 and len(queued) == 1
+        page = client.get(response.headers["Location"])
+        assert page.status_code == 200 and '<progress class="w-100"' in page.get_data(as_text=True)
+    client.application.extensions["queue_tasks"]["run_job"](queued[0])
+    assert "1 行：存储 1 行" in client.get(response.headers["Location"]).get_data(as_text=True)

@@ -1,6 +1,7 @@
-"""Large imports run in a background job (the task queue, ``registry.queue``): the page shows a
-progress bar while the file is checked or imported, then the same result page. The report is
-kept as JSON next to the job, worded in the language of the person who started it."""
+"""Every import is checked and imported by a job of the task queue (``registry.queue``; issue 16
+item 6: no web worker opens, counts or parses a spreadsheet): the page shows a progress bar while
+the file is checked or imported, then the same result page. The report is kept as JSON next to
+the job, worded in the language of the person who started it."""
 from __future__ import annotations
 
 import json
@@ -15,15 +16,10 @@ from registry.services import exchange, jobs
 from registry.services.job_handlers import REPORT
 from registry.web.exchange.uploads import Upload, remember_job
 
-BIG = 5_000  # rows: above this (REGISTRY_IMPORT_BACKGROUND_ROWS) the check and the import run in the background
-
-
-def is_big(upload: Upload) -> bool:
-    return exchange.count_rows(upload.path, upload.fmt) > current_app.config.get("IMPORT_BACKGROUND_ROWS", BIG)
-
 
 def start(upload: Upload, owner, phase: str) -> str:
-    params = {"path": str(upload.path), "fmt": upload.fmt, "apply": phase == "import", "locale": str(get_locale())}
+    params = {"path": str(upload.path), "fmt": upload.fmt, "apply": phase == "import", "locale": str(get_locale()),
+              "filename": upload.filename}
     job_id = queue.submit("import", owner, params)
     remember_job(upload, phase, job_id)
     return job_id
@@ -38,6 +34,8 @@ def state(upload: Upload, owner_id: int, phase: str):
     shown, report = jobs.view(job), None
     if job.state == "done":
         path = jobs.directory(current_app.config["BATCH_DIR"], job.id) / REPORT
+        if not path.exists():  # the job's folder was cleaned (a day old): the upload is as good as gone
+            return None
         report = exchange.Report.from_json(json.loads(path.read_text()))
     return shown, report
 

@@ -17,7 +17,7 @@ from registry.extensions import db
 from registry.services import exchange
 from registry.services.exchange_columns import KINDS
 from registry.services.file_view import ListFilters
-from registry.services.spreadsheets import MIME, format_of
+from registry.services.spreadsheets import MIME, SheetError, check_upload, format_of
 from registry.web.exchange import background, uploads
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")
@@ -47,6 +47,13 @@ def upload():
     if form.file.errors:
         return render_template("exchange/upload.html", form=form), 400
     saved = uploads.save(current_app.config["UPLOAD_DIR"], current_user.id, storage, fmt)
+    try:  # issue 16 item 6: here only the size and the zip directory; the rows are read by a job
+        check_upload(saved.path, saved.fmt)
+    except SheetError as err:
+        uploads.discard(saved)  # a refused file is not kept
+        form.file.errors = [str(err.message)]
+        return render_template("exchange/upload.html", form=form), 422
+    background.start(saved, current_user, "check")
     return redirect(url_for("exchange.review", token=saved.token))
 
 
@@ -54,8 +61,9 @@ def upload():
 @login_required
 @access.allows("import.run")
 def review(token):
-    """The dry run: what the file would change, or every cell that fails (large files: a progress
-    bar while a background job checks or imports, then the same page)."""
+    """The dry run: what the file would change, or every cell that fails. A job of the queue reads
+    the file (issue 16 item 6: no web worker parses a spreadsheet); until it is done the page is a
+    progress bar that polls this address, then the result."""
     saved = uploads.load(current_app.config["UPLOAD_DIR"], token, current_user.id)
     wants_json = request.args.get("format") == "json"
     if saved is None:
@@ -63,15 +71,11 @@ def review(token):
             abort(404)
         flash(_("That upload is no longer available; upload the file again."), "warning")
         return redirect(url_for("exchange.upload"))
-    if saved.jobs:
-        return _background(saved, wants_json)
-    if wants_json:
-        abort(404)
-    if background.is_big(saved):
+    if not saved.jobs:  # uploaded before every check was a job: start it now
+        if wants_json:
+            abort(404)
         background.start(saved, current_user, "check")
-        return redirect(url_for("exchange.review", token=token))
-    report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=False)
-    return _result(saved, report)
+    return _background(saved, wants_json)
 
 
 def _result(saved, report):
@@ -116,15 +120,9 @@ def apply(token):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("exchange.review", token=token))
-    if saved.jobs:  # a large file: import in the background too (once, however often the button is pressed)
-        if "import" not in saved.jobs:
-            background.start(saved, current_user, "import")
-        return redirect(url_for("exchange.review", token=token))
-    report = exchange.run(db.session, current_user, saved.path, saved.fmt, apply=True)
-    if not report.ok:  # the registry changed since the dry run: show why, keep the file
-        return _result(saved, report)
-    uploads.discard(saved)
-    return _imported(report)
+    if "import" not in saved.jobs:  # once, however often the button is pressed
+        background.start(saved, current_user, "import")
+    return redirect(url_for("exchange.review", token=token))
 
 
 @bp.route("/export")
