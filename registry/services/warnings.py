@@ -21,7 +21,7 @@ from typing import Callable
 
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import Integer, Select, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from registry import access
 from registry.bulk import one_of
@@ -269,7 +269,8 @@ def listing(account, filters: dict) -> Select:
 
 def for_file(session: Session, water_user_id: int, limit: int = 50) -> list[UseWarning]:
     """A file's warnings, the live ones first (the caller has checked the scope)."""
-    return session.scalars(select(UseWarning).where(UseWarning.water_user_id == water_user_id)
+    return session.scalars(select(UseWarning).options(selectinload(UseWarning.meter))
+                           .where(UseWarning.water_user_id == water_user_id)
                            .order_by((UseWarning.status == "closed").asc(), UseWarning.period.desc(),
                                      UseWarning.id.desc()).limit(limit)).all()
 
@@ -348,3 +349,41 @@ def close(session: Session, actor, warning: UseWarning, data: dict) -> UseWarnin
                      changes={k: [v, getattr(warning, k)] for k, v in before.items()},
                      summary=f"warning {warning.id} closed: {outcome}")
     return warning
+
+
+# --- the evidence ------------------------------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    months: list[date]
+    volumes: list[float | None]  # the month's live reading (the meter's, else the file's total)
+    bands: list[tuple[float, float] | None]  # expected band of each month (domain.warnings.expected_band)
+    flagged: list[bool]
+
+
+def evidence_series(session: Session, warning: UseWarning, rules, today: date, months: int = 24) -> Evidence:
+    """The monthly series behind a warning: its meter's (or its file's) live monthly readings of the
+    ``months`` months up to the later of the warning's month and this month, with the expected band
+    of each month, in one query."""
+    current = date(today.year, today.month, 1)
+    last = max(warning.period, current)
+    span = [add_months(last, -n) for n in range(months - 1, -1, -1)]
+    first = add_months(span[0], -12)
+    who = (Reading.meter_id == warning.meter_id) if warning.meter_id else (Reading.water_user_id == warning.water_user_id)
+    live: dict[date, float] = defaultdict(float)
+    counted: dict[date, float] = defaultdict(float)
+    held: set[date] = set()
+    for period, volume, status in session.execute(
+            select(Reading.period, Reading.volume_m3, Reading.status)
+            .where(who, Reading.period >= first, Reading.read_on.is_(None), Reading.closed_at.is_(None),
+                   Reading.status.in_(LIVE_STATUSES))):
+        live[period] += volume
+        if status == "accepted":
+            counted[period] += volume
+        else:
+            held.add(period)
+    bands = [detection.expected_band(counted, m, rules) for m in span]
+    if warning.evidence.get("low") is not None and warning.evidence.get("high") is not None and warning.period in span:
+        bands[span.index(warning.period)] = (warning.evidence["low"], warning.evidence["high"])
+    return Evidence(span, [live.get(m) for m in span], bands, [m in held for m in span])
