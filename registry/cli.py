@@ -76,6 +76,12 @@ def demo_data_command(users, seed, password, if_empty):
     with click.progressbar(length=users, label="evaluating", file=sys.stderr) as bar:
         evaluations.refresh(db.session, rules_versions.current(db.session), clock.today(), progress=bar.update)
         db.session.commit()
+    from registry.services import reminders, warnings
+
+    # The nightly detection once, so the warnings (预警) of the demo's anomalies are there at once.
+    found = warnings.detect(db.session, today=clock.today(), now=clock.now(), rules=rules_versions.current(db.session),
+                            settings=reminders.Settings.from_config(current_app.config))
+    click.echo(f"warnings: {found.created} detected")
     elapsed = max(time.perf_counter() - started, 1e-9)
     rows = sum(counts.rows.values())
     click.echo(f"created {counts.water_users} water users ({rows} rows) in {elapsed:.1f} s "
