@@ -108,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.tax.routes import bp as tax_bp
     from registry.web.monitoring.routes import bp as monitoring_bp
     from registry.web.warnings.routes import bp as warnings_bp
+    from registry.web.analysis.routes import bp as analysis_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tax_bp)
     app.register_blueprint(monitoring_bp)
     app.register_blueprint(warnings_bp)
+    app.register_blueprint(analysis_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -489,6 +489,9 @@ EXPECTED: dict[str, tuple[int, int, int]] = {
     "GET /warnings/N": (200, 200, 403),
     "POST /warnings/N/assign": (400, 400, 403),
     "POST /warnings/N/close": (400, 400, 403),
+    # dynamic analysis (issue 17): staff
+    "GET /water-users/N/analysis": (200, 200, 403),
+    "GET /analysis/": (200, 200, 403),
 }
 
 
