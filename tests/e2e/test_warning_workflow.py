@@ -65,6 +65,7 @@ def test_a_warning_from_detection_to_closure(live_server, tablet):
     _tall_enough(opened)
     opened.click()
     page.wait_for_url(f"{live_server}/warnings/*")
+    page.wait_for_load_state()
     assert "5,000.0 m³ is more than the permitted 12,000 m³ a year ÷ 12 × 3 = 3,000.0 m³." in page.inner_text(
         "#warning-reason")
     assert page.locator("#warning-chart svg rect").count() > 0  # the series and the band, drawn
@@ -72,7 +73,8 @@ def test_a_warning_from_detection_to_closure(live_server, tablet):
     page.select_option("select[name=assignee_id]", label="王检查")
     button = page.locator("#assign-form button[type=submit]")
     _tall_enough(button)
-    button.click()
+    with page.expect_navigation():
+        button.click()
     page.wait_for_load_state()
     assert "The warning is assigned." in page.inner_text("main")
     assert "王检查" in page.inner_text("#warning-assignee")
@@ -86,7 +88,8 @@ def test_a_warning_from_detection_to_closure(live_server, tablet):
     page.fill("textarea[name=note]", "现场核查：新增一条生产线，已要求补报用水计划")
     close = page.locator("#close-form button[type=submit]")
     _tall_enough(close)
-    close.click()
+    with page.expect_navigation():
+        close.click()
     page.wait_for_load_state()
     assert "The warning is closed." in page.inner_text("main")
     assert "Closed" in page.inner_text("#warning-status")
