@@ -136,13 +136,14 @@ def detect(session: Session, *, today: date, now: datetime, rules, ids: list[int
     out.files = len({h.water_user_id for h in histories})
     if progress and out.meters % 5000:
         progress(out.meters % 5000)
+    # The warnings a cause found now may already have: every live one, and the closed ones of the
+    # months judged or of a silence (keyed by the day it began, however long ago): one query.
     known = {}
-    keys = list(found)
-    for chunk in range(0, len(keys), 5000):
-        for w in session.execute(select(UseWarning.id, UseWarning.dedupe_key, UseWarning.status, UseWarning.detections)
-                                 .where(UseWarning.dedupe_key.in_(keys[chunk:chunk + 5000]))):
-            if w.dedupe_key not in known or w.status != "closed":
-                known[w.dedupe_key] = w
+    for w in session.execute(select(UseWarning.id, UseWarning.dedupe_key, UseWarning.status, UseWarning.detections)
+                             .where((UseWarning.status != "closed") | (UseWarning.period >= months[0])
+                                    | (UseWarning.kind == "silence"))):
+        if w.dedupe_key in found and (w.dedupe_key not in known or w.status != "closed"):
+            known[w.dedupe_key] = w
     with FileChange(session, evaluate=False, rules=rules, today=today) as change:
         again = [{"wid": w.id, "n": w.detections + 1, "at": now, "ev": found[k].evidence}
                  for k, w in known.items() if w.status != "closed"]
