@@ -139,9 +139,10 @@ def detect(session: Session, *, today: date, now: datetime, rules, ids: list[int
     # The warnings a cause found now may already have: every live one, and the closed ones of the
     # months judged or of a silence (keyed by the day it began, however long ago): one query.
     known = {}
+    mine = [one_of(session, UseWarning.water_user_id, ids, Integer)] if ids is not None else []
     for w in session.execute(select(UseWarning.id, UseWarning.dedupe_key, UseWarning.status, UseWarning.detections)
                              .where((UseWarning.status != "closed") | (UseWarning.period >= months[0])
-                                    | (UseWarning.kind == "silence"))):
+                                    | (UseWarning.kind == "silence"), *mine)):
         if w.dedupe_key in found and (w.dedupe_key not in known or w.status != "closed"):
             known[w.dedupe_key] = w
     with FileChange(session, evaluate=False, rules=rules, today=today) as change:
@@ -164,7 +165,7 @@ def detect(session: Session, *, today: date, now: datetime, rules, ids: list[int
         for w in rows:
             change.audit("create", w, water_user_id=w.water_user_id, changes={
                 k: v for k, v in created_changes(w).items() if k in ("kind", "period", "meter_id", "status")},
-                         summary=f"warning {w.kind} {w.period:%Y-%m}")
+                         summary=f"warning: {w.period:%Y-%m}")
         out.notices = _notify(change, rows, settings or reminders.Settings())
     out.created = len(rows)
     out.new_ids = [w.id for w in rows]
@@ -315,7 +316,7 @@ def assign(session: Session, actor, warning: UseWarning, data: dict) -> UseWarni
         change.flush()
         change.audit("update", warning, water_user_id=warning.water_user_id,
                      changes={k: [v, getattr(warning, k)] for k, v in before.items() if v != getattr(warning, k)}
-                     or {"assignee_id": [assignee_id, assignee_id]}, summary=f"warning {warning.id} assigned")
+                     or {"assignee_id": [assignee_id, assignee_id]}, summary=f"warning: {warning.period:%Y-%m}")
     return warning
 
 
@@ -348,7 +349,7 @@ def close(session: Session, actor, warning: UseWarning, data: dict) -> UseWarnin
         change.flush()
         change.audit("close", warning, water_user_id=warning.water_user_id,
                      changes={k: [v, getattr(warning, k)] for k, v in before.items()},
-                     summary=f"warning {warning.id} closed: {outcome}")
+                     summary=f"warning: {warning.period:%Y-%m}")
     return warning
 
 

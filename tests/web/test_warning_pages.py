@@ -84,7 +84,11 @@ def test_a_warning_is_assigned_and_closed_from_its_page(client, auth):
     assert "Visit ordered: 安排现场核查水表" in page and 'id="close-form"' not in page
     file_page = client.get(f"/water-users/{wu.id}?lang=en").get_data(as_text=True)
     assert 'id="file-warnings"' in file_page and "Visit ordered" in file_page
-    assert "closed" in file_page and "warning" in file_page  # the timeline says it
+    timeline = file_page[file_page.index('id="timeline"'):]
+    assert "closed warning · " + f"{LAST:%Y-%m}" in timeline  # the timeline says it, in words
+    assert "Outcome: — → Visit ordered" in timeline and "Assigned to: — → 张检查" in timeline
+    zh = client.get(f"/water-users/{wu.id}?lang=zh_CN").get_data(as_text=True)
+    assert "处理结果：— → 已安排现场核查" in zh[zh.index('id="timeline"'):]
 
 
 def test_the_enterprise_reads_its_warnings_on_its_file_and_gets_a_notice(client, auth):
