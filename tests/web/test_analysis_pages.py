@@ -82,7 +82,7 @@ def test_the_city_page_ranks_movers_and_counts_online_coverage(client, auth):
             in re.sub(r"\s+", " ", page))
     by_division = page[page.index('id="by-division"'):page.index('id="by-industry"')]
     assert "/water-users/?division=001&amp;status=active" in by_division and "2,500" in by_division
-    assert f'href="/analysis/?month={LAST:%Y-%m}"' in page
+    assert f'href="/analysis/?month={LAST:%Y-%m}#breakdown"' in page
 
 
 def test_an_enterprise_has_no_analysis_page(client, auth):

@@ -67,48 +67,53 @@ def _month() -> date:
     return chosen if date(2000, 1, 1) <= chosen <= last else last
 
 
+def _months_chart(series: analysis.CityMonths):
+    months = series.months[:-1]  # ended months (the one in progress would look like a fall)
+    return charts.columns(
+        [m.strftime("%y-%m") for m in months],
+        [(charts.Series(str(_l("Counted use")), "#0d6efd"), series.use[:-1],
+          [url_for("analysis.city", month=m.strftime("%Y-%m"), _anchor="breakdown") for m in months])],
+        [(charts.Series(str(_l("Same month last year")), "#6c757d", dashed=True), series.last_year[:-1])],
+        title=str(_l("Use of the files in scope by month")),
+        desc=str(_l("Each column opens that month's breakdown by division and industry.")), unit="m³", width=900)
+
+
+def _group_chart(groups, month: date, name, link):
+    this = charts.Series(month.strftime("%Y-%m"), "#0d6efd")
+    return charts.hbars([charts.Row(name(g) or g or "—", [now], [link(g)], note=f"({_m3(before)})")
+                         for g, now, before in groups[:20]], [this],
+                        title=str(_l("Use of %(m)s by group (last year's in brackets)", m=month.strftime("%Y-%m"))),
+                        fmt=_m3)
+
+
+def _coverage_chart(cover: analysis.Coverage, threshold: int):
+    return charts.hbars(
+        [charts.Row(_name(division_by_code(code)) or code, [reporting, online - reporting, required - online],
+                    [url_for("water_users.index", division=code, status="active")] * 3)
+         for code, (required, online, reporting) in sorted(cover.by_division.items())],
+        [charts.Series(str(_l("Online, reporting")), "#198754"),
+         charts.Series(str(_l("Online, silent")), "#ffc107", text_colour="#212529"),
+         charts.Series(str(_l("No online meter")), "#b02a37")],
+        title=str(_l("Online coverage of the users permitted ≥ %(n)s m³/yr", n=f"{threshold:,}")),
+        fmt=lambda v: f"{v:,.0f}")
+
+
 @bp.route("/analysis/")
 @login_required
 @access.allows("analysis.view")
 def city():
-    today = clock.today()
-    month = _month()
+    today, month = clock.today(), _month()
     rules = rules_versions.current(db.session)
-    series = analysis.city_months(db.session, current_user, today)
-    months = series.months[:-1]  # ended months (the one in progress would look like a fall)
-    months_chart = charts.columns(
-        [m.strftime("%y-%m") for m in months],
-        [(charts.Series(str(_l("Counted use")), "#0d6efd"), series.use[:-1],
-          [url_for("analysis.city", month=m.strftime("%Y-%m")) for m in months])],
-        [(charts.Series(str(_l("Same month last year")), "#6c757d", dashed=True), series.last_year[:-1])],
-        title=str(_l("Use of the files in scope by month")),
-        desc=str(_l("Each column opens that month's breakdown by division and industry.")), unit="m³", width=900)
-    year_ago = charts.Series(str(_l("Same month last year")), "#adb5bd")
-    this = charts.Series(month.strftime("%Y-%m"), "#0d6efd")
-
-    def bars(groups, name, link):
-        return charts.hbars([charts.Row(name(g) or g or "—", [now], [link(g)], note=f"({_m3(before)})")
-                             for g, now, before in groups[:20]], [this],
-                            title=str(_l("Use of %(m)s by group (last year's in brackets)", m=month.strftime("%Y-%m"))),
-                            fmt=_m3)
-
-    divisions = bars(analysis.by_group(db.session, current_user, month, WaterUser.division_code),
-                     lambda g: _name(division_by_code(g)),
-                     lambda g: url_for("water_users.index", division=g, status="active"))
-    industries = bars(analysis.by_group(db.session, current_user, month, WaterUser.industry_code),
-                      lambda g: f"{g} {_name(industry_by_code(g))}",
-                      lambda g: url_for("water_users.index", industry=g, status="active"))
+    threshold = rules.thresholds.online_monitoring_m3_per_year
+    divisions = _group_chart(analysis.by_group(db.session, current_user, month, WaterUser.division_code), month,
+                             lambda g: _name(division_by_code(g)),
+                             lambda g: url_for("water_users.index", division=g, status="active"))
+    industries = _group_chart(analysis.by_group(db.session, current_user, month, WaterUser.industry_code), month,
+                              lambda g: f"{g} {_name(industry_by_code(g))}",
+                              lambda g: url_for("water_users.index", industry=g, status="active"))
     up, down = analysis.top_movers(db.session, current_user, month)
     cover = analysis.coverage(db.session, current_user, today, rules)
-    cover_chart = charts.hbars(
-        [charts.Row(_name(division_by_code(code)) or code, [reporting, online - reporting, required - online],
-                    [url_for("water_users.index", division=code, status="active")] * 3)
-         for code, (required, online, reporting) in sorted(cover.by_division.items())],
-        [charts.Series(str(_l("Online, reporting")), "#198754"), charts.Series(str(_l("Online, silent")), "#ffc107",
-                                                                                text_colour="#212529"),
-         charts.Series(str(_l("No online meter")), "#b02a37")],
-        title=str(_l("Online coverage of the users permitted ≥ %(n)s m³/yr",
-                     n=f"{rules.thresholds.online_monitoring_m3_per_year:,}")), fmt=lambda v: f"{v:,.0f}")
-    return render_template("analysis/city.html", month=month, months_chart=months_chart, divisions=divisions,
-                           industries=industries, up=up, down=down, cover=cover, cover_chart=cover_chart,
-                           threshold=rules.thresholds.online_monitoring_m3_per_year)
+    return render_template("analysis/city.html", month=month, divisions=divisions, industries=industries,
+                           months_chart=_months_chart(analysis.city_months(db.session, current_user, today)),
+                           up=up, down=down, cover=cover, cover_chart=_coverage_chart(cover, threshold),
+                           threshold=threshold)
