@@ -277,6 +277,15 @@ def for_file(session: Session, water_user_id: int, limit: int = 50) -> list[UseW
                                      UseWarning.id.desc()).limit(limit)).all()
 
 
+def live_for_files(session: Session, water_user_ids: list[int], limit: int = 50) -> list[UseWarning]:
+    """The warnings not closed of these files (the enterprise's portal; the caller scoped the ids)."""
+    if not water_user_ids:
+        return []
+    return session.scalars(select(UseWarning).options(selectinload(UseWarning.meter))
+                           .where(UseWarning.water_user_id.in_(water_user_ids), UseWarning.status != "closed")
+                           .order_by(UseWarning.period.desc(), UseWarning.id.desc()).limit(limit)).all()
+
+
 def meters_to_judge(session: Session) -> int:
     """How many meters a run judges (the length of the command's progress bar)."""
     return session.execute(select(func.count()).select_from(Meter).join(WaterUser, WaterUser.id == Meter.water_user_id)

@@ -101,6 +101,8 @@ def test_the_enterprise_reads_its_warnings_on_its_file_and_gets_a_notice(client,
     w = db.session.scalars(select(UseWarning)).first()
     assert client.get(f"/warnings/{w.id}").status_code == 403
     assert client.get("/warnings/").status_code == 403
+    portal = client.get("/portal?lang=en").get_data(as_text=True)
+    assert 'id="portal-warnings"' in portal and "5,000.0 m³ is more than the permitted" in portal
     notice = db.session.scalars(select(Communication).where(Communication.topic == "use_warning",
                                                             Communication.channel == "in_app")).first()
     assert notice is not None and wu.file_no in notice.subject
