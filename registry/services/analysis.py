@@ -22,7 +22,7 @@ from registry.domain import warnings as detection
 from registry.domain.dates import add_months
 from registry.domain.facts import PermitFact
 from registry.domain.plans import PlanVersionFact
-from registry.models import AnnualPlan, Meter, Permit, PlanVersion, Reading, WaterUser
+from registry.models import AnnualPlan, Meter, Permit, PlanVersion, Reading, UseWarning, WaterUser
 
 COUNTED = (Reading.read_on.is_(None), Reading.closed_at.is_(None), Reading.status == "accepted")
 
@@ -200,3 +200,41 @@ def coverage(session: Session, account, today: date, rules) -> Coverage:
                 row[2] += 1
                 out.reporting += 1
     return out
+
+
+# --- one warning's evidence ------------------------------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    months: list[date]
+    volumes: list[float | None]  # the month's live reading (the meter's, else the file's total)
+    bands: list[tuple[float, float] | None]  # expected band of each month (domain.warnings.expected_band)
+    flagged: list[bool]
+
+
+def warning_series(session: Session, warning: UseWarning, rules, today: date, months: int = 24) -> Evidence:
+    """The monthly series behind a warning: its meter's (or its file's) live monthly readings of the
+    ``months`` months up to the later of the warning's month and this month, with the expected band
+    of each month, in one query."""
+    current = date(today.year, today.month, 1)
+    last = max(warning.period, current)
+    span = [add_months(last, -n) for n in range(months - 1, -1, -1)]
+    first = add_months(span[0], -12)
+    who = (Reading.meter_id == warning.meter_id) if warning.meter_id else (Reading.water_user_id == warning.water_user_id)
+    live: dict[date, float] = defaultdict(float)
+    counted: dict[date, float] = defaultdict(float)
+    held: set[date] = set()
+    for period, volume, status in session.execute(
+            select(Reading.period, Reading.volume_m3, Reading.status)
+            .where(who, Reading.period >= first, Reading.read_on.is_(None), Reading.closed_at.is_(None),
+                   Reading.status.in_(("accepted", "pending", "flagged")))):
+        live[period] += volume
+        if status == "accepted":
+            counted[period] += volume
+        else:
+            held.add(period)
+    bands = [detection.expected_band(counted, m, rules) for m in span]
+    if warning.evidence.get("low") is not None and warning.evidence.get("high") is not None and warning.period in span:
+        bands[span.index(warning.period)] = (warning.evidence["low"], warning.evidence["high"])
+    return Evidence(span, [live.get(m) for m in span], bands, [m in held for m in span])

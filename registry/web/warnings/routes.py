@@ -12,7 +12,7 @@ from registry import access, clock
 from registry.extensions import db
 from registry.models import WARNING_KINDS, WARNING_STATUSES, UseWarning
 from registry.presentation import paging
-from registry.services import rules_versions, warnings
+from registry.services import analysis, rules_versions, warnings
 from registry.services.errors import ValidationError
 from registry.web import binding, charts
 from registry.web.records.forms import options
@@ -45,7 +45,7 @@ def _warning(warning_id: int) -> UseWarning:
 
 def _page(w: UseWarning, assign: AssignForm | None = None, close: CloseForm | None = None, status: int = 200):
     rules = rules_versions.current(db.session)
-    ev = warnings.evidence_series(db.session, w, rules, clock.today())
+    ev = analysis.warning_series(db.session, w, rules, clock.today())
     if w.meter is not None and w.meter.telemetry_id:
         link = url_for("monitoring.meter", meter_id=w.meter_id)
     else:
