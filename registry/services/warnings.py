@@ -34,7 +34,7 @@ from registry.models import (Account, Communication, Meter, Permit, Reading, Tel
                              WARNING_KINDS, WARNING_OUTCOMES, WaterUser, account_divisions, account_water_users, utcnow)
 from registry.services import mailer, messages, plausibility_context, reminders
 from registry.services.errors import ValidationError
-from registry.services.unit_of_work import FileChange, created_changes
+from registry.services.unit_of_work import FileChange
 
 LIVE_STATUSES = ("accepted", "pending", "flagged")
 
@@ -163,12 +163,12 @@ def detect(session: Session, *, today: date, now: datetime, rules, ids: list[int
         session.add_all(rows)
         change.flush()
         for w in rows:
-            change.audit("create", w, water_user_id=w.water_user_id, changes={
-                k: v for k, v in created_changes(w).items() if k in ("kind", "period", "meter_id", "status")},
-                         summary=f"warning: {w.period:%Y-%m}")
+            change.audit("create", w, water_user_id=w.water_user_id, summary=f"warning: {w.period:%Y-%m}", changes={
+                "kind": [None, w.kind], "period": [None, w.period.isoformat()], "meter_id": [None, w.meter_id],
+                "status": [None, w.status]})
         out.notices = _notify(change, rows, settings or reminders.Settings())
+        out.new_ids = [w.id for w in rows]  # read before the commit expires them
     out.created = len(rows)
-    out.new_ids = [w.id for w in rows]
     out.detected_again = len(again)
     out.seconds = time.perf_counter() - started
     return out
@@ -215,11 +215,14 @@ def _notify(change: FileChange, rows: list[UseWarning], settings: reminders.Sett
     languages = _languages(session, ids, settings.default_language)
     now = utcnow()
     out = []
+    reasons: dict[int, str] = {}
+    for language in set(languages.values()):  # the translations switched once per language, not per warning
+        with force_locale(language):
+            reasons.update({id(w): describe(w.kind, w.evidence) for w in rows if languages[w.water_user_id] == language})
     for w in rows:
         wu = users[w.water_user_id]
         language = languages[wu.id]
-        with force_locale(language):
-            reason = describe(w.kind, w.evidence)
+        reason = reasons[id(w)]
         item = " ".join(part for part in (serials.get(w.meter_id, ""), f"{w.period:%Y-%m}") if part)
         wording = wordings[("use_warning", language)]
         context = {"name": wu.name, "file_no": wu.file_no, "contact": wu.contact_name or wu.name, "item": item,
