@@ -148,3 +148,15 @@ def test_detection_reads_a_fixed_number_of_queries_whatever_the_files(app):
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert len(statements) == few
+
+
+def test_the_nightly_job_detects_and_stores_its_counts(spike, tmp_path):
+    from registry.models import Job
+    from registry.services import jobs
+
+    job = jobs.create(db.session, "warnings", None, {"day": clock.today().isoformat()}, job_id="warnings-test")
+    jobs.run(db.session, job.id, tmp_path)
+    db.session.expire_all()
+    done = db.session.get(Job, "warnings-test")
+    assert done.state == "done" and done.result["created"] == 2
+    assert db.session.scalar(select(func.count()).select_from(UseWarning)) == 2
