@@ -101,7 +101,7 @@ def _pages(world) -> dict[str, list[tuple[str, str]]]:
         "boss": [("dashboard", "/"), ("list", "/water-users/"), ("file", f"/water-users/{wu.id}"),
                  ("work-queue", "/work-queue"), ("review", "/review"), ("batch", "/certificates/batch"),
                  ("verify", f"/verify/{cert.number}?k={cert.verify_key}"),
-                 ("warnings", "/warnings/"), ("warning", f"/warnings/{world['warning'].id}"),
+                 ("warnings", "/warnings"), ("warning", f"/warnings/{world['warning'].id}"),
                  ("analysis", "/analysis/"), ("file-analysis", f"/water-users/{wu.id}/analysis")],
         "zhang": [("visit-form", f"/visits/{wu.id}/inspect")],
         "qingyan": [("portal", "/portal")],

@@ -58,7 +58,7 @@ def test_a_warning_from_detection_to_closure(live_server, tablet):
     section = page.locator("#file-warnings")
     assert "Above the permit's monthly share" in section.inner_text()
     assert "3,000.0 m³" in section.inner_text()
-    page.goto(f"{live_server}/warnings/?lang=en")
+    page.goto(f"{live_server}/warnings?lang=en")
     assert "1 warnings." in page.inner_text("#match-count")
     assert "义乌市青岩印染有限公司" in page.inner_text("#warnings")
     opened = page.locator("#warnings a:has-text('Open the warning')")
@@ -81,7 +81,7 @@ def test_a_warning_from_detection_to_closure(live_server, tablet):
     _sign_out(page)
 
     _sign_in(page, live_server, "inspector1")
-    page.goto(f"{live_server}/warnings/?status=assigned&lang=en")
+    page.goto(f"{live_server}/warnings?status=assigned&lang=en")
     page.click("#warnings a:has-text('Open the warning')")
     page.wait_for_url(f"{live_server}/warnings/*")
     page.click("label:has-text('Visit ordered')")

@@ -485,7 +485,7 @@ EXPECTED: dict[str, tuple[int, int, int]] = {
     "GET /monitoring/": (200, 200, 403),
     "GET /monitoring/meters/N": (200, 200, 403),
     # warnings 预警 (issue 17): staff read, assign and close; the enterprise sees its own on the file page
-    "GET /warnings/": (200, 200, 403),
+    "GET /warnings": (200, 200, 403),
     "GET /warnings/N": (200, 200, 403),
     "POST /warnings/N/assign": (400, 400, 403),
     "POST /warnings/N/close": (400, 400, 403),

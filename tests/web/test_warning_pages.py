@@ -36,15 +36,15 @@ def test_the_list_filters_by_kind_division_industry_and_status(client, auth):
     _file_with_a_spike(division="002", industry="2211", name="乙造纸公司")
     _detect()
     auth.login(f.admin(username="boss").username)
-    page = client.get("/warnings/?lang=en").get_data(as_text=True)
+    page = client.get("/warnings?lang=en").get_data(as_text=True)
     assert "2 warnings." in page and "甲印染公司" in page and "乙造纸公司" in page
-    page = client.get("/warnings/?division=002").get_data(as_text=True)
+    page = client.get("/warnings?division=002").get_data(as_text=True)
     assert "乙造纸公司" in page and "甲印染公司" not in page
-    page = client.get("/warnings/?industry=2211").get_data(as_text=True)
+    page = client.get("/warnings?industry=2211").get_data(as_text=True)
     assert "乙造纸公司" in page and "甲印染公司" not in page
-    page = client.get("/warnings/?kind=zero_use&lang=en").get_data(as_text=True)
+    page = client.get("/warnings?kind=zero_use&lang=en").get_data(as_text=True)
     assert "0 warnings." in page
-    page = client.get("/warnings/?status=closed&lang=en").get_data(as_text=True)
+    page = client.get("/warnings?status=closed&lang=en").get_data(as_text=True)
     assert "0 warnings." in page
 
 
@@ -53,7 +53,7 @@ def test_an_inspector_sees_the_warnings_of_its_divisions_only(client, auth):
     _file_with_a_spike(division="002", name="乙造纸公司")
     _detect()
     auth.login(f.inspector(divisions=("001",), username="insp1").username)
-    page = client.get("/warnings/").get_data(as_text=True)
+    page = client.get("/warnings").get_data(as_text=True)
     assert "甲印染公司" in page and "乙造纸公司" not in page
     theirs = db.session.scalars(select(UseWarning).join(UseWarning.water_user)
                                 .where(UseWarning.water_user.has(division_code="002"))).first()
@@ -100,7 +100,7 @@ def test_the_enterprise_reads_its_warnings_on_its_file_and_gets_a_notice(client,
     assert "Open the warning" not in page  # read-only: the staff's page is not offered
     w = db.session.scalars(select(UseWarning)).first()
     assert client.get(f"/warnings/{w.id}").status_code == 403
-    assert client.get("/warnings/").status_code == 403
+    assert client.get("/warnings").status_code == 403
     portal = client.get("/portal?lang=en").get_data(as_text=True)
     assert 'id="portal-warnings"' in portal and "5,000.0 m³ is more than the permitted" in portal
     notice = db.session.scalars(select(Communication).where(Communication.topic == "use_warning",
@@ -113,4 +113,4 @@ def test_the_work_queue_links_to_the_open_warnings(client, auth):
     _detect()
     auth.login(f.admin(username="boss").username)
     page = client.get("/work-queue?lang=en").get_data(as_text=True)
-    assert 'href="/warnings/"' in page and "Open warnings: 1" in page
+    assert 'href="/warnings"' in page and "Open warnings: 1" in page

@@ -24,7 +24,7 @@ bp = Blueprint("warnings", __name__, url_prefix="/warnings")
 FILTERS = ("kind", "division", "industry", "status")
 
 
-@bp.route("/")
+@bp.route("", strict_slashes=False)
 @login_required
 @access.allows("warning.read")
 def index():
