@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from bench import api_readings, bombs, certificates, cluster, imports, logins, recompute, tax, telemetry, web
+from bench import api_readings, bombs, certificates, cluster, imports, logins, recompute, tax, telemetry, warnings, web
 
 BENCHES = {"recompute": recompute.run, "certificates": certificates.run, "imports": imports.run, "api-readings": api_readings.run,
            "web": web.run, "logins": logins.run, "cluster": cluster.run, "bombs": bombs.run,
-           "tax": tax.run, "telemetry": telemetry.run}
+           "tax": tax.run, "telemetry": telemetry.run, "warnings": warnings.run}
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     for name in args.names or list(BENCHES):
         for kind in args.db.split(","):
             print(f"== {name} on {kind}, {args.users:,} water users ==", flush=True)
-            options = {"recompute": {"reuse": args.reuse}, "tax": {"reuse": args.reuse},
+            options = {"recompute": {"reuse": args.reuse}, "tax": {"reuse": args.reuse}, "warnings": {"reuse": args.reuse},
                        "api-readings": {"reuse": args.reuse, "readings": args.readings},
                        "web": {"reuse": args.reuse, "seconds": args.seconds}}.get(name, {})
             BENCHES[name](kind, args.users, **options)

@@ -85,10 +85,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from registry.services.plausibility_context import flag_messages
+    from registry.services.warnings import describe as describe_warning
     from registry.web import timeline
 
     app.jinja_env.globals.update(entity_label=timeline.entity_label)  # the timeline's words (web layer)
     app.jinja_env.filters.update(flag_messages=flag_messages)  # a reading's flags in words (issue 17)
+    app.jinja_env.filters.update(warning_reason=describe_warning)  # a warning's finding in words
     from registry.web.auth.routes import bp as auth_bp
     from registry.web.admin.routes import bp as admin_bp
     from registry.web.main.routes import bp as main_bp
@@ -105,6 +107,8 @@ def register_blueprints(app: Flask) -> None:
     from registry.web.plans.routes import bp as plans_bp
     from registry.web.tax.routes import bp as tax_bp
     from registry.web.monitoring.routes import bp as monitoring_bp
+    from registry.web.warnings.routes import bp as warnings_bp
+    from registry.web.analysis.routes import bp as analysis_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -122,6 +126,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(plans_bp)
     app.register_blueprint(tax_bp)
     app.register_blueprint(monitoring_bp)
+    app.register_blueprint(warnings_bp)
+    app.register_blueprint(analysis_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -66,6 +66,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "visits.use": STAFF,                # the field-visit pages
     "work_queue.view": STAFF,
     "monitoring.view": STAFF,           # online meters, their completeness and daily series (issue 17)
+    "warning.read": STAFF,              # the city's warnings (预警) and one warning's evidence
+    "warning.handle": STAFF,            # assign a warning to an inspector, close it with an outcome
+    "analysis.view": STAFF,             # use against plan and permit, by division and industry, coverage
     # the enterprise portal
     "portal.use": ENTERPRISE,           # submit readings and documents, answer orders, acknowledge notices
     # certificates

@@ -114,7 +114,15 @@ LABELS = {
               "annual_plan": _l("Annual water-use plan"), "monthly_readings": _l("Monthly readings"),
               "plan_proposal": _l("Plan proposal deadline"),
               "rectification": _l("Rectification deadline"), "certificate_issued": _l("Certificate issued"),
-              "certificate_revoked": _l("Certificate revoked")},
+              "certificate_revoked": _l("Certificate revoked"), "use_warning": _l("Water-use warning")},
+    "warning_kind": {"above_permit_share": _l("Above the permit's monthly share"),
+                     "index_jump": _l("Jump against the meter index"),
+                     "change_vs_last_year": _l("Change against the same month last year"),
+                     "above_median": _l("Above the 12-month median"), "below_median": _l("Below the 12-month median"),
+                     "zero_use": _l("Zero use"), "flat_line": _l("Flat totalizer"), "silence": _l("Online meter silent")},
+    "warning_status": {"open": _l("Open"), "assigned": _l("Assigned"), "closed": _l("Closed")},
+    "warning_outcome": {"explained": _l("Explained"), "meter_fault": _l("Meter fault"),
+                        "visit_ordered": _l("Visit ordered"), "rectification_ordered": _l("Rectification ordered")},
     "language": {"zh_CN": _l("Chinese"), "en": _l("English")},
 }
 

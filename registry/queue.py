@@ -117,11 +117,14 @@ def _bind(app: Flask, queue):
 
     hour, minute = nightly_crontab(app.config)
     later = datetime(2000, 1, 1, hour, minute) + timedelta(minutes=15)
+    between = datetime(2000, 1, 1, hour, minute) + timedelta(minutes=10)  # warnings, told with the reminders
     tasks = {
         "run_job": queue.task(name=RUN_JOB)(run_job),
         "recover": queue.periodic_task(crontab(minute="*"), name="recover_jobs")(recover),
         "nightly_recompute": queue.periodic_task(crontab(minute=str(minute), hour=str(hour)),
                                                  name="nightly_recompute")(lambda: nightly("recompute")),
+        "nightly_warnings": queue.periodic_task(crontab(minute=str(between.minute), hour=str(between.hour)),
+                                                name="nightly_warnings")(lambda: nightly("warnings")),
         "nightly_remind": queue.periodic_task(crontab(minute=str(later.minute), hour=str(later.hour)),
                                               name="nightly_remind")(lambda: nightly("remind")),
     }

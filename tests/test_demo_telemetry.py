@@ -24,3 +24,14 @@ def test_demo_feeds_go_through_the_intake_with_their_faults(app):
     derived = db.session.scalars(select(Reading).where(Reading.meter_id == rolled.id, Reading.channel == "telemetry",
                                                        Reading.read_on.is_(None))).all()
     assert derived and all(r.volume_m3 >= 0 for r in derived)  # the rollover is a volume, not a refusal
+
+
+def test_demo_data_ends_with_the_detection_so_warnings_show(app):
+    """`make run` shows warnings (预警): the demo's faults are detected when the data is made."""
+    from registry.models import UseWarning
+
+    result = app.test_cli_runner().invoke(args=["registry", "demo-data", "--users", "60", "--seed", "2026"])
+    assert result.exit_code == 0, result.output
+    kinds = set(db.session.scalars(select(UseWarning.kind)))
+    assert "flat_line" in kinds  # the feed whose totalizer stays flat for days
+    assert "warnings:" in result.output

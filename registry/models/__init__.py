@@ -14,6 +14,7 @@ from registry.models.permit import AnnualPlan, Permit, permit_intake_points
 from registry.models.plan_tax import PLAN_BREAKDOWNS, PlanProposal, PlanVersion, TaxStatement
 from registry.models.reading import READING_CHANNELS, READING_SOURCES, READING_STATUSES, UNCOUNTED_STATUSES, Reading
 from registry.models.telemetry import TelemetryPoint
+from registry.models.use_warning import WARNING_KINDS, WARNING_OUTCOMES, WARNING_STATUSES, UseWarning
 from registry.models.water_user import (SOURCES, WATER_USER_STATUSES, Division, IndustryPeriod, IntakePoint, NameBigram,
                                        WaterUser)
 from registry.models import cached  # noqa: E402,F401  (keeps the list's copies on water_users up to date)
@@ -26,5 +27,5 @@ __all__ = [
     "READING_CHANNELS", "READING_SOURCES", "READING_STATUSES", "UNCOUNTED_STATUSES", "Reading", "TelemetryPoint",
     "SOURCES", "WATER_USER_STATUSES", "Division",
     "IndustryPeriod", "IntakePoint", "NameBigram", "WaterUser", "PLAN_BREAKDOWNS", "PlanProposal", "PlanVersion",
-    "TaxStatement",
+    "TaxStatement", "UseWarning", "WARNING_KINDS", "WARNING_OUTCOMES", "WARNING_STATUSES",
 ]

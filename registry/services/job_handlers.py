@@ -18,12 +18,16 @@ from sqlalchemy.orm import Session
 from registry import clock
 from registry.models import Account, Job, PendingEvaluation, WaterUser
 from registry.pdf import batch as batch_pdf
-from registry.services import certificates, evaluations, exchange, images, mailer, reminders, rules_versions, tax
+from registry.services import (certificates, evaluations, exchange, images, mailer, reminders, rules_versions, tax,
+                               warnings)
 from registry.services.jobs import JobRefused, Progress, handler
 from registry.services import telemetry_csv as csv_intake
 
 CERTIFICATE_TITLE = "自备取水户规范评价合格证书"
 REPORT = "report.json"
+# Up to this many files re-scored after bulk readings are judged for warnings at once; a larger
+# batch (an import) waits for the nightly detection.
+WARNINGS_AFTER_READINGS = 2000
 
 
 @handler("certificate_batch")
@@ -142,10 +146,17 @@ def rescore(session: Session, job: Job, progress: Progress, directory: Path) -> 
     worker died) scores what the first left marked."""
     progress.phase("scoring", session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0)
     started = time.monotonic()
+    # The files the new readings touched are judged for warnings (预警) too, while they are few.
+    marked = session.scalars(select(PendingEvaluation.water_user_id).limit(WARNINGS_AFTER_READINGS + 1)).all()
     outcome = evaluations.drain(session, progress=progress.advance)
     seconds = max(time.monotonic() - started, 1e-6)
+    found = {}
+    if marked and len(marked) <= WARNINGS_AFTER_READINGS:
+        detected = warnings.detect(session, today=clock.today(), now=clock.now(), rules=rules_versions.current(session),
+                                   ids=sorted(marked), settings=reminders.Settings.from_config(current_app.config))
+        found = {"warnings": detected.created}
     return {"evaluated": outcome.evaluated, "changed": outcome.changed, "seconds": round(seconds, 2),
-            "rate": round(outcome.evaluated / seconds, 1)}
+            "rate": round(outcome.evaluated / seconds, 1)} | found
 
 
 @handler("recompute")
@@ -158,6 +169,17 @@ def nightly_recompute(session: Session, job: Job, progress: Progress, directory:
     if outcome.failed:
         job.result = {"evaluated": outcome.evaluated, "failed": outcome.failed[:100]}
     return {"evaluated": outcome.evaluated, "changed": outcome.changed, "failed": len(outcome.failed)}
+
+
+@handler("warnings")
+def nightly_warnings(session: Session, job: Job, progress: Progress, directory: Path) -> dict:
+    """The nightly ``detect-warnings`` (预警), before the reminders: one warning per new cause."""
+    rules = rules_versions.current(session)
+    progress.phase("detecting", warnings.meters_to_judge(session))
+    outcome = warnings.detect(session, today=_day(job), now=clock.now(), rules=rules, progress=progress.advance,
+                              settings=reminders.Settings.from_config(current_app.config))
+    return {"files": outcome.files, "meters": outcome.meters, "created": outcome.created,
+            "detected_again": outcome.detected_again, "notices": outcome.notices}
 
 
 @handler("remind")

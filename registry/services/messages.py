@@ -27,7 +27,7 @@ from registry.services.errors import NotFound, StaleEdit, ValidationError
 from registry.services.unit_of_work import FileChange
 from registry import access
 
-TOPICS = (*DUE_KINDS, "plan_proposal", "certificate_issued", "certificate_revoked")
+TOPICS = (*DUE_KINDS, "plan_proposal", "certificate_issued", "certificate_revoked", "use_warning")
 LANGUAGES = ("zh_CN", "en")
 
 PLACEHOLDERS = {
@@ -181,6 +181,16 @@ DEFAULTS: dict[tuple[str, str], Wording] = {
         "Compliance certificate {item} revoked ({file_no})",
         "Dear {contact},\n\nCompliance certificate {item} of {name} (file {file_no}) was revoked on {due_on}.\n\n"
         "Reason: {reason}" + _EN_CLOSE),
+    # A warning 预警 (issue 17): {item} the meter and month, {reason} the finding with its figures.
+    ("use_warning", "zh_CN"): Wording(
+        "用水异常预警 {item}（{file_no}）",
+        "{contact}：\n\n您好！平台在贵单位（{name}，档案号 {file_no}）{item} 的用水数据中发现异常：{reason}\n\n"
+        "水务局将核实情况；如有说明（如生产变化、计量故障），请与我们联系。" + _ZH_CLOSE),
+    ("use_warning", "en"): Wording(
+        "Water-use warning {item} ({file_no})",
+        "Dear {contact},\n\nThe water-use data of {name} (file {file_no}) for {item} shows an anomaly: {reason}\n\n"
+        "The bureau will look into it; if you can explain it (a change of production, a meter fault), please "
+        "contact us." + _EN_CLOSE),
 }
 
 SAMPLE_CONTEXT = {

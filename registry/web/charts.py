@@ -164,14 +164,19 @@ def hbars(rows: list[Row], series: list[Series], *, title: str, desc: str = "",
 def columns(labels: list[str], bars: list[tuple[Series, list[float | None], list[str | None]]],
             lines: list[tuple[Series, list[float | None]]] = (), *, title: str, desc: str = "",
             fmt: Callable[[float], str] = lambda v: f"{v:,.0f}", unit: str = "", width: int = 720,
-            height: int = 260, show_values: bool = False) -> Markup:
-    """Columns over ``labels`` (months), one group per label, with lines drawn across them."""
+            height: int = 260, show_values: bool = False,
+            band: tuple[Series, list[tuple[float, float] | None]] | None = None) -> Markup:
+    """Columns over ``labels`` (months), one group per label, with lines drawn across them and,
+    behind them, an optional ``band``: the range each month's value is expected in (low, high)."""
     bars = [(series, [drawable(v) for v in vs], notes) for series, vs, notes in bars]
     lines = [(series, [drawable(v) for v in vs]) for series, vs in lines]
-    values = [v or 0 for _, vs, _ in bars for v in vs] + [v or 0 for _, vs in lines for v in vs]
+    ranges = [None if r is None or drawable(r[0]) is None or drawable(r[1]) is None else (r[0], r[1])
+              for r in (band[1] if band else [])]
+    values = [v or 0 for _, vs, _ in bars for v in vs] + [v or 0 for _, vs in lines for v in vs] + [
+        r[1] for r in ranges if r is not None]
     ticks = nice_ticks(max(values, default=0))
     axis_w = max(text_width(fmt(t), FONT - 2) for t in ticks) + 10
-    legend = [(s, False) for s, *_ in bars] + [(s, True) for s, _ in lines]
+    legend = [(s, False) for s, *_ in bars] + [(s, True) for s, _ in lines] + ([(band[0], False)] if band else [])
     top = 34 if len(legend) > 1 or unit else 14
     bottom = height - 26
     plot_w = width - axis_w - 8
@@ -189,6 +194,14 @@ def columns(labels: list[str], bars: list[tuple[Series, list[float | None], list
                     f'fill="{MUTED}">{escape(fmt(t))}</text>')
     group_w = slot * 0.7
     bar_w = group_w / max(len(bars), 1)
+    for i, r in enumerate(ranges):
+        if r is None or i >= len(labels):
+            continue
+        low, high = max(r[0], 0), max(r[1], 0)
+        what = f"{labels[i]} · {band[0].name}: {fmt(low)} – {fmt(high)}{' ' + unit if unit else ''}"
+        body.append(f'<rect x="{axis_w + i * slot:.1f}" y="{bottom - high * scale:.1f}" width="{slot:.1f}" '
+                    f'height="{max((high - low) * scale, 0.5):.1f}" fill="{band[0].colour}" fill-opacity="0.35">'
+                    f'<title>{escape(what)}</title></rect>')
     for i, label in enumerate(labels):
         x0 = axis_w + i * slot + (slot - group_w) / 2
         body.append(f'<text x="{axis_w + (i + 0.5) * slot:.1f}" y="{bottom + 17:.1f}" text-anchor="middle" '

@@ -49,6 +49,9 @@ _COMMON = {
     "failed_logins": _l("Failed sign-ins"), "username": _l("Account name"), "role": _l("Role"),
     "active": _l("Active"), "version": _l("Version"), "account": _l("Account"), "name": _l("Name"),
     "uscc": _l("USCC"), "code": _l("Item"), "result": _l("Result"), "note": _l("Note"),
+    # a warning 预警 (issue 17)
+    "kind": _l("Kind"), "period": _l("Month"), "assignee_id": _l("Assigned to"), "outcome": _l("Outcome"),
+    "detections": _l("Times detected"), "closed_by_id": _l("Closed by"), "detected_again": _l("Warnings detected again"),
 }
 
 # Choices shown by their label: (entity, field) first, then the field alone.
@@ -58,13 +61,15 @@ _CHOICES = {("WaterUser", "status"): "status", ("Reading", "status"): "reading_s
             ("Calibration", "kind"): "calibration_kind", ("Document", "kind"): "document_kind",
             ("IntakePoint", "source"): "source", ("Reading", "source"): "reading_source",
             "meter_type": "meter_type", "role": "role", "language": "language", "channel": "channel",
-            "result": "check_result"}
+            "result": "check_result", ("UseWarning", "kind"): "warning_kind",
+            ("UseWarning", "status"): "warning_status", "outcome": "warning_outcome"}
 
 # Ids shown as the record they point to.
 _REFERENCES = {"meter_id": Meter, "intake_point_id": IntakePoint, "intake_point_ids": IntakePoint,
                "inspection_id": Inspection, "renews_id": Permit, "evaluation_id": Evaluation,
                "water_user_id": WaterUser, "inspector_id": Account, "uploaded_by_id": Account,
-               "reviewed_by_id": Account, "issued_by_id": Account, "acknowledged_by_id": Account}
+               "reviewed_by_id": Account, "issued_by_id": Account, "acknowledged_by_id": Account,
+               "assignee_id": Account, "closed_by_id": Account}
 _RECORD_TYPES = {"Meter": Meter, "IntakePoint": IntakePoint, "Inspection": Inspection, "Permit": Permit,
                  "Calibration": Calibration, "Reading": Reading, "Rectification": Rectification,
                  "Certificate": Certificate, "WaterUser": WaterUser}
@@ -241,7 +246,8 @@ ENTITY_LABELS = {
     "Meter": _l("meter"), "Calibration": _l("calibration"), "Reading": _l("reading"),
     "BalanceTest": _l("water-balance test"), "Inspection": _l("inspection"), "Rectification": _l("rectification order"),
     "Document": _l("document"), "Certificate": _l("certificate"), "Evaluation": _l("evaluation"),
-    "Communication": _l("communication"), "ApiToken": _l("API token"), "Account": _l("account")}
+    "Communication": _l("communication"), "ApiToken": _l("API token"), "Account": _l("account"),
+    "UseWarning": _l("warning")}
 
 
 def entity_label(kind: str) -> str:

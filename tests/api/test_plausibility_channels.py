@@ -113,3 +113,21 @@ def test_a_flagged_reading_waits_in_review_and_moves_the_dashboard_only_once_acc
     db.session.refresh(reading)
     assert reading.status == "accepted"
     assert charted() == before + 8000.0
+
+
+def test_a_flagged_api_reading_becomes_a_warning_once_rescored(meter, api_as):
+    """After bulk readings the re-scoring job judges the files it scored for warnings (预警):
+    8,000 m³ against 30,000 ÷ 12 × 3 = 7,500 m³ is one warning, sent twice still one. (The
+    production path: the re-scoring job of the queue, run at once here.)"""
+    from flask import current_app
+
+    from registry.models import UseWarning
+
+    current_app.config["EVALUATE_PENDING"] = "queue"
+
+    for _ in range(2):
+        response = api_as(f.admin()).post("/api/v1/readings", json={"readings": [
+            {"meter_id": meter.id, "period": f"{LAST_MONTH:%Y-%m}", "volume_m3": 8000.0, "source": "manual"}]})
+        assert response.status_code == 200, response.json
+    got = db.session.scalars(select(UseWarning).where(UseWarning.water_user_id == meter.water_user_id)).all()
+    assert [(w.kind, w.period, w.evidence["high"]) for w in got] == [("above_permit_share", LAST_MONTH, 7500.0)]

@@ -83,7 +83,15 @@ def world(app):
     f.enterprise(wu, username="qingyan")
     evaluations.refresh(db.session, load_rules(), TODAY)
     db.session.commit()
-    return {"wu": wu, "cert": cert}
+    from registry.models import UseWarning
+
+    warning = UseWarning(water_user_id=wu.id, meter_id=meter.id, kind="zero_use", period=TODAY.replace(day=1),
+                         dedupe_key=f"{wu.id}:{meter.id}:zero_use", evidence={
+                             "value": 0.0, "low": None, "high": None, "unit": "m³",
+                             "figures": {"months": 2, "limit_months": 2}})
+    db.session.add(warning)
+    db.session.commit()
+    return {"wu": wu, "cert": cert, "warning": warning}
 
 
 def _pages(world) -> dict[str, list[tuple[str, str]]]:
@@ -92,7 +100,9 @@ def _pages(world) -> dict[str, list[tuple[str, str]]]:
         None: [("login", "/login")],
         "boss": [("dashboard", "/"), ("list", "/water-users/"), ("file", f"/water-users/{wu.id}"),
                  ("work-queue", "/work-queue"), ("review", "/review"), ("batch", "/certificates/batch"),
-                 ("verify", f"/verify/{cert.number}?k={cert.verify_key}")],
+                 ("verify", f"/verify/{cert.number}?k={cert.verify_key}"),
+                 ("warnings", "/warnings"), ("warning", f"/warnings/{world['warning'].id}"),
+                 ("analysis", "/analysis/"), ("file-analysis", f"/water-users/{wu.id}/analysis")],
         "zhang": [("visit-form", f"/visits/{wu.id}/inspect")],
         "qingyan": [("portal", "/portal")],
     }
@@ -139,7 +149,7 @@ def test_every_interactive_element_is_a_44_px_target_and_no_word_is_split(live_s
     for width, height in ((768, 1024), (1024, 768)):
         page.set_viewport_size({"width": width, "height": height})
         for lang in ("zh_CN", "en"):
-            for name, path in [p for p in _pages(world)["boss"] if p[0] in ("file", "list", "work-queue", "review")]:
+            for name, path in [p for p in _pages(world)["boss"] if p[0] in ("file", "list", "work-queue", "review", "warnings")]:
                 page.goto(f"{live_server}{path}?lang={lang}")
                 page.wait_for_load_state("load")
                 found = page.evaluate(SMALL_TARGETS, TOUCH)

@@ -213,6 +213,17 @@ def _drive(ctx):
     assert got.created == 1, got.rejected
     yield "telemetry_csv.run", s.scalars(select(TelemetryPoint)).first()
 
+    # Warnings 预警 (issue 17): made by the detection (no actor), assigned and closed by staff.
+    from registry.models import UseWarning
+    from registry.services import warnings
+
+    warning = UseWarning(water_user_id=wu.id, meter_id=ctx["meter"].id, kind="zero_use", period=date(2024, 5, 1),
+                         dedupe_key=f"{wu.id}:{ctx['meter'].id}:zero_use:2024-05", evidence={"value": 0.0})
+    s.add(warning)
+    s.commit()
+    yield "warnings.assign", warnings.assign(s, admin, warning, {"assignee_id": str(ctx["inspector"].id)})
+    yield "warnings.close", warnings.close(s, admin, warning, {"outcome": "explained", "note": "停产检修"})
+
 
 def water_users_data(wu) -> dict:
     return {k: getattr(wu, k) for k in ("file_no", "name", "uscc", "division_code", "industry_code", "opened_on")}

@@ -6,6 +6,7 @@ name, USCC or file number, fails here. New routes are picked up from ``app.url_m
 from __future__ import annotations
 
 import re
+from datetime import date
 
 
 import pytest
@@ -48,7 +49,22 @@ def _file(division: str, tag: str):
     db.session.commit()
     evaluation = db.session.scalars(db.select(Evaluation).where(Evaluation.water_user_id == wu.id)).one()
     return {"wu": wu, "records": records, "document": doc, "evaluation": evaluation, "certificate": _certificate(wu),
-            "communication": _communication(wu), "proposal": _proposal(wu), "statement": _statement(wu)}
+            "communication": _communication(wu), "proposal": _proposal(wu), "statement": _statement(wu),
+            "warning": _warning(wu, meter)}
+
+
+def _warning(wu, meter):
+    """An open warning of the file (warning routes name it by id)."""
+    from registry.models import UseWarning
+
+    warning = UseWarning(water_user_id=wu.id, meter_id=meter.id, kind="above_permit_share", period=date(2026, 10, 1),
+                         dedupe_key=f"{wu.id}:{meter.id}:above_permit_share:2026-10",
+                         evidence={"value": 9000.0, "low": 0.0, "high": 6000.0, "unit": "m³", "threshold": "",
+                                   "figures": {"volume_m3": 9000.0, "permitted_m3": 24000.0, "factor": 3.0,
+                                               "limit_m3": 6000.0}})
+    db.session.add(warning)
+    db.session.commit()
+    return warning
 
 
 def _proposal(wu):
@@ -194,6 +210,8 @@ def _urls(app, target: dict, slug_of_record=True) -> list[tuple[str, str, str]]:
                     values[arg] = target["records"]["plans"].id
                 elif arg == "statement_id":
                     values[arg] = target["statement"].id if "statement" in target else 1
+                elif arg == "warning_id":
+                    values[arg] = target["warning"].id if "warning" in target else 1
                 elif arg == "fmt":
                     values[arg] = "csv"
                 elif arg == "token_id":
@@ -466,6 +484,14 @@ EXPECTED: dict[str, tuple[int, int, int]] = {
     "GET /monitoring/telemetry/jobs/N": (404, 404, 403),  # no such job of the account's own
     "GET /monitoring/": (200, 200, 403),
     "GET /monitoring/meters/N": (200, 200, 403),
+    # warnings 预警 (issue 17): staff read, assign and close; the enterprise sees its own on the file page
+    "GET /warnings": (200, 200, 403),
+    "GET /warnings/N": (200, 200, 403),
+    "POST /warnings/N/assign": (400, 400, 403),
+    "POST /warnings/N/close": (400, 400, 403),
+    # dynamic analysis (issue 17): staff
+    "GET /water-users/N/analysis": (200, 200, 403),
+    "GET /analysis/": (200, 200, 403),
 }
 
 

@@ -11,6 +11,7 @@ from registry import access, clock
 from registry.extensions import db
 from registry.models import Account, Document, DueItem, PlanProposal, Reading, Rectification, WaterUser
 from registry.services import ValidationError, communications, plans, portal
+from registry.services import warnings as use_warnings
 from registry.services.work_queue import ANCHORS
 from registry.web import binding
 from registry.web.communications.forms import ConfirmForm as AcknowledgeForm
@@ -40,7 +41,8 @@ def home():
     proposals = list(db.session.scalars(select(PlanProposal).where(
         PlanProposal.water_user_id.in_(ids), PlanProposal.closed_at.is_(None)).order_by(PlanProposal.id.desc()).limit(24)))
     return render_template("portal/home.html", files=files, due=due, readings=readings, docs=docs, orders=orders,
-                           anchors=ANCHORS, today=clock.today(), notices=notices, proposals=proposals)
+                           anchors=ANCHORS, today=clock.today(), notices=notices, proposals=proposals,
+                           use_warnings=use_warnings.live_for_files(db.session, ids))
 
 
 @bp.route("/portal/water-users/<int:water_user_id>/readings/new", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from registry import access, clock
 from registry.extensions import db
-from registry.services import work_queue
+from registry.services import warnings, work_queue
 from registry.presentation import paging
 from registry.web.water_users.routes import _division_choices
 
@@ -25,4 +25,5 @@ def index():
     return render_template("queue/index.html", page=page, filters=filters, kinds=work_queue.DUE_KINDS,
                            anchors=work_queue.ANCHORS, divisions=_division_choices(),
                            inspectors=work_queue.inspectors(db.session), today=today,
-                           may_inspect=access.can(current_user, "inspection.edit"))
+                           may_inspect=access.can(current_user, "inspection.edit"),
+                           open_warnings=warnings.live_count(db.session, current_user))

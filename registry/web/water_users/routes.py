@@ -11,6 +11,7 @@ from registry.extensions import db
 from registry.i18n import LABELS, division_name
 from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
 from registry.services import StaleEdit, ValidationError, evaluations, rules_versions, water_users
+from registry.services import warnings as use_warnings
 from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
 from registry.presentation import paging
 from registry.web import binding, timeline
@@ -101,7 +102,8 @@ def detail(water_user_id: int):
     return render_template("water_users/detail.html", view=view, wu=view.water_user, checklist=CHECKLIST_CODES,
                            timeline=timeline.entries(db.session, view.timeline),
                            can_edit=lambda kind: access.can(current_user, f"{kind}.edit"),
-                           rescoring_since=evaluations.pending_since(db.session, water_user_id))
+                           rescoring_since=evaluations.pending_since(db.session, water_user_id),
+                           file_warnings=use_warnings.for_file(db.session, water_user_id))
 
 
 @bp.route("/<int:water_user_id>/edit", methods=["GET", "POST"])
