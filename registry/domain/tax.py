@@ -59,7 +59,7 @@ from registry.domain.plans import allowance, exact, quarter_bounds
 from registry.domain.rules import Rules
 
 SOURCES = ("surface", "ground")
-_WHOLE = 10 ** 15  # whole numbers below it are exact as floats and as two-place decimals
+_WHOLE = 10 ** 15  # below it, hundredths are exact as two-place decimals (Decimal's 28 digits)
 PERMIT_SOURCE = {"S": "surface", "G": "ground"}
 REASONS = ("no_meter", "unverified_meter", "no_reading", "telemetry_gap")
 
@@ -91,11 +91,15 @@ class TaxFacts:
     gap_hours: Mapping[tuple[int, date], float] = field(default_factory=dict)  # the telemetry hook
 
 
-@lru_cache(maxsize=4096)
 def _month_days(month: date, opened_on: date) -> tuple[date, ...]:
-    """The month's days from the file's opening (shared: files opened before the month are most)."""
+    """The month's days from the file's opening."""
+    return _days_from(max(month, opened_on), month)
+
+
+@lru_cache(maxsize=4096)
+def _days_from(day: date, month: date) -> tuple[date, ...]:
+    """The days from ``day`` to the end of ``month`` (shared: most files opened before the month)."""
     end = add_months(month, 1)
-    day = max(month, opened_on)
     return tuple(day + timedelta(days=i) for i in range((end - day).days))
 
 
@@ -239,8 +243,9 @@ def permit_shares(permits: Sequence[PermitFact], start: date, end: date, rules: 
 
 def round2(value: Fraction) -> float:
     """Half up to 0.01 (as a tax office rounds), from the exact value."""
-    if value.denominator == 1 and -_WHOLE < value.numerator < _WHOLE:  # a whole number: nothing to round
-        return float(value.numerator)
+    n, q = value.numerator, value.denominator
+    if 100 % q == 0 and -_WHOLE < n < _WHOLE:  # whole hundredths already (1/2, 3/4, 7/10 …): nothing to round
+        return n * (100 // q) / 100  # correctly rounded, as float(Decimal) of the same value is
     d = Decimal(value.numerator) / Decimal(value.denominator)
     return float(d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
