@@ -19,7 +19,7 @@ from datetime import date
 from collections.abc import Callable, Iterable, Iterator
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from registry import access
@@ -35,6 +35,7 @@ from registry.services.errors import NotFound, ValidationError
 from registry.services.unit_of_work import FileChange
 
 CHUNK = 2000
+ANALYZE_AFTER = 10_000  # statements created in one run
 
 
 def canonical(figures: dict) -> str:
@@ -260,6 +261,11 @@ def compute(session: Session, actor, year: int, quarter: int, ids: list[int] | N
                     refreshed)
             if progress:
                 progress(len(chunk))
+        if counts["created"] >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+            # Fresh statistics with the new rows (this transaction's own count as live): without
+            # them the next run's lookup of the drafts by file read the whole quarter per chunk
+            # (a rerun over 100,000 files 155 s) until autovacuum came by.
+            session.execute(text("ANALYZE tax_statements"))
         change.audit("compute", None, summary=f"tax statements {year} Q{quarter}: " +
                      ", ".join(f"{k} {v}" for k, v in counts.items()),
                      changes={"tax_statements": [None, counts]})
