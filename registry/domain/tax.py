@@ -306,12 +306,16 @@ def statement(facts: TaxFacts, year: int, quarter: int, rules: Rules) -> dict:
     use_of = rules.tax.use_of(facts.industry_code)
     by_source, tax_total = {}, Fraction(0)
     for s in SOURCES:
-        share = within_permit[s] / w if w else Fraction(0)
-        tiers = [b * share for b in bands]
-        within = within_permit[s] - sum(tiers, Fraction(0))
+        if over_plan:
+            share = within_permit[s] / w if w else Fraction(0)
+            tiers = [b * share for b in bands]
+            within = within_permit[s] - sum(tiers, Fraction(0))
+            over = sum((t * exact(tier.multiplier) for t, tier in zip(tiers, rules.tax.over_plan_tiers)), Fraction(0))
+        else:  # nothing over plan: every band, so every tier, is 0
+            tiers = [Fraction(0)] * len(bands)
+            within, over = within_permit[s], Fraction(0)
         rate = exact(rules.tax.rate(s, use_of))
-        tax = rate * (within + sum((t * exact(tier.multiplier) for t, tier in zip(tiers, rules.tax.over_plan_tiers)),
-                                   Fraction(0)) + over_permit[s] * exact(rules.tax.over_permit_multiplier))
+        tax = rate * (within + over + over_permit[s] * exact(rules.tax.over_permit_multiplier))
         tax_total += tax
         by_source[s] = {
             "verified_m3": round2(use[s]), "measured_m3": round2(measured[s]), "estimated_m3": round2(estimated[s]),
