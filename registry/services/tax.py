@@ -67,10 +67,11 @@ def check_period(year, quarter) -> tuple[int, int]:
 
 
 def _grouped(session: Session, stmt, ids) -> dict[int, list]:
+    """Plain rows through the session's connection (Core: no ORM bookkeeping per row)."""
     if ids is not None:
         stmt = stmt.where(stmt.selected_columns[0].in_(ids))
     out: dict[int, list] = defaultdict(list)
-    for row in session.execute(stmt):
+    for row in session.connection().execute(stmt):
         out[row[0]].append(row)
     return out
 
@@ -94,6 +95,8 @@ def iter_facts(session: Session, year: int, quarter: int | None, ids: list[int] 
 def _facts_of(session: Session, year: int, period: tuple[date, date], ids: list[int]) -> Iterator[tax_rules.TaxFacts]:
     """The facts with the readings from ``period[0]`` to ``period[1]`` (excluded), the plan of ``year``."""
     start, end = period
+    if session.autoflush:  # read through the connection below: what the session holds goes first
+        session.flush()
     live_renewal = aliased(Permit)
     renewal_starts_on = (select(func.min(live_renewal.valid_from))
                          .where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
@@ -112,7 +115,7 @@ def _facts_of(session: Session, year: int, period: tuple[date, date], ids: list[
               .join(cal_meter, cal_meter.id == Calibration.meter_id)
               .where(Calibration.closed_at.is_(None), Calibration.kind.in_(calib.VERIFICATION_KINDS),
                      cal_meter.water_user_id.in_(ids)).subquery())
-    heads = session.execute(select(WaterUser.id, WaterUser.file_no, WaterUser.name, WaterUser.uscc,
+    heads = session.connection().execute(select(WaterUser.id, WaterUser.file_no, WaterUser.name, WaterUser.uscc,
                                    WaterUser.division_code, WaterUser.industry_code, WaterUser.opened_on)
                             .where(WaterUser.id.in_(ids)).order_by(WaterUser.id)).all()
     points = _grouped(session, select(IntakePoint.water_user_id, IntakePoint.id, IntakePoint.name, IntakePoint.source,
