@@ -14,13 +14,15 @@ import csv
 import io
 import json
 import math
+import multiprocessing
 from collections import defaultdict
 from datetime import date
 from collections.abc import Callable, Iterable, Iterator
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, case, func, select, text, update
+from sqlalchemy import and_, bindparam, case, create_engine, func, select, text, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import NullPool
 
 from registry import access
 from registry.domain import calibration as calib
@@ -32,6 +34,7 @@ from registry.models import (AnnualPlan, Calibration, IntakePoint, Meter, Permit
 from registry.bulk import copy_rows
 from registry.services.checks import refuse_control
 from registry.services.errors import NotFound, ValidationError
+from registry.services.evaluations import collector_paused, default_workers
 from registry.services.unit_of_work import FileChange
 
 CHUNK = 2000
@@ -283,8 +286,6 @@ def _figures(session: Session, year: int, quarter: int, ids: list[int] | None, r
              workers: int | None) -> Iterator[list[tuple[int, str, dict]]]:
     """The statements of every open file (or of ``ids``), CHUNK files at a time, in id order;
     computed in ``workers`` processes when there is more than one chunk."""
-    from registry.services.evaluations import collector_paused, default_workers
-
     users = select(WaterUser.id).where(WaterUser.status != "closed").order_by(WaterUser.id)
     if ids is not None:
         users = users.where(WaterUser.id.in_(ids))
@@ -292,8 +293,6 @@ def _figures(session: Session, year: int, quarter: int, ids: list[int] | None, r
     bind = session.get_bind()
     if workers is None:
         workers = default_workers() if bind.dialect.name == "postgresql" else 1
-    import multiprocessing
-
     if workers <= 1 or len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         period = quarter_bounds(year, quarter)
         for chunk in chunks:
@@ -314,17 +313,12 @@ _WORKER: dict = {}
 def _worker_start(bind, year: int, quarter: int, rules) -> None:
     """A worker process: its own engine; the parent's pooled connections are forgotten, never
     closed or used (they are the parent's sockets)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     bind.dispose(close=False)
     _WORKER.update(session=Session(create_engine(bind.url, poolclass=NullPool)), year=year, quarter=quarter,
                    rules=rules)
 
 
 def _worker_figures(chunk: list[int]) -> list[tuple[int, str, dict]]:
-    from registry.services.evaluations import collector_paused
-
     session, year, quarter, rules = _WORKER["session"], _WORKER["year"], _WORKER["quarter"], _WORKER["rules"]
     try:
         with collector_paused():
