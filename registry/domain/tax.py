@@ -45,6 +45,7 @@ rounded half up to 0.01 m³ and 0.01 yuan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -58,6 +59,7 @@ from registry.domain.plans import allowance, exact, quarter_bounds
 from registry.domain.rules import Rules
 
 SOURCES = ("surface", "ground")
+_WHOLE = 10 ** 15  # below it, hundredths are exact as two-place decimals (Decimal's 28 digits)
 PERMIT_SOURCE = {"S": "surface", "G": "ground"}
 REASONS = ("no_meter", "unverified_meter", "no_reading", "telemetry_gap")
 
@@ -89,10 +91,16 @@ class TaxFacts:
     gap_hours: Mapping[tuple[int, date], float] = field(default_factory=dict)  # the telemetry hook
 
 
-def _month_days(month: date, opened_on: date) -> list[date]:
+def _month_days(month: date, opened_on: date) -> tuple[date, ...]:
+    """The month's days from the file's opening."""
+    return _days_from(max(month, opened_on), month)
+
+
+@lru_cache(maxsize=4096)
+def _days_from(day: date, month: date) -> tuple[date, ...]:
+    """The days from ``day`` to the end of ``month`` (shared: most files opened before the month)."""
     end = add_months(month, 1)
-    day = max(month, opened_on)
-    return [day + timedelta(days=i) for i in range((end - day).days)]
+    return tuple(day + timedelta(days=i) for i in range((end - day).days))
 
 
 def verified_until(meter: MeterFact, rules: Rules) -> date | None:
@@ -120,11 +128,15 @@ class PointMonth:
 
     @property
     def total(self) -> Fraction:
+        if not self.estimated:
+            return self.measured
         return self.measured + sum(self.estimated.values(), Fraction(0))
 
 
-def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules) -> PointMonth:
-    """The verified volume of one intake point for one month (see the module)."""
+def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules,
+                until_of: dict | None = None) -> PointMonth:
+    """The verified volume of one intake point for one month (see the module). ``until_of`` keeps
+    each meter's :func:`verified_until` across the months of one statement."""
     out = PointMonth(point.id, month)
     days = _month_days(month, facts.opened_on)
     if not days:
@@ -144,7 +156,12 @@ def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules) ->
         if not mine:
             continue
         in_service_any.update(mine)
-        until = verified_until(meter, rules)
+        if until_of is None:
+            until = verified_until(meter, rules)
+        elif meter.id in until_of:
+            until = until_of[meter.id]
+        else:
+            until = until_of[meter.id] = verified_until(meter, rules)
         if until is not None and mine[-1] > until:
             for d in mine:
                 estimated.setdefault(d, "unverified_meter")
@@ -161,7 +178,7 @@ def point_month(facts: TaxFacts, point: PointFact, month: date, rules: Rules) ->
             in_mine = set(mine)
             out.measured += sum((exact(v) for d, v in readings.items() if d in in_mine), Fraction(0))
             run: list[date] = []
-            for d in mine + [None]:
+            for d in (*mine, None):
                 if d is not None and d not in readings:
                     run.append(d)
                     continue
@@ -226,6 +243,9 @@ def permit_shares(permits: Sequence[PermitFact], start: date, end: date, rules: 
 
 def round2(value: Fraction) -> float:
     """Half up to 0.01 (as a tax office rounds), from the exact value."""
+    n, q = value.numerator, value.denominator
+    if 100 % q == 0 and -_WHOLE < n < _WHOLE:  # whole hundredths already (1/2, 3/4, 7/10 …): nothing to round
+        return n * (100 // q) / 100  # correctly rounded, as float(Decimal) of the same value is
     d = Decimal(value.numerator) / Decimal(value.denominator)
     return float(d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -250,13 +270,16 @@ def statement(facts: TaxFacts, year: int, quarter: int, rules: Rules) -> dict:
     measured = {s: Fraction(0) for s in SOURCES}
     estimated = {s: Fraction(0) for s in SOURCES}
     points = []
+    until_of: dict = {}
     for point in facts.points:
-        rows = [point_month(facts, point, m, rules) for m in months]
+        rows = [point_month(facts, point, m, rules, until_of) for m in months]
         source = point.source if point.source in SOURCES else "surface"
         for r in rows:
-            use[source] += r.total
+            total = r.total
+            use[source] += total
             measured[source] += r.measured
-            estimated[source] += r.total - r.measured
+            if r.estimated:
+                estimated[source] += total - r.measured
         points.append({
             "id": point.id, "name": point.name, "source": source, "design_capacity_m3h": point.design_capacity_m3h,
             "months": [{
@@ -283,12 +306,16 @@ def statement(facts: TaxFacts, year: int, quarter: int, rules: Rules) -> dict:
     use_of = rules.tax.use_of(facts.industry_code)
     by_source, tax_total = {}, Fraction(0)
     for s in SOURCES:
-        share = within_permit[s] / w if w else Fraction(0)
-        tiers = [b * share for b in bands]
-        within = within_permit[s] - sum(tiers, Fraction(0))
+        if over_plan:
+            share = within_permit[s] / w if w else Fraction(0)
+            tiers = [b * share for b in bands]
+            within = within_permit[s] - sum(tiers, Fraction(0))
+            over = sum((t * exact(tier.multiplier) for t, tier in zip(tiers, rules.tax.over_plan_tiers)), Fraction(0))
+        else:  # nothing over plan: every band, so every tier, is 0
+            tiers = [Fraction(0)] * len(bands)
+            within, over = within_permit[s], Fraction(0)
         rate = exact(rules.tax.rate(s, use_of))
-        tax = rate * (within + sum((t * exact(tier.multiplier) for t, tier in zip(tiers, rules.tax.over_plan_tiers)),
-                                   Fraction(0)) + over_permit[s] * exact(rules.tax.over_permit_multiplier))
+        tax = rate * (within + over + over_permit[s] * exact(rules.tax.over_permit_multiplier))
         tax_total += tax
         by_source[s] = {
             "verified_m3": round2(use[s]), "measured_m3": round2(measured[s]), "estimated_m3": round2(estimated[s]),

@@ -14,13 +14,15 @@ import csv
 import io
 import json
 import math
+import multiprocessing
 from collections import defaultdict
 from datetime import date
 from collections.abc import Callable, Iterable, Iterator
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, case, create_engine, func, select, text, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import NullPool
 
 from registry import access
 from registry.domain import calibration as calib
@@ -29,11 +31,14 @@ from registry.domain.facts import MeterFact, PermitFact, PlanFact
 from registry.domain.plans import PlanVersionFact, quarter_bounds
 from registry.models import (AnnualPlan, Calibration, IntakePoint, Meter, Permit, PlanVersion, Reading, TaxStatement,
                              WaterUser, utcnow)
+from registry.bulk import copy_rows
 from registry.services.checks import refuse_control
 from registry.services.errors import NotFound, ValidationError
+from registry.services.evaluations import collector_paused, default_workers
 from registry.services.unit_of_work import FileChange
 
 CHUNK = 2000
+ANALYZE_AFTER = 10_000  # statements created in one run
 
 
 def canonical(figures: dict) -> str:
@@ -65,10 +70,11 @@ def check_period(year, quarter) -> tuple[int, int]:
 
 
 def _grouped(session: Session, stmt, ids) -> dict[int, list]:
+    """Plain rows through the session's connection (Core: no ORM bookkeeping per row)."""
     if ids is not None:
         stmt = stmt.where(stmt.selected_columns[0].in_(ids))
     out: dict[int, list] = defaultdict(list)
-    for row in session.execute(stmt):
+    for row in session.connection().execute(stmt):
         out[row[0]].append(row)
     return out
 
@@ -92,26 +98,27 @@ def iter_facts(session: Session, year: int, quarter: int | None, ids: list[int] 
 def _facts_of(session: Session, year: int, period: tuple[date, date], ids: list[int]) -> Iterator[tax_rules.TaxFacts]:
     """The facts with the readings from ``period[0]`` to ``period[1]`` (excluded), the plan of ``year``."""
     start, end = period
+    if session.autoflush:  # read through the connection below: what the session holds goes first
+        session.flush()
     live_renewal = aliased(Permit)
     renewal_starts_on = (select(func.min(live_renewal.valid_from))
                          .where(live_renewal.renews_id == Permit.id, live_renewal.closed_at.is_(None))
                          .scalar_subquery())
-    first_initial = func.min(Calibration.calibrated_on).filter(
-        and_(Calibration.kind == "initial", Calibration.passed.is_(True)))
+    # The first passed initial verification, over the same rows (initial is a verification kind):
+    # one scan of the calibrations per chunk, not two.
+    first_initial = case((and_(Calibration.kind == "initial", Calibration.passed.is_(True)),
+                          Calibration.calibrated_on))
     cal_meter = aliased(Meter)
     latest = (select(Calibration.meter_id, Calibration.calibrated_on, Calibration.id, Calibration.next_due_on,
                      Calibration.passed, Calibration.error_pct, Calibration.kind,
+                     func.min(first_initial).over(partition_by=Calibration.meter_id).label("first_verified_on"),
                      func.row_number().over(partition_by=Calibration.meter_id,
                                             order_by=(Calibration.calibrated_on.desc(), Calibration.id.desc()))
                      .label("rank"))
               .join(cal_meter, cal_meter.id == Calibration.meter_id)
               .where(Calibration.closed_at.is_(None), Calibration.kind.in_(calib.VERIFICATION_KINDS),
                      cal_meter.water_user_id.in_(ids)).subquery())
-    first = (select(Calibration.meter_id, first_initial.label("first_verified_on"))
-             .join(cal_meter, cal_meter.id == Calibration.meter_id)
-             .where(Calibration.closed_at.is_(None), cal_meter.water_user_id.in_(ids))
-             .group_by(Calibration.meter_id).subquery())
-    heads = session.execute(select(WaterUser.id, WaterUser.file_no, WaterUser.name, WaterUser.uscc,
+    heads = session.connection().execute(select(WaterUser.id, WaterUser.file_no, WaterUser.name, WaterUser.uscc,
                                    WaterUser.division_code, WaterUser.industry_code, WaterUser.opened_on)
                             .where(WaterUser.id.in_(ids)).order_by(WaterUser.id)).all()
     points = _grouped(session, select(IntakePoint.water_user_id, IntakePoint.id, IntakePoint.name, IntakePoint.source,
@@ -133,9 +140,8 @@ def _facts_of(session: Session, year: int, period: tuple[date, date], ids: list[
                                       Meter.meter_type, Meter.dn, Meter.q3, Meter.installed_on, Meter.removed_on,
                                       Meter.interval_months, Meter.service_life_years, latest.c.calibrated_on,
                                       latest.c.id, latest.c.next_due_on, latest.c.passed, latest.c.error_pct,
-                                      latest.c.kind, first.c.first_verified_on)
+                                      latest.c.kind, latest.c.first_verified_on)
                       .outerjoin(latest, and_(latest.c.meter_id == Meter.id, latest.c.rank == 1))
-                      .outerjoin(first, first.c.meter_id == Meter.id)
                       .where(Meter.closed_at.is_(None)).order_by(Meter.id), ids)
     # Accepted readings only, of every channel (pending, rejected and flagged ones do not count).
     monthly = _grouped(session, select(Reading.water_user_id, Reading.meter_id, Reading.period,
@@ -208,48 +214,118 @@ def _totals(figures: dict) -> dict:
 
 
 def compute(session: Session, actor, year: int, quarter: int, ids: list[int] | None = None, *,
-            progress: Callable[[int], None] | None = None) -> dict:
+            progress: Callable[[int], None] | None = None, workers: int | None = None) -> dict:
     """Draft statements for the quarter: version 1 where none exists, a refreshed draft where the
     latest is a draft; a signed one is left as it is (counted as ``differs`` when the figures moved:
-    a correction with its reason is the bureau's act)."""
+    a correction with its reason is the bureau's act).
+
+    The figures are computed by ``workers`` processes (None: on PostgreSQL one per CPU, at most 4,
+    as ``registry recompute --all``; on SQLite this process), CHUNK files each, and written here in
+    one transaction: new statements in bulk (COPY on PostgreSQL), refreshed drafts in one
+    executemany per chunk."""
     access.require(actor, "tax_statement.edit")
     year, quarter = check_period(year, quarter)
     counts = {"created": 0, "updated": 0, "unchanged": 0, "signed_unchanged": 0, "differs": 0}
+    table = TaxStatement.__table__
     with FileChange(session, actor, evaluate=False) as change:
         rules, today = change.rules, change.today
-        for facts_chunk in _chunked(iter_facts(session, year, quarter, ids)):
-            wu_ids = [f.water_user_id for f in facts_chunk]
+        for chunk in _figures(session, year, quarter, ids, rules, workers):
             existing = {}
-            for st in session.scalars(select(TaxStatement).where(
-                    TaxStatement.water_user_id.in_(wu_ids), TaxStatement.year == year,
-                    TaxStatement.quarter == quarter).order_by(TaxStatement.version)):
-                existing[st.water_user_id] = st  # the latest version wins
-            for facts in facts_chunk:
-                plain = tax_rules.statement(facts, year, quarter, rules)
-                figures = canonical(plain)
-                st = existing.get(facts.water_user_id)
+            for row in session.connection().execute(
+                    select(table.c.id, table.c.water_user_id, table.c.status, table.c.figures).where(
+                        table.c.water_user_id.in_([c[0] for c in chunk]), table.c.year == year,
+                        table.c.quarter == quarter).order_by(table.c.version)):
+                existing[row.water_user_id] = row  # the latest version wins
+            new_rows, refreshed = [], []
+            for wu_id, figures, totals in chunk:
+                st = existing.get(wu_id)
                 if st is None:
-                    change.add(TaxStatement(water_user_id=facts.water_user_id, year=year, quarter=quarter, version=1,
-                                            status="draft", figures=figures, rules_version=rules.version,
-                                            computed_on=today, **_totals(plain)))
+                    new_rows.append({"water_user_id": wu_id, "year": year, "quarter": quarter, "version": 1,
+                                     "status": "draft", "figures": figures, "rules_version": rules.version,
+                                     "computed_on": today, **totals})
                     counts["created"] += 1
                 elif st.status == "draft":
                     if st.figures != figures:
-                        st.figures, st.rules_version, st.computed_on = figures, rules.version, today
-                        for key, value in _totals(plain).items():
-                            setattr(st, key, value)
+                        refreshed.append({"b_id": st.id, "b_figures": figures, "b_rules_version": rules.version,
+                                          "b_computed_on": today, **{f"b_{k}": v for k, v in totals.items()}})
                         counts["updated"] += 1
                     else:
                         counts["unchanged"] += 1
                 else:
                     counts["differs" if st.figures != figures else "signed_unchanged"] += 1
-            change.flush()
+            change.flush()  # anything the session holds goes first (the actor's scope, the audit trail)
+            if new_rows:
+                copy_rows(session, table, new_rows)
+            if refreshed:
+                session.connection().execute(
+                    update(table).where(table.c.id == bindparam("b_id")).values(
+                        figures=bindparam("b_figures"), rules_version=bindparam("b_rules_version"),
+                        computed_on=bindparam("b_computed_on"), verified_m3=bindparam("b_verified_m3"),
+                        estimated_m3=bindparam("b_estimated_m3"), permitted_m3=bindparam("b_permitted_m3")),
+                    refreshed)
             if progress:
-                progress(len(facts_chunk))
+                progress(len(chunk))
+        if counts["created"] >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+            # Fresh statistics with the new rows (this transaction's own count as live): without
+            # them the next run's lookup of the drafts by file read the whole quarter per chunk
+            # (a rerun over 100,000 files 155 s) until autovacuum came by.
+            session.execute(text("ANALYZE tax_statements"))
         change.audit("compute", None, summary=f"tax statements {year} Q{quarter}: " +
                      ", ".join(f"{k} {v}" for k, v in counts.items()),
                      changes={"tax_statements": [None, counts]})
     return counts
+
+
+def _figured(facts: tax_rules.TaxFacts, year: int, quarter: int, rules) -> tuple[int, str, dict]:
+    """(water user id, canonical figures, their totals) of one file's statement."""
+    plain = tax_rules.statement(facts, year, quarter, rules)
+    return facts.water_user_id, canonical(plain), _totals(plain)
+
+
+def _figures(session: Session, year: int, quarter: int, ids: list[int] | None, rules,
+             workers: int | None) -> Iterator[list[tuple[int, str, dict]]]:
+    """The statements of every open file (or of ``ids``), CHUNK files at a time, in id order;
+    computed in ``workers`` processes when there is more than one chunk."""
+    users = select(WaterUser.id).where(WaterUser.status != "closed").order_by(WaterUser.id)
+    if ids is not None:
+        users = users.where(WaterUser.id.in_(ids))
+    chunks = list(_chunks(list(session.scalars(users))))
+    bind = session.get_bind()
+    if workers is None:
+        workers = default_workers() if bind.dialect.name == "postgresql" else 1
+    if workers <= 1 or len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        period = quarter_bounds(year, quarter)
+        for chunk in chunks:
+            with collector_paused():
+                yield [_figured(facts, year, quarter, rules) for facts in _facts_of(session, year, period, chunk)]
+        return
+    # Forked workers read over their own connections; this process keeps its transaction (the
+    # writes, committed once at the end) and its connection, which no worker touches.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(workers, len(chunks)), initializer=_worker_start,
+                      initargs=(bind, year, quarter, rules)) as pool:
+        yield from pool.imap(_worker_figures, chunks)
+
+
+_WORKER: dict = {}
+
+
+def _worker_start(bind, year: int, quarter: int, rules) -> None:
+    """A worker process: its own engine; the parent's pooled connections are forgotten, never
+    closed or used (they are the parent's sockets)."""
+    bind.dispose(close=False)
+    _WORKER.update(session=Session(create_engine(bind.url, poolclass=NullPool)), year=year, quarter=quarter,
+                   rules=rules)
+
+
+def _worker_figures(chunk: list[int]) -> list[tuple[int, str, dict]]:
+    session, year, quarter, rules = _WORKER["session"], _WORKER["year"], _WORKER["quarter"], _WORKER["rules"]
+    try:
+        with collector_paused():
+            return [_figured(facts, year, quarter, rules)
+                    for facts in _facts_of(session, year, quarter_bounds(year, quarter), chunk)]
+    finally:
+        session.rollback()  # release the read snapshot
 
 
 def _chunked(it: Iterable, n: int = CHUNK) -> Iterator[list]:

@@ -129,3 +129,27 @@ def test_this_years_verified_volume_on_the_file_page_counts_the_ended_months(db_
     got = tax.this_year(db_session, wu.id, today, load_rules())
     assert got["verified_m3"] == 1_000.0 * ended and got["estimated_m3"] == 0.0
     assert (got["planned_m3"], got["permitted_m3"]) == (20_000.0, 36_500.0)  # in force every day of the year
+
+
+def test_statements_computed_by_worker_processes_are_the_ones_computed_here(db_session, monkeypatch):
+    """The city run in worker processes (a chunk of one file each here) stores what one process
+    computes, for every open file, and a second run finds every draft unchanged."""
+    wu, _ = _file(db_session)
+    others = [f.WaterUserFactory(opened_on=date(2024, 7, 1)) for _ in range(2)]
+    f.IntakePointFactory(water_user=others[0], source="ground", design_capacity_m3h=2.0)
+    db_session.commit()
+    admin = f.admin(username="tax-admin-workers")
+    expected = {fig["water_user"]["id"]: tax.canonical(fig) for fig in tax.compute_figures(
+        db_session, 2025, 2, load_rules_in_force(db_session))}
+    monkeypatch.setattr(tax, "CHUNK", 1)
+    counts = tax.compute(db_session, admin, 2025, 2, workers=2)
+    assert counts["created"] == len(expected) >= 3
+    stored = {st.water_user_id: st.figures for st in db_session.scalars(select(TaxStatement))}
+    assert stored == expected
+    assert tax.compute(db_session, admin, 2025, 2, workers=2)["unchanged"] == len(expected)
+
+
+def load_rules_in_force(session):
+    from registry.services import rules_in_force
+
+    return rules_in_force.current(session)
