@@ -13,25 +13,11 @@ from registry.extensions import db
 from registry.services import rules_versions, warnings
 from tests import factories as f
 from tests.e2e.conftest import shoot
+from tests.e2e.test_enterprise_reading import _sign_in, _sign_out
 
 pytestmark = pytest.mark.e2e
 TODAY = clock.today()
 LAST = add_months(date(TODAY.year, TODAY.month, 1), -1)
-
-
-def _sign_in(page, base, username):
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f.PASSWORD)
-    page.click("main form button[type=submit]")
-
-
-def _sign_out(page):
-    toggler = page.locator(".navbar-toggler")
-    if toggler.is_visible():  # below 992 px the menu is folded
-        toggler.click()
-    page.click("nav form button[type=submit]")
-    page.wait_for_url("**/login")
 
 
 def _tall_enough(locator) -> None:
