@@ -254,8 +254,9 @@ def _batches(session: Session, today: date, ids) -> Iterator[list[FileFacts]]:
         yield batch
 
 
-def _languages(session: Session, ids: list[int], default: str) -> dict[int, str]:
-    """A file's language: that of an enterprise account linked to it, else the bureau's."""
+def languages(session: Session, ids: list[int], default: str) -> dict[int, str]:
+    """A file's language: that of an enterprise account linked to it, else the bureau's (its
+    reminders and its notices, e.g. a new warning, are written in it)."""
     rows = session.execute(
         select(account_water_users.c.water_user_id, Account.language)
         .join(Account, Account.id == account_water_users.c.account_id)
@@ -307,10 +308,10 @@ def _remind(change: FileChange, today: date, rules: Rules, settings: Settings, d
             Certificate.water_user_id.in_(wu_ids), Certificate.closed_at.is_(None),
             or_(and_(Certificate.status == "valid", Certificate.issued_on >= since),
                 and_(Certificate.status == "revoked", Certificate.revoked_on >= since)))).all()
-        languages = _languages(session, wu_ids, settings.default_language)
+        language_of = languages(session, wu_ids, settings.default_language)
         by_user: dict[int, list[Reminder]] = {f.water_user_id: reminders_for(f, today, rules, requirements)
                                               for f in batch}
-        for cert_reminder in certificate_reminders(certs, today, lambda c: _reason_text(languages[c.water_user_id])(c)):
+        for cert_reminder in certificate_reminders(certs, today, lambda c: _reason_text(language_of[c.water_user_id])(c)):
             by_user[cert_reminder.water_user_id].append(cert_reminder)
         keys = [r.item_key for rs in by_user.values() for r in rs]
         existing = set(session.scalars(select(Communication.item_key).where(Communication.item_key.in_(keys)))) \
@@ -321,7 +322,7 @@ def _remind(change: FileChange, today: date, rules: Rules, settings: Settings, d
             fresh = [r for r in reminders if r.item_key not in existing and r.item_key not in seen]
             seen.update(r.item_key for r in fresh)
             if fresh:
-                _create(change, users[wu_id], fresh, languages[wu_id], wordings, settings, today, result, dry_run)
+                _create(change, users[wu_id], fresh, language_of[wu_id], wordings, settings, today, result, dry_run)
         result.files += len(batch)
         if progress:
             progress(len(batch))

@@ -31,8 +31,9 @@ from registry.domain.dates import add_months
 from registry.domain.facts import PermitFact
 from registry.domain.plausibility import Finding
 from registry.models import (Account, Communication, Meter, Permit, Reading, TelemetryPoint, UseWarning,
-                             WARNING_KINDS, WARNING_OUTCOMES, WaterUser, account_divisions, account_water_users, utcnow)
+                             WARNING_KINDS, WARNING_OUTCOMES, WaterUser, account_divisions, utcnow)
 from registry.services import mailer, messages, plausibility_context, reminders
+from registry.services.checks import Checker
 from registry.services.errors import ValidationError
 from registry.services.unit_of_work import FileChange
 
@@ -190,17 +191,6 @@ def describe(kind: str, evidence: dict) -> str:
         return kind
 
 
-def _languages(session: Session, ids: list[int], default: str) -> dict[int, str]:
-    out = dict.fromkeys(ids, default)
-    for wu_id, language in session.execute(
-            select(account_water_users.c.water_user_id, Account.language)
-            .join(Account, Account.id == account_water_users.c.account_id)
-            .where(account_water_users.c.water_user_id.in_(ids), Account.active.is_(True))):
-        if language in messages.LANGUAGES:
-            out[wu_id] = language
-    return out
-
-
 def _notify(change: FileChange, rows: list[UseWarning], settings: reminders.Settings) -> int:
     """One portal notice (and an e-mail when the file has an address) per new warning."""
     if not rows:
@@ -212,30 +202,25 @@ def _notify(change: FileChange, rows: list[UseWarning], settings: reminders.Sett
     users = {wu.id: wu for wu in session.scalars(select(WaterUser).where(WaterUser.id.in_(ids)))}
     serials = dict(session.execute(select(Meter.id, Meter.serial).where(
         Meter.id.in_({w.meter_id for w in rows if w.meter_id}))).all()) if any(w.meter_id for w in rows) else {}
-    languages = _languages(session, ids, settings.default_language)
-    now = utcnow()
-    out = []
+    language_of = reminders.languages(session, ids, settings.default_language)
     reasons: dict[int, str] = {}
-    for language in set(languages.values()):  # the translations switched once per language, not per warning
+    for language in set(language_of.values()):  # the translations switched once per language, not per warning
         with force_locale(language):
-            reasons.update({id(w): describe(w.kind, w.evidence) for w in rows if languages[w.water_user_id] == language})
+            reasons.update({id(w): describe(w.kind, w.evidence) for w in rows if language_of[w.water_user_id] == language})
+    today, now = change.today, utcnow()
+    out = []
     for w in rows:
         wu = users[w.water_user_id]
-        language = languages[wu.id]
-        reason = reasons[id(w)]
-        item = " ".join(part for part in (serials.get(w.meter_id, ""), f"{w.period:%Y-%m}") if part)
-        wording = wordings[("use_warning", language)]
-        context = {"name": wu.name, "file_no": wu.file_no, "contact": wu.contact_name or wu.name, "item": item,
-                   "reason": reason, "due_on": "", "days_left": "", "days_overdue": "", "state": "",
-                   "bureau": settings.bureau_en if language == "en" else settings.bureau,
-                   "portal_url": settings.portal_url}
-        subject = " ".join(messages.render(wording.subject, context).split())[:300]
-        body = messages.render(wording.body, context)
+        notice = reminders.Reminder(
+            water_user_id=wu.id, kind="notice", topic="use_warning", step="new", item_key=f"use_warning:{w.id}",
+            item=" ".join(part for part in (serials.get(w.meter_id, ""), f"{w.period:%Y-%m}") if part),
+            reason=reasons[id(w)])
+        subject, body = reminders.compose(notice, wu, language_of[wu.id], wordings, settings, today)
         email = (wu.email or "").strip()
         channels = ("in_app", "email") if mailer.is_address(email) else ("in_app",)
         for channel in channels:
-            out.append(Communication(water_user_id=wu.id, kind="notice", topic="use_warning",
-                                     item_key=f"use_warning:{w.id}", channel=channel,
+            out.append(Communication(water_user_id=wu.id, kind=notice.kind, topic=notice.topic,
+                                     item_key=notice.item_key, channel=channel,
                                      recipient=email if channel == "email" else None, subject=subject, body=body,
                                      status="sent" if channel == "in_app" else "queued",
                                      sent_at=now if channel == "in_app" else None))
@@ -336,21 +321,16 @@ def close(session: Session, actor, warning: UseWarning, data: dict) -> UseWarnin
     """Close the warning with its outcome (explained, meter fault, visit ordered, rectification
     ordered) and a note saying what was found."""
     access.require(actor, "warning.handle", within=warning.water_user_id)
-    errors = {}
-    outcome = data.get("outcome")
-    note = (data.get("note") or "").strip()
+    c = Checker(data)
     if warning.status == "closed":
-        errors["outcome"] = _l("The warning is closed.")
-    elif outcome not in WARNING_OUTCOMES:
-        errors["outcome"] = _l("Choose the outcome.")
-    if not note:
-        errors["note"] = _l("Say what was found.")
-    elif len(note) > 2000:
-        errors["note"] = _l("At most %(n)d characters.", n=2000)
-    elif any(ord(c) < 32 and c not in "\n\r\t" for c in note):
-        errors["note"] = _l("The text contains control characters.")
-    if errors:
-        raise ValidationError(errors)
+        c.fail("outcome", _l("The warning is closed."))
+    elif data.get("outcome") not in WARNING_OUTCOMES:
+        c.fail("outcome", _l("Choose the outcome."))
+    if not str(data.get("note") or "").strip():
+        c.fail("note", _l("Say what was found."))
+    note = c.text("note", max_len=2000, multiline=True)
+    c.done()
+    outcome = data["outcome"]
     with FileChange(session, actor, evaluate=False) as change:
         before = {"status": warning.status, "outcome": warning.outcome, "note": warning.note}
         warning.status = "closed"
