@@ -13,7 +13,6 @@ from registry.extensions import db
 from registry.models import WARNING_KINDS, WARNING_STATUSES, UseWarning
 from registry.presentation import paging
 from registry.services import analysis, rules_versions, warnings
-from registry.services.errors import ValidationError
 from registry.web import binding, charts
 from registry.web.records.forms import options
 from registry.web.warnings.forms import AssignForm, CloseForm
@@ -82,13 +81,10 @@ def assign(warning_id: int):
     w = _warning(warning_id)
     access.require(current_user, "warning.handle")
     form = AssignForm()
-    if not form.validate_on_submit():
-        return _page(w, assign=form, status=400)
-    try:
-        warnings.assign(db.session, current_user, w, {"assignee_id": form.assignee_id.data})
-    except ValidationError as err:
-        binding.bind_errors(form, err.errors)
-        return _page(w, assign=form, status=400)
+    saved, _summary, status = binding.submit(form, lambda: warnings.assign(
+        db.session, current_user, w, {"assignee_id": form.assignee_id.data}))
+    if not saved:
+        return _page(w, assign=form, status=status)
     flash(_("The warning is assigned."), "success")
     return redirect(url_for("warnings.detail", warning_id=w.id))
 
@@ -99,12 +95,9 @@ def close(warning_id: int):
     w = _warning(warning_id)
     access.require(current_user, "warning.handle")
     form = CloseForm()
-    if not form.validate_on_submit():
-        return _page(w, close=form, status=400)
-    try:
-        warnings.close(db.session, current_user, w, {"outcome": form.outcome.data, "note": form.note.data})
-    except ValidationError as err:
-        binding.bind_errors(form, err.errors)
-        return _page(w, close=form, status=400)
+    saved, _summary, status = binding.submit(form, lambda: warnings.close(
+        db.session, current_user, w, {"outcome": form.outcome.data, "note": form.note.data}))
+    if not saved:
+        return _page(w, close=form, status=status)
     flash(_("The warning is closed."), "success")
     return redirect(url_for("warnings.detail", warning_id=w.id))
