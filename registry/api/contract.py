@@ -16,24 +16,26 @@ from __future__ import annotations
 import re
 
 from flask import current_app, g, request
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from registry.presentation.problems import Problem
 
 ALWAYS = frozenset({"lang"})
 MAX_ERRORS = 100
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
-_TYPE_MESSAGES = {"number": "Send a JSON number, not {got}.", "integer": "Send a JSON integer, not {got}.",
-                  "boolean": "Send true or false, not {got}."}
+# The field's message in the caller's language, as the services word theirs.
+_TYPE_MESSAGES = {"number": _l("Send a JSON number, not %(got)s."), "integer": _l("Send a JSON integer, not %(got)s."),
+                  "boolean": _l("Send true or false, not %(got)s.")}
 
 
 def _got(value) -> str:
     if isinstance(value, bool):
-        return "true/false"
+        return _("true/false")
     if isinstance(value, str):
-        return "a string"
+        return _("a string")
     if isinstance(value, (list, dict)):
-        return "an array" if isinstance(value, list) else "an object"
-    return "a number"
+        return _("an array") if isinstance(value, list) else _("an object")
+    return _("a number")
 
 
 class _Contract:
@@ -80,7 +82,7 @@ class _Contract:
             wrong = (not isinstance(value, bool)) if kind == "boolean" else \
                 (isinstance(value, bool) or not isinstance(value, (int, float)))
             if wrong:
-                out[where or "body"] = _TYPE_MESSAGES[kind].format(got=_got(value))
+                out[where or "body"] = str(_TYPE_MESSAGES[kind]) % {"got": _got(value)}
         elif isinstance(value, dict):
             for name, sub in schema.get("properties", {}).items():
                 if name in value:
@@ -119,9 +121,10 @@ def check_request() -> None:
     query, body = found
     unknown = [name for name in request.args if name not in query and name not in ALWAYS]
     if unknown:
-        takes = ", ".join(sorted(query)) or "none"
+        takes = ", ".join(sorted(query)) or _("none")
         raise Problem(400, f"Unknown query parameter: {unknown[0][:60]}.",
-                      {name[:60]: f"Unknown parameter; this operation takes: {takes}." for name in unknown[:20]})
+                      {name[:60]: _("Unknown parameter; this operation takes: %(takes)s.", takes=takes)
+                       for name in unknown[:20]})
     value = g.get("api_json")
     if body is not None and value is not None:
         errors: dict = {}

@@ -23,6 +23,8 @@ def test_an_unknown_query_parameter_is_refused_and_named(api_as):
     response = api.get("/api/v1/water-users/?per_pgae=10")
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
     assert "per_pgae" in response.json["detail"] and "per_page" in response.json["errors"]["per_pgae"]
+    chinese = api.get("/api/v1/water-users/?per_pgae=10&lang=zh_CN").json["errors"]["per_pgae"]
+    assert chinese.startswith("未知参数；此操作接受的参数：") and "per_page" in chinese
     assert api.get(f"/api/v1/water-users/{wu.id}?expand=all").json["errors"].keys() == {"expand"}
     assert api.get("/api/v1/water-users/?page=1&per_page=10&q=&lang=en").status_code == 200  # documented, and lang
     assert api.get(f"/api/v1/water-users/{wu.id}/readings?from=2025-01&to=2025-12").status_code == 200
@@ -32,9 +34,11 @@ def test_a_number_sent_as_text_is_refused_keyed_like_the_service(api_as):
     meter = f.MeterFactory(installed_on=TODAY - timedelta(days=300))
     api = api_as(f.admin())
     batch = {"readings": [{"meter_id": meter.id, "period": LAST, "volume_m3": "12", "source": "online"}]}
-    response = api.post("/api/v1/readings", json=batch)
+    response = api.post("/api/v1/readings?lang=en", json=batch)
     assert response.status_code == 422 and response.json["errors"] == {
         "readings[0].volume_m3": "Send a JSON number, not a string."}
+    chinese = api.post("/api/v1/readings?lang=zh_CN", json=batch)  # in the caller's language, as the services' errors
+    assert chinese.json["errors"] == {"readings[0].volume_m3": "请发送 JSON 数字，而不是字符串。"}
     assert db.session.scalar(select(func.count()).select_from(Reading)) == 0
     batch["readings"][0]["volume_m3"] = 12
     assert api.post("/api/v1/readings", json=batch).status_code == 200

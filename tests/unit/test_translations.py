@@ -32,8 +32,9 @@ LATIN_WORD = re.compile(r"[A-Za-z]+")
 # msgids whose translation may legitimately be the same Latin text (codes and symbols).
 SAME_IN_CHINESE = {"DN", "Q3", "USCC", "CGCS2000", "PDF", "JPEG", "PNG"}
 # Latin words a Chinese text may carry besides codes (ALL-CAPS or with digits): the symbols of
-# GB/T 12452-2022 (Vf, Vr, Vco, Vd, Vl), units, and the example e-mail address.
-LATIN_ALLOWED = {"Vf", "Vr", "Vco", "Vd", "Vl", "mm", "name", "example", "com"}
+# GB/T 12452-2022 (Vf, Vr, Vco, Vd, Vl), units, the example e-mail address, and JSON's literals
+# (the API's messages name the type a value must have).
+LATIN_ALLOWED = {"Vf", "Vr", "Vco", "Vd", "Vl", "mm", "name", "example", "com", "true", "false"}
 
 
 def _forms(value) -> tuple[str, ...]:
