@@ -19,16 +19,12 @@ from registry import access
 from registry.domain import due
 from registry.domain import plans as plan_rules
 from registry.domain import warnings as detection
-from registry.domain.dates import add_months
+from registry.domain.dates import add_months, month_start
 from registry.domain.facts import PermitFact
 from registry.domain.plans import PlanVersionFact
 from registry.models import AnnualPlan, Meter, Permit, PlanVersion, Reading, UseWarning, WaterUser
 
 COUNTED = (Reading.read_on.is_(None), Reading.closed_at.is_(None), Reading.status == "accepted")
-
-
-def month_start(day: date) -> date:
-    return date(day.year, day.month, 1)
 
 
 def _month_end(month: date) -> date:
@@ -47,7 +43,9 @@ class FileMonths:
     bands: list[tuple[float, float] | None]  # the expected band (domain.warnings.expected_band)
 
 
-def _permit_facts(rows) -> dict[int, list[PermitFact]]:
+def permit_facts(rows) -> dict[int, list[PermitFact]]:
+    """The permits of ``permit_rows`` by file, each ending the day before its revocation (the
+    permitted volume of a day counts the permits in force on it)."""
     out: dict[int, list[PermitFact]] = defaultdict(list)
     for p in rows:
         end = p.valid_to if p.revoked_on is None else min(p.valid_to, p.revoked_on - timedelta(days=1))
@@ -56,7 +54,7 @@ def _permit_facts(rows) -> dict[int, list[PermitFact]]:
     return out
 
 
-def _permit_rows(where):
+def permit_rows(where):
     return select(Permit.id, Permit.water_user_id, Permit.number, Permit.valid_from, Permit.valid_to,
                   Permit.annual_volume_m3, Permit.revoked_on).where(Permit.closed_at.is_(None), *where)
 
@@ -72,7 +70,7 @@ def file_months(session: Session, water_user_id: int, rules, today: date, months
             select(Reading.period, func.sum(Reading.volume_m3)).where(
                 Reading.water_user_id == water_user_id, Reading.period >= first, *COUNTED).group_by(Reading.period)):
         use[period] += volume or 0.0
-    permits = _permit_facts(session.execute(_permit_rows([Permit.water_user_id == water_user_id]))).get(water_user_id, [])
+    permits = permit_facts(session.execute(permit_rows([Permit.water_user_id == water_user_id]))).get(water_user_id, [])
     versions: dict[int, list[PlanVersionFact]] = defaultdict(list)
     plans = {p.year: p for p in session.execute(
         select(AnnualPlan.id, AnnualPlan.year, AnnualPlan.planned_volume_m3).where(
@@ -176,8 +174,8 @@ def coverage(session: Session, account, today: date, rules) -> Coverage:
     threshold = rules.thresholds.online_monitoring_m3_per_year
     files = dict(session.execute(access.scoped(select(WaterUser.id, WaterUser.division_code)
                                                .where(WaterUser.status == "active"), account)).all())
-    permits = _permit_facts(session.execute(access.scoped(
-        _permit_rows([Permit.valid_from <= today, Permit.valid_to >= today])
+    permits = permit_facts(session.execute(access.scoped(
+        permit_rows([Permit.valid_from <= today, Permit.valid_to >= today])
         .join(WaterUser, WaterUser.id == Permit.water_user_id).where(WaterUser.status == "active"), account)))
     required = {wu for wu, ps in permits.items() if wu in files and due.permitted_volume_among(ps) >= threshold}
     online = set(session.scalars(access.scoped(

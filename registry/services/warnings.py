@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Callable
 
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
@@ -28,11 +28,10 @@ from registry.bulk import one_of
 from registry.domain import due
 from registry.domain import warnings as detection
 from registry.domain.dates import add_months
-from registry.domain.facts import PermitFact
 from registry.domain.plausibility import Finding
 from registry.models import (Account, Communication, Meter, Permit, Reading, TelemetryPoint, UseWarning,
                              WARNING_KINDS, WARNING_OUTCOMES, WaterUser, account_divisions, utcnow)
-from registry.services import mailer, messages, plausibility_context, reminders
+from registry.services import analysis, mailer, messages, plausibility_context, reminders
 from registry.services.checks import Checker
 from registry.services.errors import ValidationError
 from registry.services.unit_of_work import FileChange
@@ -62,16 +61,9 @@ def _histories(session: Session, today: date, ids: list[int] | None):
         select(Meter.id, Meter.water_user_id, Meter.telemetry_id, Meter.removed_on, Meter.installed_on)
         .join(WaterUser, WaterUser.id == Meter.water_user_id)
         .where(Meter.closed_at.is_(None), *active)).all()
-    permits: dict[int, list[PermitFact]] = defaultdict(list)
-    for p in session.execute(
-            select(Permit.id, Permit.water_user_id, Permit.number, Permit.valid_from, Permit.valid_to,
-                   Permit.annual_volume_m3, Permit.revoked_on)
-            .join(WaterUser, WaterUser.id == Permit.water_user_id)
-            .where(Permit.closed_at.is_(None), Permit.valid_to >= date(months[0].year, 1, 1), *active)):
-        end = p.valid_to if p.revoked_on is None else min(p.valid_to, p.revoked_on - timedelta(days=1))
-        if end >= p.valid_from:
-            permits[p.water_user_id].append(PermitFact(p.id, p.number, p.valid_from, end, p.annual_volume_m3,
-                                                       frozenset()))
+    permits = analysis.permit_facts(session.execute(
+        analysis.permit_rows([Permit.valid_to >= date(months[0].year, 1, 1), *active])
+        .join(WaterUser, WaterUser.id == Permit.water_user_id)))
     years = sorted({m.year for m in months})
     permitted = {wu: {y: due.max_permitted_volume(ps, date(y, 1, 1), date(y, 12, 31)) for y in years}
                  for wu, ps in permits.items()}
