@@ -26,7 +26,7 @@ $(CATALOG).mo: $(CATALOG).po
 
 # Re-extract the messages after changing texts, then translate the new entries in the .po.
 messages: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o registry/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o registry/translations/messages.pot --no-location --sort-output .
 	$(VENV)/bin/pybabel update -i registry/translations/messages.pot -d registry/translations --no-fuzzy-matching
 
 run: translations

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context, request, session
 from babel.numbers import format_decimal
-from flask_babel import get_locale, get_translations, lazy_gettext as _l, refresh
+from flask_babel import get_locale, get_translations, lazy_gettext as _l, lazy_pgettext, refresh
 from flask_login import current_user
 
 
@@ -120,7 +120,7 @@ LABELS = {
                      "change_vs_last_year": _l("Change against the same month last year"),
                      "above_median": _l("Above the 12-month median"), "below_median": _l("Below the 12-month median"),
                      "zero_use": _l("Zero use"), "flat_line": _l("Flat totalizer"), "silence": _l("Online meter silent")},
-    "warning_status": {"open": _l("Open"), "assigned": _l("Assigned"), "closed": _l("Closed")},
+    "warning_status": {"open": lazy_pgettext("warning", "Open"), "assigned": _l("Assigned"), "closed": _l("Closed")},
     "warning_outcome": {"explained": _l("Explained"), "meter_fault": _l("Meter fault"),
                         "visit_ordered": _l("Visit ordered"), "rectification_ordered": _l("Rectification ordered")},
     "language": {"zh_CN": _l("Chinese"), "en": _l("English")},

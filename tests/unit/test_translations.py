@@ -22,7 +22,7 @@ BABEL_CFG = ROOT / "babel.cfg"
 # The Chinese catalog, whichever spelling its folder has (zh_CN, zh_Hans_CN or zh).
 PO = min(ROOT.glob("registry/translations/zh*/LC_MESSAGES/messages.po"),
          default=ROOT / "registry/translations/zh_Hans_CN/LC_MESSAGES/messages.po")
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}  # as `pybabel extract -k _l -k lazy_gettext`
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}  # as `make messages`
 
 # Named printf placeholders: %(n)d, %(what)s, %(v)s …
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*(?:\d+|\*)?(?:\.(?:\d+|\*))?[diouxXeEfFgGcrsa]")

@@ -41,7 +41,9 @@ def test_enterprise_proposes_and_the_bureau_approves_changed(app, client, auth):
     proposal = db.session.scalars(db.select(PlanProposal)).one()
     auth.logout()
     auth.login("p-admin")
-    assert str(year) in client.get("/plan-proposals").get_data(as_text=True)
+    listing = client.get("/plan-proposals?lang=zh_CN").get_data(as_text=True)
+    assert str(year) in listing
+    assert ">打开</a>" in listing and "待整改" not in listing  # the link opens the proposal ("Open" the verb)
     url = f"/water-users/{wu.id}/plan-proposals/{proposal.id}"
     html, base = _form(client, url)
     done = client.post(url, data={**base, "decision": "change", "planned_volume_m3": "32000", "breakdown": "none",

@@ -75,6 +75,9 @@ def test_a_warning_is_assigned_and_closed_from_its_page(client, auth):
     assert "5,000.0 m³ is more than the permitted 12,000 m³ a year ÷ 12 × 3 = 3,000.0 m³." in page
     assert "<svg" in page and "Expected band" in page
     assert f'href="/water-users/{wu.id}#readings"' in page  # each column links to the readings
+    zh = client.get(f"/warnings/{w.id}?lang=zh_CN").get_data(as_text=True)
+    # a warning not yet handled is 待处理; 待整改 is a rectification order's word, not this one's
+    assert "待处理" in zh and "待整改" not in zh and "测得值" in zh
     token = csrf_token(page)
     r = client.post(f"/warnings/{w.id}/assign", data={"csrf_token": token, "assignee_id": str(insp.id)})
     assert r.status_code == 302
