@@ -17,7 +17,7 @@ from registry.services import ValidationError, accounts
 from registry.web import binding
 from registry.web.admin.routes import bp
 from registry.i18n import label
-from registry.web.water_users.routes import _division_choices
+from registry.web.choices import division_choices
 
 
 class AccountForm(FlaskForm):
@@ -67,7 +67,7 @@ def accounts_index():
 def account_new():
     form = AccountForm()
     form.role.choices = [(r, label("role", r)) for r in ROLES]
-    form.divisions.choices = _division_choices()
+    form.divisions.choices = division_choices()
     status, summary = 200, None
     if form.validate_on_submit():
         try:
@@ -93,7 +93,7 @@ def account_new():
 def account_edit(account_id: int):
     account = _account(account_id)
     form = AccountForm(obj=None)
-    form.divisions.choices = _division_choices()
+    form.divisions.choices = division_choices()
     if request.method == "GET":
         form.display_name.data, form.email.data = account.display_name, account.email
         form.divisions.data = [d.code for d in account.divisions]

@@ -8,7 +8,7 @@ from registry import access, clock
 from registry.extensions import db
 from registry.services import warnings, work_queue
 from registry.presentation import paging
-from registry.web.water_users.routes import _division_choices
+from registry.web.choices import division_choices
 
 bp = Blueprint("queue", __name__)
 
@@ -23,7 +23,7 @@ def index():
     page = paging.paginate(db.session, work_queue.queue(db.session, current_user, filters, today),
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("queue/index.html", page=page, filters=filters, kinds=work_queue.DUE_KINDS,
-                           anchors=work_queue.ANCHORS, divisions=_division_choices(),
+                           anchors=work_queue.ANCHORS, divisions=division_choices(),
                            inspectors=work_queue.inspectors(db.session), today=today,
                            may_inspect=access.can(current_user, "inspection.edit"),
                            open_warnings=warnings.live_count(db.session, current_user))

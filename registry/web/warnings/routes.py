@@ -16,7 +16,7 @@ from registry.services import analysis, rules_versions, warnings
 from registry.web import binding, charts
 from registry.web.records.forms import options
 from registry.web.warnings.forms import AssignForm, CloseForm
-from registry.web.water_users.routes import _division_choices, _industry_choices
+from registry.web.choices import division_choices, industry_choices
 
 bp = Blueprint("warnings", __name__, url_prefix="/warnings")
 
@@ -31,7 +31,7 @@ def index():
     page = paging.paginate(db.session, warnings.listing(current_user, filters),
                            page=request.args.get("page", 1, type=int), per_page=current_app.config["PER_PAGE"])
     return render_template("warnings/index.html", page=page, filters=filters, kinds=WARNING_KINDS,
-                           statuses=WARNING_STATUSES, divisions=_division_choices(), industries=_industry_choices())
+                           statuses=WARNING_STATUSES, divisions=division_choices(), industries=industry_choices())
 
 
 def _warning(warning_id: int) -> UseWarning:

@@ -6,15 +6,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from registry import access
-from registry.domain.reference import INDUSTRIES
 from registry.extensions import db
-from registry.i18n import LABELS, division_name
-from registry.models import WATER_USER_STATUSES, Division, Evaluation, WaterUser
+from registry.i18n import LABELS
+from registry.models import WATER_USER_STATUSES, Evaluation, WaterUser
 from registry.services import StaleEdit, ValidationError, evaluations, rules_versions, water_users
 from registry.services import warnings as use_warnings
 from registry.services.file_view import ListFilters, load_file, water_user_list, water_user_rows
 from registry.presentation import paging
 from registry.web import binding, timeline
+from registry.web.choices import division_choices, industry_choices
 from registry.web.records.routes import CHECKLIST_CODES
 from registry.web.water_users.forms import SearchForm, StatusForm, WaterUserForm
 
@@ -28,25 +28,13 @@ def can(action: str) -> bool:
     return access.can(current_user, action)
 
 
-def _division_choices():
-    divisions = db.session.execute(db.select(Division).order_by(Division.code)).scalars()
-    return [(d.code, f"{d.code} {division_name(d)}") for d in divisions]
-
-
-def _industry_choices():
-    from flask_babel import get_locale
-
-    english = str(get_locale()).startswith("en")
-    return [(i.code, f"{i.code} {i.name_en if english else i.name_zh}") for i in INDUSTRIES]
-
-
 @bp.route("/")
 @login_required
 @access.allows("water_user.list")
 def index():
     form = SearchForm(request.args)
-    form.division.choices = [("", _("All divisions"))] + _division_choices()
-    form.industry.choices = [("", _("All industries"))] + _industry_choices()
+    form.division.choices = [("", _("All divisions"))] + division_choices()
+    form.industry.choices = [("", _("All industries"))] + industry_choices()
     form.status.choices = [("", _("Any status"))] + [(s, LABELS["status"][s]) for s in WATER_USER_STATUSES]
     form.due.choices = [("", _("Any")), ("permit_expiring", _("Renewal due")),
                         ("permit_expired", _("Expired")), ("no_permit", _("No permit")),
@@ -66,8 +54,8 @@ def index():
 @access.allows("water_user.create")
 def new():
     form = WaterUserForm()
-    form.division_code.choices = [("", "—")] + _division_choices()
-    form.industry_code.choices = [("", "—")] + _industry_choices()
+    form.division_code.choices = [("", "—")] + division_choices()
+    form.industry_code.choices = [("", "—")] + industry_choices()
     if request.method == "GET":
         form.idempotency_key.data = binding.new_key()
     status, summary = 200, None
@@ -112,8 +100,8 @@ def detail(water_user_id: int):
 def edit(water_user_id: int):
     wu = access.get_water_user(current_user, water_user_id)
     form = WaterUserForm(obj=wu if request.method == "GET" else None)
-    form.division_code.choices = [("", "—")] + _division_choices()
-    form.industry_code.choices = [("", "—")] + _industry_choices()
+    form.division_code.choices = [("", "—")] + division_choices()
+    form.industry_code.choices = [("", "—")] + industry_choices()
     if request.method == "GET":
         form.version.data = wu.version
     status, summary, stale = 200, None, None
